@@ -1,0 +1,110 @@
+// The op set the model is written against. Two implementations: the CPU backend (built from the
+// *.ref.ts references, float32 storage) and the WebGPU backend (one WGSL kernel family per op).
+//
+// Glossary: B batch, T time, C channels, V vocab, NH query heads, NKV key/value heads, HS head
+// size, N = B*T rows, OC output channels. Everything is row-major; linear weights use PyTorch's
+// (out, in) layout, so a linear layer is out = inp · wᵀ + bias.
+//
+// Gradient convention (as llm.c): parameter gradients accumulate (+=), activation gradients
+// assign (=) unless the op says `accumulate`.
+
+export type DType = 'f32' | 'i32';
+
+/** An opaque handle to backend storage of `size` elements. */
+export interface Tensor {
+  readonly label: string;
+  readonly size: number;
+  readonly dtype: DType;
+}
+
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step, for bias correction. */
+  step: number;
+  /** Clip by global norm: scale = min(1, maxNorm / (‖g‖ + 1e-6)); ‖g‖² is the sum of the `normSlots`
+   * first entries of `sqnorm` (written by `sumSquares`). maxNorm <= 0 disables clipping. */
+  maxNorm: number;
+}
+
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+
+  // --- storage -------------------------------------------------------------------------------
+  alloc(label: string, size: number, dtype?: DType): Tensor;
+  free(t: Tensor): void;
+  upload(t: Tensor, data: Float32Array | Int32Array, offset?: number): void;
+  read(t: Tensor): Promise<Float32Array>;
+  readInt(t: Tensor): Promise<Int32Array>;
+  zero(t: Tensor): void;
+  /** dst[dstOff + i] = src[srcOff + i] for i < n. */
+  copy(dst: Tensor, src: Tensor, n: number, dstOff?: number, srcOff?: number): void;
+  /** Wait until all queued work is done (GPU: submit + onSubmittedWorkDone). */
+  sync(): Promise<void>;
+
+  // --- ops ------------------------------------------------------------------------------------
+  /** out (N,C) = wte[ids[n]] ; ids (N) i32. */
+  embeddingForward(out: Tensor, ids: Tensor, wte: Tensor, N: number, C: number): void;
+  /** dwte (V,C) += Σ_{n: ids[n]=v} dout[n]. Deterministic: one invocation per (v, c). */
+  embeddingBackward(dwte: Tensor, dout: Tensor, ids: Tensor, N: number, C: number, V: number): void;
+
+  /** out = inp · rstd · w, rstd (N) = 1/sqrt(mean(inp²) + eps). */
+  rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void;
+  /** dinp (N,C) += (dinp accumulates: it is the residual stream gradient). */
+  rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void;
+  /** dw (C) += Σ_n dout · inp · rstd. */
+  rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void;
+
+  /** out (N,OC) = inp (N,C) · wᵀ (w is (OC,C)) + bias (OC) if given. */
+  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number): void;
+  /** dinp (N,C) = (or += when accumulate) dout (N,OC) · w (OC,C). */
+  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean): void;
+  /** dw (OC,C) += doutᵀ · inp. */
+  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number): void;
+  /** dbias (OC) += Σ_n dout[n]. */
+  biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void;
+
+  /** Rotary embedding, HF rotate_half convention, on (B,T,H,HS) with positions pos0 + t:
+   * for i < HS/2, θ = pos · base^(−2i/HS): out[i] = x[i]cosθ − x[i+HS/2]sinθ, out[i+HS/2] = x[i+HS/2]cosθ + x[i]sinθ.
+   * `inverse` rotates by −θ, which is exactly the backward pass. out may not alias inp. */
+  rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void;
+
+  /** Causal grouped-query attention. q (B,T,NH,HS), k/v (B,T,NKV,HS), out (B,T,NH,HS),
+   * att (B,NH,T,T) the softmax probabilities (kept for backward; entries above the diagonal are 0). */
+  attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void;
+  /** Writes (=) dq, dk, dv. scratch is (B,NH,T,T): it receives d(pre-softmax scores). */
+  attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, scratch: Tensor, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor,
+    B: number, T: number, NH: number, NKV: number, HS: number): void;
+
+  /** Incremental attention against a KV cache. q (B,Tq,NH,HS) holds queries for positions
+   * pos0 .. pos0+Tq−1; kcache/vcache (B,Tmax,NKV,HS) hold keys/values for positions 0 .. pos0+Tq−1;
+   * each query attends causally to cache positions ≤ its own. out (B,Tq,NH,HS). */
+  attentionDecode(out: Tensor, q: Tensor, kcache: Tensor, vcache: Tensor, B: number, Tq: number, pos0: number, Tmax: number,
+    NH: number, NKV: number, HS: number): void;
+  /** cache (B,Tmax,W)[b, pos0+t, :] = x (B,Tq,W)[b, t, :]. */
+  kvWrite(cache: Tensor, x: Tensor, B: number, Tq: number, pos0: number, Tmax: number, W: number): void;
+
+  /** out = silu(gate) · up, elementwise over n entries. */
+  swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void;
+  /** dgate = dout · up · silu'(gate), dup = dout · silu(gate) (both =). */
+  swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void;
+
+  /** out = a + b over n entries (out may alias a). */
+  add(out: Tensor, a: Tensor, b: Tensor, n: number): void;
+
+  /** Per-row log-probability of the target: logp (N) = logits[n, t] − logsumexp(logits[n]), lse (N)
+   * kept for backward. targets (N) i32; a negative target marks a masked row: logp = 0. */
+  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void;
+  /** dlogits (N,V) = dlogp[n] · (onehot(t) − softmax(logits[n])) (=); 0 on masked rows. */
+  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void;
+  /** argmax (N) i32 over the last dim of logits (N,V); ties go to the lowest index. */
+  argmax(out: Tensor, logits: Tensor, N: number, V: number): void;
+
+  /** sqnorm[slot] = Σ x² over n entries (deterministic reduction). */
+  sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void;
+  /** AdamW with bias correction and global-norm clipping (see AdamWParams). m, v are state. */
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void;
+}

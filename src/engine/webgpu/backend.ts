@@ -1,0 +1,121 @@
+// The WebGPU backend: storage lives in GPUBuffers, each op encodes WGSL dispatches into the
+// context's open command encoder (one submission per forward/backward unless something reads).
+// The op bodies live in ops/<family>.ts beside their shaders in shaders/core/.
+import type { AdamWParams, Backend, DType, Tensor } from '../backend.ts';
+import { GpuContext, gpuTensor } from './context.ts';
+import type { GpuHandle } from './device.ts';
+import * as attn from './ops/attention.ts';
+import * as mm from './ops/matmul.ts';
+import * as nn from './ops/nn.ts';
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly ctx: GpuContext;
+
+  constructor(handle: GpuHandle, shaders: Record<string, string>) {
+    this.ctx = new GpuContext(handle, shaders);
+  }
+
+  alloc(label: string, size: number, dtype: DType = 'f32'): Tensor {
+    return this.ctx.createTensor(label, size, dtype);
+  }
+  free(t: Tensor): void {
+    gpuTensor(t).buffer.destroy();
+  }
+  upload(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+    const g = gpuTensor(t);
+    if ((g.dtype === 'i32') !== data instanceof Int32Array) throw new Error(`upload to "${t.label}": dtype is ${g.dtype}`);
+    this.ctx.write(g, data, offset);
+  }
+  async read(t: Tensor): Promise<Float32Array> {
+    if (t.dtype !== 'f32') throw new Error(`read("${t.label}"): tensor is ${t.dtype}, use readInt`);
+    return new Float32Array(await this.ctx.readBytes(gpuTensor(t)));
+  }
+  async readInt(t: Tensor): Promise<Int32Array> {
+    if (t.dtype !== 'i32') throw new Error(`readInt("${t.label}"): tensor is ${t.dtype}, use read`);
+    return new Int32Array(await this.ctx.readBytes(gpuTensor(t)));
+  }
+  zero(t: Tensor): void {
+    this.ctx.clear(gpuTensor(t));
+  }
+  copy(dst: Tensor, src: Tensor, n: number, dstOff = 0, srcOff = 0): void {
+    if (dstOff + n > dst.size || srcOff + n > src.size) throw new Error(`copy ${src.label} -> ${dst.label}: range out of bounds`);
+    this.ctx.copy(gpuTensor(dst), gpuTensor(src), n, dstOff, srcOff);
+  }
+  sync(): Promise<void> {
+    return this.ctx.sync();
+  }
+
+  embeddingForward(out: Tensor, ids: Tensor, wte: Tensor, N: number, C: number): void {
+    nn.embeddingForward(this.ctx, out, ids, wte, N, C);
+  }
+  embeddingBackward(dwte: Tensor, dout: Tensor, ids: Tensor, N: number, C: number, V: number): void {
+    nn.embeddingBackward(this.ctx, dwte, dout, ids, N, C, V);
+  }
+  rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+    nn.rmsnormForward(this.ctx, out, rstd, inp, w, N, C, eps);
+  }
+  rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
+    nn.rmsnormBackwardInput(this.ctx, dinp, dout, inp, w, rstd, N, C);
+  }
+  rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
+    nn.rmsnormBackwardWeight(this.ctx, dw, dout, inp, rstd, N, C);
+  }
+  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number): void {
+    mm.matmulForward(this.ctx, out, inp, w, bias, N, C, OC);
+  }
+  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
+    mm.matmulBackwardInput(this.ctx, dinp, dout, w, N, C, OC, accumulate);
+  }
+  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
+    mm.matmulBackwardWeight(this.ctx, dw, dout, inp, N, C, OC);
+  }
+  biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
+    mm.biasBackward(this.ctx, dbias, dout, N, OC);
+  }
+  rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
+    attn.rope(this.ctx, out, inp, B, T, H, HS, base, pos0, inverse);
+  }
+  attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void {
+    attn.attentionForward(this.ctx, out, att, q, k, v, B, T, NH, NKV, HS);
+  }
+  attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, scratch: Tensor, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor,
+    B: number, T: number, NH: number, NKV: number, HS: number): void {
+    attn.attentionBackward(this.ctx, dq, dk, dv, scratch, dout, q, k, v, att, B, T, NH, NKV, HS);
+  }
+  attentionDecode(out: Tensor, q: Tensor, kcache: Tensor, vcache: Tensor, B: number, Tq: number, pos0: number, Tmax: number,
+    NH: number, NKV: number, HS: number): void {
+    attn.attentionDecode(this.ctx, out, q, kcache, vcache, B, Tq, pos0, Tmax, NH, NKV, HS);
+  }
+  kvWrite(cache: Tensor, x: Tensor, B: number, Tq: number, pos0: number, Tmax: number, W: number): void {
+    attn.kvWrite(this.ctx, cache, x, B, Tq, pos0, Tmax, W);
+  }
+  swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    nn.swigluForward(this.ctx, out, gate, up, n);
+  }
+  swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    nn.swigluBackward(this.ctx, dgate, dup, dout, gate, up, n);
+  }
+  add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
+    nn.add(this.ctx, out, a, b, n);
+  }
+  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
+    nn.logprobForward(this.ctx, logp, lse, logits, targets, N, V);
+  }
+  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void {
+    nn.logprobBackward(this.ctx, dlogits, dlogp, logits, lse, targets, N, V);
+  }
+  argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
+    nn.argmax(this.ctx, out, logits, N, V);
+  }
+  sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
+    nn.sumSquares(this.ctx, sqnorm, slot, x, n);
+  }
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void {
+    nn.adamw(this.ctx, param, grad, m, v, sqnorm, normSlots, n, p);
+  }
+}
+
+export async function createWebGpuBackend(handle: GpuHandle, shaders: Record<string, string>): Promise<WebGpuBackend> {
+  return new WebGpuBackend(handle, shaders);
+}

@@ -1,0 +1,16 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [react()],
+  server: { host: '127.0.0.1' },
+  test: {
+    include: ['src/**/*.test.ts'],
+    // GPU tests run on SwiftShader, which is slow: allow time, never skip.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // One Dawn instance per process is cheaper and avoids contention on 2 cores.
+    pool: 'forks',
+    fileParallelism: false,
+  },
+});
