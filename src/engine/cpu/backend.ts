@@ -1,0 +1,180 @@
+// CPU backend: float32/int32 storage in typed arrays, every op delegated to the independent
+// references in ../ref. Slow, synchronous, and strict: it checks dtypes and sizes on every call, so
+// model code can be debugged here before it meets the GPU.
+import type { AdamWParams, Backend, DType, Tensor } from '../backend.ts';
+import { adamw, sumSquares } from '../ref/adamw.ref.ts';
+import { add } from '../ref/add.ref.ts';
+import { attentionBackward, attentionDecode, attentionForward, kvWrite } from '../ref/attention.ref.ts';
+import { embeddingBackward, embeddingForward } from '../ref/embedding.ref.ts';
+import { argmax, logprobBackward, logprobForward } from '../ref/logprob.ref.ts';
+import { biasBackward, matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../ref/matmul.ref.ts';
+import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../ref/rmsnorm.ref.ts';
+import { rope } from '../ref/rope.ref.ts';
+import { swigluBackward, swigluForward } from '../ref/swiglu.ref.ts';
+
+export class CpuTensor implements Tensor {
+  readonly data: Float32Array | Int32Array;
+  freed = false;
+  constructor(readonly label: string, readonly size: number, readonly dtype: DType) {
+    this.data = dtype === 'f32' ? new Float32Array(size) : new Int32Array(size);
+  }
+}
+
+function tensor(t: Tensor): CpuTensor {
+  if (!(t instanceof CpuTensor)) throw new Error(`tensor '${t.label}' does not belong to the CPU backend`);
+  if (t.freed) throw new Error(`tensor '${t.label}' used after free`);
+  return t;
+}
+
+/** The tensor's f32 data, after checking it holds at least `n` elements. */
+function f32(t: Tensor, n: number): Float32Array {
+  const c = tensor(t);
+  if (!(c.data instanceof Float32Array)) throw new Error(`tensor '${t.label}' is ${t.dtype}, expected f32`);
+  if (c.size < n) throw new Error(`tensor '${t.label}' has ${c.size} elements, op needs ${n}`);
+  return c.data;
+}
+
+function i32(t: Tensor, n: number): Int32Array {
+  const c = tensor(t);
+  if (!(c.data instanceof Int32Array)) throw new Error(`tensor '${t.label}' is ${t.dtype}, expected i32`);
+  if (c.size < n) throw new Error(`tensor '${t.label}' has ${c.size} elements, op needs ${n}`);
+  return c.data;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+
+  // --- storage -------------------------------------------------------------------------------
+  alloc(label: string, size: number, dtype: DType = 'f32'): Tensor {
+    if (!Number.isInteger(size) || size < 0) throw new Error(`alloc '${label}': size must be a non-negative integer, got ${size}`);
+    if (dtype !== 'f32' && dtype !== 'i32') throw new Error(`alloc '${label}': unknown dtype ${String(dtype)}`);
+    return new CpuTensor(label, size, dtype);
+  }
+
+  free(t: Tensor): void {
+    tensor(t).freed = true;
+  }
+
+  /** Writes data at element `offset` (default 0); a partial upload is allowed, overflow is not. */
+  upload(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+    const c = tensor(t);
+    const ok = c.dtype === 'f32' ? data instanceof Float32Array : data instanceof Int32Array;
+    if (!ok) throw new Error(`upload '${t.label}': tensor is ${t.dtype}, got ${data.constructor.name}`);
+    if (!Number.isInteger(offset) || offset < 0 || offset + data.length > c.size)
+      throw new Error(`upload '${t.label}': ${data.length} elements at offset ${offset} overflow size ${c.size}`);
+    c.data.set(data, offset);
+  }
+
+  // async so that a bad handle rejects the promise, as a failed GPU readback would.
+  async read(t: Tensor): Promise<Float32Array> {
+    return f32(t, 0).slice();
+  }
+
+  async readInt(t: Tensor): Promise<Int32Array> {
+    return i32(t, 0).slice();
+  }
+
+  zero(t: Tensor): void {
+    tensor(t).data.fill(0);
+  }
+
+  copy(dst: Tensor, src: Tensor, n: number, dstOff = 0, srcOff = 0): void {
+    const d = tensor(dst), s = tensor(src);
+    if (d.dtype !== s.dtype) throw new Error(`copy '${src.label}' -> '${dst.label}': dtype ${s.dtype} vs ${d.dtype}`);
+    if (dstOff + n > d.size || srcOff + n > s.size || dstOff < 0 || srcOff < 0 || n < 0)
+      throw new Error(`copy '${src.label}'[${srcOff}..+${n}] -> '${dst.label}'[${dstOff}..+${n}]: out of range`);
+    d.data.set(s.data.subarray(srcOff, srcOff + n), dstOff);
+  }
+
+  async sync(): Promise<void> {}
+
+  // --- ops ------------------------------------------------------------------------------------
+  embeddingForward(out: Tensor, ids: Tensor, wte: Tensor, N: number, C: number): void {
+    const idv = i32(ids, N);
+    const table = f32(wte, C);
+    const V = Math.floor(table.length / C);
+    for (let n = 0; n < N; n++)
+      if (idv[n] < 0 || idv[n] >= V) throw new Error(`embeddingForward: '${ids.label}'[${n}] = ${idv[n]} outside '${wte.label}' (V=${V})`);
+    embeddingForward(f32(out, N * C), idv, table, N, C);
+  }
+  embeddingBackward(dwte: Tensor, dout: Tensor, ids: Tensor, N: number, C: number, V: number): void {
+    embeddingBackward(f32(dwte, V * C), f32(dout, N * C), i32(ids, N), N, C, V);
+  }
+
+  rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+    rmsnormForward(f32(out, N * C), f32(rstd, N), f32(inp, N * C), f32(w, C), N, C, eps);
+  }
+  rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
+    rmsnormBackwardInput(f32(dinp, N * C), f32(dout, N * C), f32(inp, N * C), f32(w, C), f32(rstd, N), N, C);
+  }
+  rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
+    rmsnormBackwardWeight(f32(dw, C), f32(dout, N * C), f32(inp, N * C), f32(rstd, N), N, C);
+  }
+
+  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number): void {
+    matmulForward(f32(out, N * OC), f32(inp, N * C), f32(w, OC * C), bias ? f32(bias, OC) : null, N, C, OC);
+  }
+  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
+    matmulBackwardInput(f32(dinp, N * C), f32(dout, N * OC), f32(w, OC * C), N, C, OC, accumulate);
+  }
+  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
+    matmulBackwardWeight(f32(dw, OC * C), f32(dout, N * OC), f32(inp, N * C), N, C, OC);
+  }
+  biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
+    biasBackward(f32(dbias, OC), f32(dout, N * OC), N, OC);
+  }
+
+  rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
+    if (out === inp) throw new Error(`rope: out '${out.label}' may not alias inp`);
+    const n = B * T * H * HS;
+    rope(f32(out, n), f32(inp, n), B, T, H, HS, base, pos0, inverse);
+  }
+
+  attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void {
+    const nq = B * T * NH * HS, nkv = B * T * NKV * HS;
+    attentionForward(f32(out, nq), f32(att, B * NH * T * T), f32(q, nq), f32(k, nkv), f32(v, nkv), B, T, NH, NKV, HS);
+  }
+  attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, scratch: Tensor, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor,
+    B: number, T: number, NH: number, NKV: number, HS: number): void {
+    const nq = B * T * NH * HS, nkv = B * T * NKV * HS, na = B * NH * T * T;
+    attentionBackward(f32(dq, nq), f32(dk, nkv), f32(dv, nkv), f32(scratch, na), f32(dout, nq), f32(q, nq), f32(k, nkv), f32(v, nkv),
+      f32(att, na), B, T, NH, NKV, HS);
+  }
+  attentionDecode(out: Tensor, q: Tensor, kcache: Tensor, vcache: Tensor, B: number, Tq: number, pos0: number, Tmax: number,
+    NH: number, NKV: number, HS: number): void {
+    const nq = B * Tq * NH * HS, nc = B * Tmax * NKV * HS;
+    attentionDecode(f32(out, nq), f32(q, nq), f32(kcache, nc), f32(vcache, nc), B, Tq, pos0, Tmax, NH, NKV, HS);
+  }
+  kvWrite(cache: Tensor, x: Tensor, B: number, Tq: number, pos0: number, Tmax: number, W: number): void {
+    kvWrite(f32(cache, B * Tmax * W), f32(x, B * Tq * W), B, Tq, pos0, Tmax, W);
+  }
+
+  swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    swigluForward(f32(out, n), f32(gate, n), f32(up, n), n);
+  }
+  swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    swigluBackward(f32(dgate, n), f32(dup, n), f32(dout, n), f32(gate, n), f32(up, n), n);
+  }
+
+  add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
+    add(f32(out, n), f32(a, n), f32(b, n), n);
+  }
+
+  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
+    logprobForward(f32(logp, N), f32(lse, N), f32(logits, N * V), i32(targets, N), N, V);
+  }
+  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void {
+    logprobBackward(f32(dlogits, N * V), f32(dlogp, N), f32(logits, N * V), f32(lse, N), i32(targets, N), N, V);
+  }
+  argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
+    argmax(i32(out, N), f32(logits, N * V), N, V);
+  }
+
+  sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
+    if (!Number.isInteger(slot) || slot < 0) throw new Error(`sumSquares '${sqnorm.label}': bad slot ${slot}`);
+    sumSquares(f32(sqnorm, slot + 1), slot, f32(x, n), n);
+  }
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void {
+    adamw(f32(param, n), f32(grad, n), f32(m, n), f32(v, n), f32(sqnorm, normSlots), normSlots, n, p);
+  }
+}

@@ -1,0 +1,46 @@
+// CPU reference: per-row target log-probability (the policy-gradient building block), its
+// backward, and greedy argmax.
+type F = Float32Array | Float64Array;
+
+/** logp (N) = logits[n, t] − lse[n]; lse (N) = logsumexp(logits[n]), computed for every row (masked
+ * rows included, since it does not depend on the target). targets[n] < 0 marks a masked row: logp = 0. */
+export function logprobForward(logp: F, lse: F, logits: F, targets: Int32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let max = -Infinity;
+    for (let i = 0; i < V; i++) if (logits[o + i] > max) max = logits[o + i];
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[o + i] - max);
+    const l = max + Math.log(sum);
+    lse[n] = l;
+    const t = targets[n];
+    if (t >= V) throw new RangeError(`logprobForward: targets[${n}] = ${t} >= V = ${V}`);
+    logp[n] = t < 0 ? 0 : logits[o + t] - l;
+  }
+}
+
+/** dlogits (N,V) = dlogp[n] · (onehot(t) − softmax(logits[n])), softmax = exp(logits − lse). Writes (=);
+ * masked rows (target < 0) get 0. */
+export function logprobBackward(dlogits: F, dlogp: F, logits: F, lse: F, targets: Int32Array, N: number,
+  V: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    const t = targets[n];
+    if (t < 0) {
+      for (let i = 0; i < V; i++) dlogits[o + i] = 0;
+      continue;
+    }
+    const g = dlogp[n];
+    const l = lse[n];
+    for (let i = 0; i < V; i++) dlogits[o + i] = g * ((i === t ? 1 : 0) - Math.exp(logits[o + i] - l));
+  }
+}
+
+/** out (N) = argmax over logits[n, :]; ties go to the lowest index (strict > comparison). */
+export function argmax(out: Int32Array, logits: F, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    let best = 0;
+    for (let i = 1; i < V; i++) if (logits[n * V + i] > logits[n * V + best]) best = i;
+    out[n] = best;
+  }
+}

@@ -1,0 +1,56 @@
+import { describe, it, expect } from 'vitest';
+import { argmax, logprobBackward, logprobForward } from './logprob.ref.ts';
+import { dot, fdGrad, randArray64, relErr } from './testutil.ts';
+
+const N = 10, V = 11;
+
+describe('logprob reference', () => {
+  const logits = randArray64(N * V, 61, 3);
+  const targets = Int32Array.from([0, 10, 5, -1, 3, 3, -100, 7, 1, 2]); // rows 3 and 6 masked
+  const dlogp = randArray64(N, 62);
+  const logp = new Float64Array(N), lse = new Float64Array(N);
+  const loss = (): number => { logprobForward(logp, lse, logits, targets, N, V); return dot(logp, dlogp); };
+
+  it('forward: log softmax at the target, 0 on masked rows, lse on every row', () => {
+    const TOL = 1e-13;
+    loss();
+    for (let n = 0; n < N; n++) {
+      let z = 0;
+      for (let i = 0; i < V; i++) z += Math.exp(logits[n * V + i]);
+      expect(Math.abs(lse[n] - Math.log(z))).toBeLessThan(TOL);
+      const t = targets[n];
+      expect(logp[n]).toBe(t < 0 ? 0 : logits[n * V + t] - lse[n]);
+    }
+  });
+
+  it('is stable for large logits', () => {
+    const big = Float64Array.from([1000, 1000, 999]);
+    const lp = new Float64Array(1), l = new Float64Array(1);
+    logprobForward(lp, l, big, Int32Array.from([2]), 1, 3);
+    expect(Math.abs(lp[0] - (-1 - Math.log(2 + Math.exp(-1))))).toBeLessThan(1e-12);
+  });
+
+  it('backward assigns (=) the FD gradient; masked rows are 0', () => {
+    const TOL = 1e-7; // float64 FD, h = 1e-5
+    const want = fdGrad(logits, loss);
+    loss();
+    const dlogits = new Float64Array(N * V).fill(999);
+    logprobBackward(dlogits, dlogp, logits, lse, targets, N, V);
+    expect(relErr(dlogits, want)).toBeLessThan(TOL);
+    for (const n of [3, 6]) for (let i = 0; i < V; i++) expect(dlogits[n * V + i]).toBe(0);
+  });
+});
+
+describe('argmax reference', () => {
+  it('picks the max; ties go to the lowest index', () => {
+    const logits = Float32Array.from([
+      1, 3, 3, 2, // tie at 1, 2 -> 1
+      0, 0, 0, 0, // all equal -> 0
+      -5, -2, -7, -2, // negatives, tie -> 1
+      1, 2, 3, 9, // last -> 3
+    ]);
+    const out = new Int32Array(4).fill(-1);
+    argmax(out, logits, 4, 4);
+    expect(Array.from(out)).toEqual([1, 0, 1, 3]);
+  });
+});

@@ -1,0 +1,322 @@
+// A Qwen2 / Llama-family decoder written as flat call lists against the Backend op set.
+// forward() and backward() read top to bottom as the whole model: no hidden autograd.
+//
+// Shapes: N = B*T rows; C hidden; QD = NH*HS; KD = NKV*HS; I intermediate; V vocab.
+import type { Backend, Tensor } from '../engine/backend.ts';
+import { paramShapes, type ModelConfig } from './config.ts';
+
+export type Proj = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
+export const PROJS: readonly Proj[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+export function projName(layer: number, p: Proj): string {
+  const block = p === 'gate_proj' || p === 'up_proj' || p === 'down_proj' ? 'mlp' : 'self_attn';
+  return `model.layers.${layer}.${block}.${p}`;
+}
+
+/** Activations kept from forward for backward, for one (B, T). */
+interface LayerActs {
+  resIn: Tensor; ln1: Tensor; rstd1: Tensor;
+  q: Tensor; k: Tensor; v: Tensor; qr: Tensor; kr: Tensor; att: Tensor; atty: Tensor;
+  resMid: Tensor; ln2: Tensor; rstd2: Tensor; gate: Tensor; up: Tensor; h: Tensor;
+}
+
+interface Acts {
+  B: number; T: number;
+  ids: Tensor; targets: Tensor;
+  layers: LayerActs[];
+  resOut: Tensor; lnf: Tensor; rstdf: Tensor; logits: Tensor; logp: Tensor; lse: Tensor;
+  // backward scratch
+  dres: Tensor; dln: Tensor; dlogits: Tensor; dlogp: Tensor; dh: Tensor; dgate: Tensor; dup: Tensor;
+  dproj: Tensor; datty: Tensor; dqr: Tensor; dq: Tensor; dkr: Tensor; dk: Tensor; dv: Tensor; dscores: Tensor;
+}
+
+export class ModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+export class Model {
+  readonly params = new Map<string, Tensor>();
+  readonly grads = new Map<string, Tensor>();
+  private acts: Acts | null = null;
+  private readonly shapes: Map<string, number[]>;
+
+  constructor(readonly backend: Backend, readonly cfg: ModelConfig, weights: Map<string, Float32Array>) {
+    this.shapes = paramShapes(cfg);
+    for (const [name, shape] of this.shapes) {
+      const data = weights.get(name);
+      if (!data) throw new ModelError(`weights are missing tensor "${name}" (shape [${shape}])`);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (data.length !== size) throw new ModelError(`tensor "${name}" has ${data.length} values, expected shape [${shape}] = ${size}`);
+      const t = backend.alloc(name, size);
+      backend.upload(t, data);
+      this.params.set(name, t);
+    }
+  }
+
+  p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new ModelError(`no parameter "${name}"`);
+    return t;
+  }
+
+  private get head(): string {
+    return this.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  }
+
+  /** Allocate (once) a gradient tensor for every parameter and zero them all. */
+  zeroGrads(): void {
+    for (const [name, t] of this.params) {
+      let g = this.grads.get(name);
+      if (!g) {
+        g = this.backend.alloc(`grad:${name}`, t.size);
+        this.grads.set(name, g);
+      }
+      this.backend.zero(g);
+    }
+  }
+
+  private g(name: string): Tensor {
+    const t = this.grads.get(name);
+    if (!t) throw new ModelError('gradients are not allocated: call zeroGrads() before backward()');
+    return t;
+  }
+
+  private ensureActs(B: number, T: number): Acts {
+    if (this.acts && this.acts.B === B && this.acts.T === T) return this.acts;
+    if (this.acts) this.freeActs(this.acts);
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V } = this.cfg;
+    const N = B * T, QD = NH * HS, KD = NKV * HS;
+    const a = (label: string, n: number) => this.backend.alloc(label, n);
+    const layers: LayerActs[] = [];
+    for (let l = 0; l < this.cfg.layers; l++) {
+      const x = (s: string, n: number) => a(`L${l}.${s}`, n);
+      layers.push({
+        resIn: x('resIn', N * C), ln1: x('ln1', N * C), rstd1: x('rstd1', N),
+        q: x('q', N * QD), k: x('k', N * KD), v: x('v', N * KD), qr: x('qr', N * QD), kr: x('kr', N * KD),
+        att: x('att', B * NH * T * T), atty: x('atty', N * QD),
+        resMid: x('resMid', N * C), ln2: x('ln2', N * C), rstd2: x('rstd2', N),
+        gate: x('gate', N * I), up: x('up', N * I), h: x('h', N * I),
+      });
+    }
+    this.acts = {
+      B, T, layers,
+      ids: this.backend.alloc('ids', N, 'i32'), targets: this.backend.alloc('targets', N, 'i32'),
+      resOut: a('resOut', N * C), lnf: a('lnf', N * C), rstdf: a('rstdf', N), logits: a('logits', N * V),
+      logp: a('logp', N), lse: a('lse', N),
+      dres: a('dres', N * C), dln: a('dln', N * C), dlogits: a('dlogits', N * V), dlogp: a('dlogp', N),
+      dh: a('dh', N * I), dgate: a('dgate', N * I), dup: a('dup', N * I), dproj: a('dproj', N * Math.max(C, QD)),
+      datty: a('datty', N * QD), dqr: a('dqr', N * QD), dq: a('dq', N * QD), dkr: a('dkr', N * KD), dk: a('dk', N * KD),
+      dv: a('dv', N * KD), dscores: a('dscores', B * NH * T * T),
+    };
+    return this.acts;
+  }
+
+  private freeActs(acts: Acts): void {
+    for (const [key, v] of Object.entries(acts)) {
+      if (key === 'layers') for (const l of acts.layers) for (const t of Object.values(l)) this.backend.free(t);
+      else if (typeof v === 'object') this.backend.free(v as Tensor);
+    }
+  }
+
+  /** out (N, out) = inp (N, in) · Wᵀ + b for one projection of one layer. */
+  private linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
+    const name = projName(l, p);
+    this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC);
+  }
+
+  /** Backward of linear: W and b gradients (+=), input gradient (= or += when accumulate). */
+  private linearBackward(l: number, p: Proj, dinp: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
+    const name = projName(l, p);
+    this.backend.matmulBackwardWeight(this.g(`${name}.weight`), dout, inp, N, C, OC);
+    if (this.params.has(`${name}.bias`)) this.backend.biasBackward(this.g(`${name}.bias`), dout, N, OC);
+    this.backend.matmulBackwardInput(dinp, dout, this.p(`${name}.weight`), N, C, OC, accumulate);
+  }
+
+  private checkBatch(ids: Int32Array, B: number, T: number): void {
+    if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1) throw new ModelError(`invalid batch shape B=${B}, T=${T}`);
+    if (ids.length !== B * T) throw new ModelError(`expected ${B * T} token ids for B=${B}, T=${T}, got ${ids.length}`);
+    if (T > this.cfg.maxPositions) throw new ModelError(`sequence length ${T} exceeds the model's maximum of ${this.cfg.maxPositions} positions`);
+    for (const id of ids) {
+      if (!(id >= 0 && id < this.cfg.vocabSize)) throw new ModelError(`token id ${id} is outside the vocabulary (size ${this.cfg.vocabSize})`);
+    }
+  }
+
+  /**
+   * Forward pass over ids (B,T). targets (B*T) are the token each row should predict (already
+   * shifted; negative = masked). Leaves logits (N,V) and per-row log-probs logp (N) on the backend.
+   */
+  forward(ids: Int32Array, targets: Int32Array, B: number, T: number): { logits: Tensor; logp: Tensor } {
+    this.checkBatch(ids, B, T);
+    if (targets.length !== B * T) throw new ModelError(`expected ${B * T} targets, got ${targets.length}`);
+    const be = this.backend, cfg = this.cfg, A = this.ensureActs(B, T);
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = cfg;
+    const N = B * T, QD = NH * HS, KD = NKV * HS;
+    be.upload(A.ids, ids);
+    be.upload(A.targets, targets);
+
+    be.embeddingForward(A.layers[0].resIn, A.ids, this.p('model.embed_tokens.weight'), N, C);
+    for (let l = 0; l < cfg.layers; l++) {
+      const L = A.layers[l];
+      const pre = `model.layers.${l}`;
+      const resOut = l + 1 < cfg.layers ? A.layers[l + 1].resIn : A.resOut;
+      be.rmsnormForward(L.ln1, L.rstd1, L.resIn, this.p(`${pre}.input_layernorm.weight`), N, C, eps);
+      this.linear(l, 'q_proj', L.q, L.ln1, N, C, QD);
+      this.linear(l, 'k_proj', L.k, L.ln1, N, C, KD);
+      this.linear(l, 'v_proj', L.v, L.ln1, N, C, KD);
+      be.rope(L.qr, L.q, B, T, NH, HS, base, 0, false);
+      be.rope(L.kr, L.k, B, T, NKV, HS, base, 0, false);
+      be.attentionForward(L.atty, L.att, L.qr, L.kr, L.v, B, T, NH, NKV, HS);
+      this.linear(l, 'o_proj', A.dproj, L.atty, N, QD, C); // dproj doubles as the o_proj output scratch
+      be.add(L.resMid, L.resIn, A.dproj, N * C);
+      be.rmsnormForward(L.ln2, L.rstd2, L.resMid, this.p(`${pre}.post_attention_layernorm.weight`), N, C, eps);
+      this.linear(l, 'gate_proj', L.gate, L.ln2, N, C, I);
+      this.linear(l, 'up_proj', L.up, L.ln2, N, C, I);
+      be.swigluForward(L.h, L.gate, L.up, N * I);
+      this.linear(l, 'down_proj', A.dproj, L.h, N, I, C);
+      be.add(resOut, L.resMid, A.dproj, N * C);
+    }
+    be.rmsnormForward(A.lnf, A.rstdf, A.resOut, this.p('model.norm.weight'), N, C, eps);
+    be.matmulForward(A.logits, A.lnf, this.p(this.head), null, N, C, V);
+    be.logprobForward(A.logp, A.lse, A.logits, A.targets, N, V);
+    return { logits: A.logits, logp: A.logp };
+  }
+
+  /** Backward from d(objective)/d(logp) (N); accumulates into every parameter gradient. */
+  backward(dlogp: Float32Array): void {
+    const A = this.acts;
+    if (!A) throw new ModelError('backward() called before forward()');
+    const be = this.backend, cfg = this.cfg;
+    const { B, T } = A;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, ropeTheta: base } = cfg;
+    const N = B * T, QD = NH * HS, KD = NKV * HS;
+    if (dlogp.length !== N) throw new ModelError(`backward: expected ${N} log-prob gradients, got ${dlogp.length}`);
+    be.upload(A.dlogp, dlogp);
+
+    be.logprobBackward(A.dlogits, A.dlogp, A.logits, A.lse, A.targets, N, V);
+    be.matmulBackwardWeight(this.g(this.head), A.dlogits, A.lnf, N, C, V);
+    be.matmulBackwardInput(A.dln, A.dlogits, this.p(this.head), N, C, V, false);
+    be.zero(A.dres);
+    be.rmsnormBackwardWeight(this.g('model.norm.weight'), A.dln, A.resOut, A.rstdf, N, C);
+    be.rmsnormBackwardInput(A.dres, A.dln, A.resOut, this.p('model.norm.weight'), A.rstdf, N, C);
+    for (let l = cfg.layers - 1; l >= 0; l--) {
+      const L = A.layers[l];
+      const pre = `model.layers.${l}`;
+      // MLP: dres is d(resOut) = d(down output) and flows on to resMid unchanged.
+      this.linearBackward(l, 'down_proj', A.dh, A.dres, L.h, N, I, C, false);
+      be.swigluBackward(A.dgate, A.dup, A.dh, L.gate, L.up, N * I);
+      this.linearBackward(l, 'gate_proj', A.dln, A.dgate, L.ln2, N, C, I, false);
+      this.linearBackward(l, 'up_proj', A.dln, A.dup, L.ln2, N, C, I, true);
+      be.rmsnormBackwardWeight(this.g(`${pre}.post_attention_layernorm.weight`), A.dln, L.resMid, L.rstd2, N, C);
+      be.rmsnormBackwardInput(A.dres, A.dln, L.resMid, this.p(`${pre}.post_attention_layernorm.weight`), L.rstd2, N, C);
+      // Attention: dres is now d(resMid) = d(o_proj output).
+      this.linearBackward(l, 'o_proj', A.datty, A.dres, L.atty, N, QD, C, false);
+      be.attentionBackward(A.dqr, A.dkr, A.dv, A.dscores, A.datty, L.qr, L.kr, L.v, L.att, B, T, NH, NKV, HS);
+      be.rope(A.dq, A.dqr, B, T, NH, HS, base, 0, true);
+      be.rope(A.dk, A.dkr, B, T, NKV, HS, base, 0, true);
+      this.linearBackward(l, 'q_proj', A.dln, A.dq, L.ln1, N, C, QD, false);
+      this.linearBackward(l, 'k_proj', A.dln, A.dk, L.ln1, N, C, KD, true);
+      this.linearBackward(l, 'v_proj', A.dln, A.dv, L.ln1, N, C, KD, true);
+      be.rmsnormBackwardWeight(this.g(`${pre}.input_layernorm.weight`), A.dln, L.resIn, L.rstd1, N, C);
+      be.rmsnormBackwardInput(A.dres, A.dln, L.resIn, this.p(`${pre}.input_layernorm.weight`), L.rstd1, N, C);
+    }
+    be.embeddingBackward(this.g('model.embed_tokens.weight'), A.dres, A.ids, N, C, V);
+  }
+
+  /** Greedy decoding with a KV cache: prompt (B,P) → (B, P+steps) token ids. */
+  async generateGreedy(prompt: Int32Array, B: number, steps: number): Promise<Int32Array> {
+    const P = prompt.length / B;
+    if (!Number.isInteger(P) || P < 1) throw new ModelError(`prompt of ${prompt.length} ids does not split into ${B} rows`);
+    const Tmax = P + steps;
+    this.checkBatch(prompt, B, P);
+    if (Tmax > this.cfg.maxPositions) throw new ModelError(`prompt (${P}) + new tokens (${steps}) exceed the model's ${this.cfg.maxPositions} positions`);
+    const dec = new Decoder(this, B, P, Tmax);
+    try {
+      return await dec.greedy(prompt, steps);
+    } finally {
+      dec.free();
+    }
+  }
+}
+
+/** KV-cached incremental forward. Each step's argmax feeds the next step on the backend: no readback until the end. */
+class Decoder {
+  private readonly be: Backend;
+  private readonly kc: Tensor[] = [];
+  private readonly vc: Tensor[] = [];
+  private readonly t: Record<string, Tensor> = {};
+
+  constructor(private readonly m: Model, private readonly B: number, private readonly P: number, private readonly Tmax: number) {
+    this.be = m.backend;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, layers } = m.cfg;
+    const KD = NKV * HS, QD = NH * HS, N = B * P;
+    for (let l = 0; l < layers; l++) {
+      this.kc.push(this.be.alloc(`kcache${l}`, B * Tmax * KD));
+      this.vc.push(this.be.alloc(`vcache${l}`, B * Tmax * KD));
+    }
+    const sizes: Record<string, number> = {
+      x: N * C, ln: N * C, rstd: N, q: N * QD, k: N * KD, v: N * KD, qr: N * QD, kr: N * KD, y: N * QD, o: N * C,
+      gate: N * I, up: N * I, h: N * I, last: B * C, lastln: B * C, lastrstd: B, logits: B * V,
+    };
+    for (const [k, n] of Object.entries(sizes)) this.t[k] = this.be.alloc(`dec.${k}`, n);
+    this.t.ids = this.be.alloc('dec.ids', N, 'i32');
+    this.t.next = this.be.alloc('dec.next', B, 'i32');
+    this.t.out = this.be.alloc('dec.out', B * Tmax, 'i32');
+  }
+
+  free(): void {
+    for (const x of [...this.kc, ...this.vc, ...Object.values(this.t)]) this.be.free(x);
+  }
+
+  /** Run Tq new positions starting at pos0 from the ids in `ids` (B*Tq), leaving the argmax of each row's last position in `next`. */
+  private step(ids: Tensor, Tq: number, pos0: number): void {
+    const { be, m, B, Tmax, t } = this;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = m.cfg;
+    const N = B * Tq, QD = NH * HS, KD = NKV * HS;
+    const w = (n: string) => m.p(n);
+    const bias = (n: string) => m.params.get(n) ?? null;
+    const lin = (l: number, p: Proj, out: Tensor, inp: Tensor, Cin: number, OC: number) =>
+      be.matmulForward(out, inp, w(`${projName(l, p)}.weight`), bias(`${projName(l, p)}.bias`), N, Cin, OC);
+    be.embeddingForward(t.x, ids, w('model.embed_tokens.weight'), N, C);
+    for (let l = 0; l < m.cfg.layers; l++) {
+      const pre = `model.layers.${l}`;
+      be.rmsnormForward(t.ln, t.rstd, t.x, w(`${pre}.input_layernorm.weight`), N, C, eps);
+      lin(l, 'q_proj', t.q, t.ln, C, QD);
+      lin(l, 'k_proj', t.k, t.ln, C, KD);
+      lin(l, 'v_proj', t.v, t.ln, C, KD);
+      be.rope(t.qr, t.q, B, Tq, NH, HS, base, pos0, false);
+      be.rope(t.kr, t.k, B, Tq, NKV, HS, base, pos0, false);
+      be.kvWrite(this.kc[l], t.kr, B, Tq, pos0, Tmax, KD);
+      be.kvWrite(this.vc[l], t.v, B, Tq, pos0, Tmax, KD);
+      be.attentionDecode(t.y, t.qr, this.kc[l], this.vc[l], B, Tq, pos0, Tmax, NH, NKV, HS);
+      lin(l, 'o_proj', t.o, t.y, QD, C);
+      be.add(t.x, t.x, t.o, N * C);
+      be.rmsnormForward(t.ln, t.rstd, t.x, w(`${pre}.post_attention_layernorm.weight`), N, C, eps);
+      lin(l, 'gate_proj', t.gate, t.ln, C, I);
+      lin(l, 'up_proj', t.up, t.ln, C, I);
+      be.swigluForward(t.h, t.gate, t.up, N * I);
+      lin(l, 'down_proj', t.o, t.h, I, C);
+      be.add(t.x, t.x, t.o, N * C);
+    }
+    // Only each row's last position needs logits.
+    for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
+    be.rmsnormForward(t.lastln, t.lastrstd, t.last, w('model.norm.weight'), B, C, eps);
+    be.matmulForward(t.logits, t.lastln, w(m.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), null, B, C, V);
+    be.argmax(t.next, t.logits, B, V);
+  }
+
+  async greedy(prompt: Int32Array, steps: number): Promise<Int32Array> {
+    const { be, B, P, Tmax, t } = this;
+    be.upload(t.ids, prompt);
+    for (let b = 0; b < B; b++) be.copy(t.out, t.ids, P, b * Tmax, b * P);
+    for (let s = 0; s < steps; s++) {
+      if (s === 0) this.step(t.ids, P, 0);
+      else this.step(t.ids, 1, P + s - 1);
+      for (let b = 0; b < B; b++) be.copy(t.out, t.next, 1, b * Tmax + P + s, b);
+      be.copy(t.ids, t.next, B);
+    }
+    return be.readInt(t.out);
+  }
+}

@@ -1,0 +1,79 @@
+// The lab page's state: what the GPU check found and the state of the engine check.
+// Components select single fields; the actions below are plain module functions (no hooks) so
+// any part of the app, or a test, can call them.
+// The GPU device lives in this module, outside React state: it is a handle, not data to render.
+import { create } from 'zustand';
+import { createGpu, describeGpu, GpuError, type GpuErrorKind, type GpuHandle } from '../engine/webgpu/device.ts';
+import type { ParityRow } from '../testpage/checks.ts';
+
+export type GpuState =
+  | { status: 'checking' }
+  | { status: 'ready'; description: string }
+  | { status: 'unavailable'; kind: GpuErrorKind | 'exception'; message: string };
+
+export type CheckState =
+  | { status: 'idle' }
+  | { status: 'running'; model: string | null; rows: ParityRow[] }
+  | { status: 'done'; rows: ParityRow[]; seconds: number }
+  | { status: 'failed'; message: string; rows: ParityRow[] };
+
+export interface LabState {
+  gpu: GpuState;
+  check: CheckState;
+}
+
+export const useLab = create<LabState>()(() => ({
+  gpu: { status: 'checking' },
+  check: { status: 'idle' },
+}));
+
+let handle: GpuHandle | null = null;
+let detecting: Promise<void> | null = null;
+
+/** Find the WebGPU adapter once (later calls share the first). */
+export function detectGpu(): Promise<void> {
+  detecting ??= (async () => {
+    useLab.setState({ gpu: { status: 'checking' } });
+    try {
+      handle = await createGpu();
+      useLab.setState({ gpu: { status: 'ready', description: describeGpu(handle.info) } });
+      void handle.device.lost.then((info) => {
+        handle = null;
+        detecting = null;
+        useLab.setState({ gpu: { status: 'unavailable', kind: 'device-lost', message: `The GPU device was lost (${info.reason || 'unknown reason'}). ${info.message}` } });
+      });
+    } catch (e) {
+      handle = null;
+      detecting = null; // allow a retry
+      useLab.setState({
+        gpu: e instanceof GpuError
+          ? { status: 'unavailable', kind: e.kind, message: e.message }
+          : { status: 'unavailable', kind: 'exception', message: String(e) },
+      });
+    }
+  })();
+  return detecting;
+}
+
+/** Run the model parity checks on the WebGPU backend and keep the rows in the store. */
+export async function runEngineCheck(): Promise<void> {
+  if (useLab.getState().check.status === 'running') return;
+  useLab.setState({ check: { status: 'running', model: null, rows: [] } });
+  const t0 = performance.now();
+  try {
+    await detectGpu();
+    if (!handle) throw new Error('no WebGPU device (see the GPU section above)');
+    // Loaded on demand: the engine and its shaders are not needed to show the page.
+    const [{ WebGpuBackend }, { shaders }, { runModelChecks }] = await Promise.all([
+      import('../engine/webgpu/backend.ts'),
+      import('../engine/webgpu/shaders.vite.ts'),
+      import('../testpage/checks.ts'),
+    ]);
+    const backend = new WebGpuBackend(handle, shaders);
+    const rows = await runModelChecks(backend, (p) => useLab.setState({ check: { status: 'running', model: p.model, rows: p.rows } }));
+    useLab.setState({ check: { status: 'done', rows, seconds: (performance.now() - t0) / 1000 } });
+  } catch (e) {
+    const rows = useLab.getState().check;
+    useLab.setState({ check: { status: 'failed', message: e instanceof Error ? e.message : String(e), rows: 'rows' in rows ? rows.rows : [] } });
+  }
+}

@@ -1,0 +1,95 @@
+// The in-browser engine checks, shared by tests.html (read by Playwright) and the lab page's
+// "Check engine" button: fetch each reference fixture (HF transformers golden tensors, served by
+// the Vite dev server from tests/fixtures/) and compare the engine against it with runParity.
+import type { Backend } from '../engine/backend.ts';
+import { runParity, type ParityFiles, type ParityRow } from '../model/parity.ts';
+
+export type { ParityRow };
+
+/** The reference folders every backend must match (copies of ../shared/reference/<name>). */
+export const FIXTURES = ['hf-qwen2-tiny', 'hf-llama-tiny'] as const;
+
+/** Where the fixtures are served from: the project root in `vite` dev, so tests/fixtures/. */
+export const FIXTURE_BASE = '/tests/fixtures';
+
+async function get(url: string, optional: boolean): Promise<Response | null> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`could not fetch ${url}: ${String(e)}`);
+  }
+  if (res.ok) return res;
+  if (optional && res.status === 404) return null;
+  throw new Error(`fetching ${url} gave HTTP ${res.status} (the fixtures are served by the dev server: run \`npm start\`)`);
+}
+
+async function getJson(url: string, optional: boolean): Promise<unknown> {
+  const res = await get(url, optional);
+  if (!res) return undefined;
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // An SPA fallback answers a missing file with index.html: say that, not "bad JSON at <".
+    throw new Error(`${url} is not JSON (is the file missing? got ${JSON.stringify(text.slice(0, 40))}...)`);
+  }
+}
+
+async function getBytes(url: string, optional: boolean): Promise<ArrayBuffer | undefined> {
+  const res = await get(url, optional);
+  return res ? res.arrayBuffer() : undefined;
+}
+
+/** Fetch one reference folder. config, model and golden_base are required; the PEFT goldens and
+ * the manifest are passed along when present. */
+export async function loadFixture(name: string, base = FIXTURE_BASE): Promise<ParityFiles> {
+  const dir = `${base}/${name}`;
+  const [config, model, goldenBase, goldenPeft, manifest] = await Promise.all([
+    getJson(`${dir}/config.json`, false),
+    getBytes(`${dir}/model.safetensors`, false),
+    getBytes(`${dir}/golden_base.safetensors`, false),
+    getBytes(`${dir}/golden_peft.safetensors`, true),
+    getJson(`${dir}/golden_manifest.json`, true),
+  ]);
+  const files: ParityFiles = { config, model: model as ArrayBuffer, goldenBase: goldenBase as ArrayBuffer };
+  if (goldenPeft) files.goldenPeft = goldenPeft;
+  if (manifest !== undefined) files.manifest = manifest;
+  return files;
+}
+
+export interface CheckProgress {
+  /** The fixture being checked now, or null when all are done. */
+  model: string | null;
+  /** Every row so far, in order. */
+  rows: ParityRow[];
+}
+
+/** Run the parity check of `backend` on every fixture, one after another, reporting rows as each
+ * fixture finishes. A fixture that throws becomes one failing row (name "error") and the other
+ * fixtures still run, so one broken model never hides the state of the rest. */
+export async function runModelChecks(
+  backend: Backend,
+  onProgress: (p: CheckProgress) => void = () => {},
+  fixtures: readonly string[] = FIXTURES,
+): Promise<ParityRow[]> {
+  const rows: ParityRow[] = [];
+  for (const model of fixtures) {
+    onProgress({ model, rows: [...rows] });
+    try {
+      const files = await loadFixture(model);
+      rows.push(...(await runParity(backend, files, model)));
+    } catch (e) {
+      rows.push({ backend: backend.name, model, name: `error: ${e instanceof Error ? e.message : String(e)}`, relErr: NaN, tol: 0, ok: false });
+    }
+  }
+  onProgress({ model: null, rows: [...rows] });
+  return rows;
+}
+
+/** "1.23e-7" style, and a plain word for values that are not numbers. */
+export function formatErr(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return String(x);
+  return x === 0 ? '0' : x.toExponential(2);
+}
