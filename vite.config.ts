@@ -4,6 +4,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   plugins: [react()],
   server: { host: '127.0.0.1' },
+  // Two pages: the lab (index.html) and the in-browser engine checks Playwright reads (tests.html).
+  build: {
+    rolldownOptions: {
+      input: { main: 'index.html', tests: 'tests.html' },
+    },
+  },
   test: {
     include: ['src/**/*.test.ts'],
     // GPU tests run on SwiftShader, which is slow: allow time, never skip.

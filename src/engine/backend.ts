@@ -36,7 +36,9 @@ export interface Backend {
   // --- storage -------------------------------------------------------------------------------
   alloc(label: string, size: number, dtype?: DType): Tensor;
   free(t: Tensor): void;
+  /** Writes data at element `offset` (default 0); a partial upload is fine, overflow or a dtype mismatch throws. */
   upload(t: Tensor, data: Float32Array | Int32Array, offset?: number): void;
+  /** A copy of an f32 tensor (readInt for i32; the wrong one rejects). */
   read(t: Tensor): Promise<Float32Array>;
   readInt(t: Tensor): Promise<Int32Array>;
   zero(t: Tensor): void;
@@ -75,7 +77,8 @@ export interface Backend {
   /** Causal grouped-query attention. q (B,T,NH,HS), k/v (B,T,NKV,HS), out (B,T,NH,HS),
    * att (B,NH,T,T) the softmax probabilities (kept for backward; entries above the diagonal are 0). */
   attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void;
-  /** Writes (=) dq, dk, dv. scratch is (B,NH,T,T): it receives d(pre-softmax scores). */
+  /** Writes (=) dq, dk, dv. scratch is (B,NH,T,T): it receives d(loss)/d(scaled scores), the softmax
+   * input q·kᵀ/√HS (0 above the diagonal). */
   attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, scratch: Tensor, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor,
     B: number, T: number, NH: number, NKV: number, HS: number): void;
 
@@ -96,7 +99,8 @@ export interface Backend {
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void;
 
   /** Per-row log-probability of the target: logp (N) = logits[n, t] − logsumexp(logits[n]), lse (N)
-   * kept for backward. targets (N) i32; a negative target marks a masked row: logp = 0. */
+   * kept for backward (computed on every row: it does not depend on the target). targets (N) i32;
+   * a negative target marks a masked row: logp = 0. */
   logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void;
   /** dlogits (N,V) = dlogp[n] · (onehot(t) − softmax(logits[n])) (=); 0 on masked rows. */
   logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void;
@@ -105,6 +109,7 @@ export interface Backend {
 
   /** sqnorm[slot] = Σ x² over n entries (deterministic reduction). */
   sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void;
-  /** AdamW with bias correction and global-norm clipping (see AdamWParams). m, v are state. */
+  /** AdamW as PyTorch: g = grad·clipScale; p −= lr·wd·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+   * p −= lr · (m/(1−β1^step)) / (√(v/(1−β2^step)) + eps). m, v are state (float32). */
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void;
 }

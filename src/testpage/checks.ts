@@ -86,10 +86,3 @@ export async function runModelChecks(
   onProgress({ model: null, rows: [...rows] });
   return rows;
 }
-
-/** "1.23e-7" style, and a plain word for values that are not numbers. */
-export function formatErr(x: number): string {
-  if (Number.isNaN(x)) return 'NaN';
-  if (!Number.isFinite(x)) return String(x);
-  return x === 0 ? '0' : x.toExponential(2);
-}

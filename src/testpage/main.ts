@@ -4,28 +4,8 @@
 import { createGpu, describeGpu, GpuError } from '../engine/webgpu/device.ts';
 import { WebGpuBackend } from '../engine/webgpu/backend.ts';
 import { shaders } from '../engine/webgpu/shaders.vite.ts';
-import { FIXTURES, runModelChecks, type ParityRow } from './checks.ts';
-
-export interface TestPageResults {
-  /** False while the checks run; true once the results below are final. */
-  done: boolean;
-  /** True only when an adapter was found, rows exist and every row is ok. */
-  ok: boolean;
-  /** describeGpu() of the adapter, or null when there is none. */
-  adapter: string | null;
-  /** Why the run could not happen (no WebGPU, no adapter, a crash), or null. */
-  error: string | null;
-  errorKind: string | null;
-  fixtures: string[];
-  rows: ParityRow[];
-  seconds: number;
-}
-
-declare global {
-  interface Window {
-    __results?: TestPageResults;
-  }
-}
+import { FIXTURES, runModelChecks } from './checks.ts';
+import type { TestPageResults } from './results.ts';
 
 const statusEl = document.getElementById('status') as HTMLElement;
 const preEl = document.getElementById('results') as HTMLElement;

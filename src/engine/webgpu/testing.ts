@@ -1,12 +1,12 @@
 // The GPU backend for tests under Node: Dawn on whatever adapter the machine has (SwiftShader in
 // CI). No adapter is a failure, never a skip.
-import { createNodeGpu } from './node.ts';
+import { createHeadlessGpu } from './headless.ts';
 import { WebGpuBackend } from './backend.ts';
 import { shaders } from './shaders.vite.ts';
 
 let backend: Promise<WebGpuBackend> | null = null;
 
 export function testGpu(): Promise<WebGpuBackend> {
-  backend ??= createNodeGpu().then((h) => new WebGpuBackend(h, shaders));
+  backend ??= createHeadlessGpu().then((h) => new WebGpuBackend(h, shaders));
   return backend;
 }

@@ -1,11 +1,114 @@
 // Elementwise, normalisation, loss and optimizer ops. Shaders: shaders/core/<name>.wgsl.
-import type { Tensor } from '../../backend.ts';
-import { type GpuContext, U } from '../context.ts';
+// Every reduction is a fixed-order tree in workgroup memory (no float atomics), so a seed
+// reproduces a run bit for bit. Row reductions (RMSNorm, logprob, argmax) use one workgroup per
+// row; 1-D dispatches of more than 65535 workgroups are folded by the context.
+import type { AdamWParams, Tensor } from '../../backend.ts';
+import { F, type GpuContext, type GpuTensor, U } from '../context.ts';
 
 const WG = 256;
 const groups = (n: number, per = WG) => Math.ceil(n / per);
 
+/** Rows per partial sum in rmsnormBackwardWeight (fixed: it defines the summation order). */
+const RMS_DW_ROWS = 256;
+/** Columns per workgroup in rmsnorm_backward_weight_partial. */
+const RMS_DW_COLS = 32;
+
+/** One growable scratch buffer per context, for two-phase reductions. Dispatches inside a pass
+ * are ordered, so reusing it across ops within one command encoder is safe. */
+const scratch = new WeakMap<GpuContext, GpuTensor>();
+function scratchFor(g: GpuContext, size: number): GpuTensor {
+  let s = scratch.get(g);
+  if (!s || s.size < size) {
+    if (s) {
+      g.flush(); // the old buffer may be referenced by encoded work: submit it before destroying
+      s.buffer.destroy();
+    }
+    s = g.createTensor('nn-scratch', size, 'f32');
+    scratch.set(g, s);
+  }
+  return s;
+}
+
 export function add(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, n: number): void {
   if (out === a) g.dispatch('core/add_inplace', [out, b], [U(n)], groups(n));
   else g.dispatch('core/add', [out, a, b], [U(n)], groups(n));
+}
+
+// --- embedding -------------------------------------------------------------------------------
+
+export function embeddingForward(g: GpuContext, out: Tensor, ids: Tensor, wte: Tensor, N: number, C: number): void {
+  const V = Math.floor(wte.size / Math.max(C, 1));
+  g.dispatch('core/embedding_forward', [out, ids, wte], [U(N), U(C), U(V)], groups(N * C));
+}
+
+/** One workgroup per vocabulary row (see the shader): deterministic, no atomics on floats. */
+export function embeddingBackward(g: GpuContext, dwte: Tensor, dout: Tensor, ids: Tensor, N: number, C: number, V: number): void {
+  if (N === 0 || C === 0) return;
+  g.dispatch('core/embedding_backward', [dwte, dout, ids], [U(N), U(C), U(V)], V);
+}
+
+// --- RMSNorm ---------------------------------------------------------------------------------
+
+export function rmsnormForward(g: GpuContext, out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+  g.dispatch('core/rmsnorm_forward', [out, rstd, inp, w], [U(N), U(C), F(eps)], N);
+}
+
+export function rmsnormBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
+  g.dispatch('core/rmsnorm_backward_input', [dinp, dout, inp, w, rstd], [U(N), U(C)], N);
+}
+
+/** Two phases: partial sums over fixed 256-row chunks (parallel over column blocks × chunks) into
+ * a scratch (K,C), then one invocation per column adds the K partials in order into dw. */
+export function rmsnormBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
+  if (N === 0 || C === 0) return;
+  const K = Math.ceil(N / RMS_DW_ROWS);
+  const maxDim = g.device.limits.maxComputeWorkgroupsPerDimension;
+  if (K > maxDim) throw new Error(`rmsnormBackwardWeight: N = ${N} needs ${K} row chunks, more than ${maxDim}`);
+  const partial = scratchFor(g, K * C);
+  g.dispatch('core/rmsnorm_backward_weight_partial', [partial, dout, inp, rstd], [U(N), U(C)], [groups(C, RMS_DW_COLS), K, 1]);
+  g.dispatch('core/rmsnorm_backward_weight_reduce', [dw, partial], [U(K), U(C)], groups(C));
+}
+
+// --- SwiGLU ----------------------------------------------------------------------------------
+
+export function swigluForward(g: GpuContext, out: Tensor, gate: Tensor, up: Tensor, n: number): void {
+  g.dispatch('core/swiglu_forward', [out, gate, up], [U(n)], groups(n));
+}
+
+export function swigluBackward(g: GpuContext, dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
+  g.dispatch('core/swiglu_backward', [dgate, dup, dout, gate, up], [U(n)], groups(n));
+}
+
+// --- log-probabilities, argmax ---------------------------------------------------------------
+
+export function logprobForward(g: GpuContext, logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
+  g.dispatch('core/logprob_forward', [logp, lse, logits, targets], [U(N), U(V)], N);
+}
+
+export function logprobBackward(g: GpuContext, dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void {
+  g.dispatch('core/logprob_backward', [dlogits, dlogp, logits, lse, targets], [U(N), U(V)], groups(N * V));
+}
+
+export function argmax(g: GpuContext, out: Tensor, logits: Tensor, N: number, V: number): void {
+  g.dispatch('core/argmax', [out, logits], [U(N), U(V)], N);
+}
+
+// --- optimizer -------------------------------------------------------------------------------
+
+export function sumSquares(g: GpuContext, sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
+  if (slot < 0 || slot >= sqnorm.size) throw new RangeError(`sumSquares: slot ${slot} outside sqnorm (${sqnorm.size})`);
+  g.dispatch('core/sum_squares', [sqnorm, x], [U(slot), U(n)], 1);
+}
+
+export function adamw(g: GpuContext, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void {
+  if (!(p.step >= 1)) throw new RangeError(`adamw: step must be >= 1 (1-based), got ${p.step}`);
+  if (normSlots > sqnorm.size) throw new RangeError(`adamw: normSlots ${normSlots} > sqnorm size ${sqnorm.size}`);
+  // Host-side float64 for the small constants whose float32 rounding would matter (1 − 0.999).
+  const bc1 = 1 - Math.pow(p.beta1, p.step);
+  const bc2 = 1 - Math.pow(p.beta2, p.step);
+  g.dispatch('core/adamw', [param, grad, m, v, sqnorm], [
+    U(n), U(normSlots),
+    F(p.lr), F(p.beta1), F(1 - p.beta1), F(p.beta2), F(1 - p.beta2), F(p.eps),
+    F(p.lr * p.weightDecay), F(bc1), F(bc2), F(p.maxNorm),
+  ], groups(n));
 }

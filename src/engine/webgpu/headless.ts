@@ -1,7 +1,9 @@
-// Headless WebGPU for Node: Dawn (npm `webgpu`, the implementation inside Chrome).
-// Why Dawn and not Deno's wgpu: Dawn runs our tiled kernels ~50x faster on NVIDIA (docs/DESIGN.md),
-// runs inside vitest with the rest of the tests, and is the implementation Chromium users get.
-// On a machine without a GPU it uses Chromium's SwiftShader (Debian `chromium` ships the ICD).
+// Headless WebGPU. Under Node: Dawn (npm `webgpu`, the implementation inside Chrome). Under Deno:
+// its built-in wgpu (the implementation inside Firefox), so every kernel is tested on both compilers.
+// Dawn is the default for the CLI: it ran tiled kernels ~50x faster than wgpu on an H200
+// (docs/DESIGN.md), runs inside vitest with the rest of the tests, and is what Chromium users get.
+// Without a GPU, Dawn uses Chromium's SwiftShader (Debian `chromium` ships the ICD) and Deno uses
+// Mesa's lavapipe (Debian `mesa-vulkan-drivers`), ~8x faster than SwiftShader.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createGpu, GpuError, type GpuHandle } from './device.ts';
@@ -19,7 +21,10 @@ declare global {
   var __rlvrDawn: GPU | undefined;
 }
 
-export async function createNodeGpu(): Promise<GpuHandle> {
+export const isDeno = 'Deno' in globalThis;
+
+export async function createHeadlessGpu(): Promise<GpuHandle> {
+  if (isDeno) return createGpu(globalThis.navigator?.gpu);
   if (!globalThis.__rlvrDawn) {
     // Without a GPU driver, point the Vulkan loader at SwiftShader. RLVR_VK_ICD overrides.
     const icd = process.env.RLVR_VK_ICD ?? (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES ? undefined : SWIFTSHADER_ICD);

@@ -1,0 +1,37 @@
+// RMSNorm forward (HF Qwen2RMSNorm): rstd (N) = 1/sqrt(mean(inp²) + eps), out (N,C) = inp · rstd · w.
+// reads: inp (N,C), w (C); writes: out (N,C) (=), rstd (N) (=).
+// One workgroup per row: strided partial sums of squares, then a fixed-order tree in workgroup
+// memory (bit-reproducible). Folded 1-D dispatch over N workgroups.
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read_write> rstd: array<f32>;
+@group(0) @binding(2) var<storage, read> inp: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+struct Params { N: u32, C: u32, eps: f32 }
+@group(0) @binding(4) var<uniform> P: Params;
+
+var<workgroup> red: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) t: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= P.N) { return; }
+  let C = P.C;
+  let o = row * C;
+  var s = 0.0;
+  for (var c = t; c < C; c += 256u) {
+    let x = inp[o + c];
+    s += x * x;
+  }
+  red[t] = s;
+  workgroupBarrier();
+  for (var k = 128u; k > 0u; k >>= 1u) {
+    if (t < k) { red[t] += red[t + k]; }
+    workgroupBarrier();
+  }
+  let r = 1.0 / sqrt(red[0] / f32(C) + P.eps);
+  if (t == 0u) { rstd[row] = r; }
+  for (var c = t; c < C; c += 256u) {
+    out[o + c] = inp[o + c] * r * w[c];
+  }
+}
