@@ -123,10 +123,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   if (S == 1u) {
-    out[qo + d0] = a0;
-    if (d0 + DW < HS) { out[qo + d0 + DW] = a1; }
-    if (d0 + 2u * DW < HS) { out[qo + d0 + 2u * DW] = a2; }
-    if (d0 + 3u * DW < HS) { out[qo + d0 + 3u * DW] = a3; }
+    if (sl == 0u) {                     // HS in (WG/2, WG): lanes past HS hold nothing
+      out[qo + d0] = a0;
+      if (d0 + DW < HS) { out[qo + d0 + DW] = a1; }
+      if (d0 + 2u * DW < HS) { out[qo + d0 + 2u * DW] = a2; }
+      if (d0 + 3u * DW < HS) { out[qo + d0 + 3u * DW] = a3; }
+    }
   } else {
     red_l[lid] = a0;                    // slices' partial sums (red_l is free again)
     workgroupBarrier();

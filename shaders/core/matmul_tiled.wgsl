@@ -1,23 +1,27 @@
-// Tiled GEMM behind every large linear-layer op: out (M,N) (= or +=) A (M,K) · B (K,N) [+ bias (N)].
+// Tiled GEMM behind every linear-layer op: out (M,N) (= or +=) A (M,K) · B (K,N) [+ bias (N)].
 // How ops/matmul.ts maps the three ops onto it (sizes in the op's names, N rows, C in, OC out):
-//   matmulForward        out (N,OC)  = inp (N,C) · wᵀ + bias   A = inp  (K-contiguous), B = wᵀ (K-contiguous)
-//   matmulBackwardInput  dinp (N,C)  =|+= dout (N,OC) · w      A = dout (K-contiguous), B = w  (N-contiguous)
-//   matmulBackwardWeight dw (OC,C)   +=  doutᵀ · inp           A = doutᵀ (M-contiguous), B = inp (N-contiguous)
+//   matmulForward        out (N,OC) =    inp (N,C) · wᵀ + bias  A = inp   (K-contiguous), B = wᵀ (K-contiguous)
+//   matmulBackwardInput  dinp (N,C) =|+= dout (N,OC) · w        A = dout  (K-contiguous), B = w  (N-contiguous)
+//   matmulBackwardWeight dw (OC,C)  +=   doutᵀ · inp            A = doutᵀ (M-contiguous), B = inp (N-contiguous)
 // Reads a, b (and bias in entry point main_bias); writes out: = unless ACCUMULATE (then +=).
 // Split-K: workgroup z covers K rows [z·kchunk, min((z+1)·kchunk, K)) and writes its own slab
-// out[z·M·N ..] (a partial-sum scratch that matmul_reduce_splits.wgsl folds, in split order).
+// out[z·M·N ..] (a partial-sum scratch that matmul_reduce_splits.wgsl folds in split order).
 //
-// Tile: 64×64 outputs per workgroup of 256 invocations, each owning a 4×4 block (rows ty·4+i,
-// columns tx·4+j) held in four named vec4f accumulators; K is staged 16 at a time in workgroup
-// memory (2 × 17 × 16 vec4f = 8.5 KiB, stride 17 against bank conflicts), the next K-tile is
-// fetched into registers while the current one is multiplied. Fixed summation order: k ascending.
+// Tile: 256 invocations as TM (along M) × TN = 256/TM (along N), each owning a 4×4 output block
+// (rows ty·4+i, columns tx·4+j) held in four named vec4f accumulators, so a workgroup covers
+// (4·TM) × (4·TN) outputs: 64×64 (TM=16, BK=16) for ordinary shapes, 256×16 / 128×32 / 32×128 /
+// 16×256 (BK=8) for skinny ones such as LoRA's rank-R projections. K is staged BK rows at a time in
+// workgroup memory (≤ 560 vec4f = 8.75 KiB; row strides TM+1 / TN+1 against bank conflicts) while the
+// next K-tile is fetched into registers. Fixed summation order (k ascending): deterministic.
 //
 // Bindings: entry `main` has no bias (Params at binding 3); entry `main_bias` binds bias at 3 and
-// Params at 4. Binding 3 is thus declared twice, but no entry point uses both declarations.
+// Params at 4. Binding 3 is declared twice, but no entry point uses both declarations.
 
 override A_KCONTIG: bool = true;  // A[m,k] at m·lda + k (true) or k·lda + m (false)
 override B_KCONTIG: bool = true;  // B[k,n] at n·ldb + k (true) or k·ldb + n (false)
 override ACCUMULATE: bool = false;
+override TM: u32 = 16u;           // 4, 8, 16, 32 or 64
+override BK: u32 = 16u;           // 16 when TM = 16, else 8 (workgroup memory bound)
 
 struct Params {
   M: u32,
@@ -35,9 +39,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<uniform> PB: Params;
 
-const TS = 17u; // row stride of the staged tiles, in vec4f (16 used + 1 pad)
-var<workgroup> As: array<vec4f, 272>; // [k][m/4]
-var<workgroup> Bs: array<vec4f, 272>; // [k][n/4]
+// Staged K-tile: A part [k][m/4] at k·(TM+1) + m/4, then B part [k][n/4] at BOFF + k·(TN+1) + n/4.
+var<workgroup> S: array<vec4f, 560>;
+
+fn tn() -> u32 { return 256u / TM; }
+fn boff() -> u32 { return BK * (TM + 1u); }
 
 struct Acc {
   r0: vec4f,
@@ -62,58 +68,78 @@ fn ldB(p: Params, n: u32, k: u32, kend: u32) -> f32 {
   return v;
 }
 
-// Four consecutive rows m0+q·4 .. +3 of A at one k. Which (k, q) an invocation loads depends on the
-// layout so that neighbouring invocations read neighbouring addresses.
-fn fetchA(p: Params, m0: u32, k0: u32, kend: u32, t: u32) -> vec4f {
-  var kk: u32; var q: u32;
-  if (A_KCONTIG) { kk = t & 15u; q = t >> 4u; } else { kk = t >> 4u; q = t & 15u; }
-  let m = m0 + q * 4u;
-  let k = k0 + kk;
+// Staging slot s of a tile with `w` vec4 columns (TM for A, TN for B) holds four consecutive
+// rows/columns q·4 .. q·4+3 at one k. Slots are numbered so that neighbouring invocations read
+// neighbouring addresses: k fastest for a K-contiguous operand, q fastest otherwise.
+fn slotK(s: u32, w: u32, kcontig: bool) -> u32 {
+  if (kcontig) { return s % BK; }
+  return s / w;
+}
+
+fn slotQ(s: u32, w: u32, kcontig: bool) -> u32 {
+  if (kcontig) { return s / BK; }
+  return s % w;
+}
+
+fn fetchA(p: Params, m0: u32, k0: u32, kend: u32, s: u32) -> vec4f {
+  if (s >= TM * BK) { return vec4f(0.0); }
+  let m = m0 + slotQ(s, TM, A_KCONTIG) * 4u;
+  let k = k0 + slotK(s, TM, A_KCONTIG);
   return vec4f(ldA(p, m, k, kend), ldA(p, m + 1u, k, kend), ldA(p, m + 2u, k, kend), ldA(p, m + 3u, k, kend));
 }
 
-fn fetchB(p: Params, n0: u32, k0: u32, kend: u32, t: u32) -> vec4f {
-  var kk: u32; var q: u32;
-  if (B_KCONTIG) { kk = t & 15u; q = t >> 4u; } else { kk = t >> 4u; q = t & 15u; }
-  let n = n0 + q * 4u;
-  let k = k0 + kk;
+fn fetchB(p: Params, n0: u32, k0: u32, kend: u32, s: u32) -> vec4f {
+  if (s >= tn() * BK) { return vec4f(0.0); }
+  let n = n0 + slotQ(s, tn(), B_KCONTIG) * 4u;
+  let k = k0 + slotK(s, tn(), B_KCONTIG);
   return vec4f(ldB(p, n, k, kend), ldB(p, n + 1u, k, kend), ldB(p, n + 2u, k, kend), ldB(p, n + 3u, k, kend));
 }
 
-fn slot(t: u32, kcontig: bool) -> u32 {
-  if (kcontig) { return (t & 15u) * TS + (t >> 4u); }
-  return (t >> 4u) * TS + (t & 15u);
+fn stageA(s: u32, v: vec4f) {
+  if (s < TM * BK) { S[slotK(s, TM, A_KCONTIG) * (TM + 1u) + slotQ(s, TM, A_KCONTIG)] = v; }
+}
+
+fn stageB(s: u32, v: vec4f) {
+  if (s < tn() * BK) { S[boff() + slotK(s, tn(), B_KCONTIG) * (tn() + 1u) + slotQ(s, tn(), B_KCONTIG)] = v; }
 }
 
 fn tile(p: Params, wid: vec3u, t: u32) -> Acc {
-  let tx = t & 15u;
-  let ty = t >> 4u;
-  let m0 = wid.y * 64u;
-  let n0 = wid.x * 64u;
+  let tx = t % tn();
+  let ty = t / tn();
+  let m0 = wid.y * 4u * TM;
+  let n0 = wid.x * 4u * tn();
   let kbeg = wid.z * p.kchunk;
   let kend = min(kbeg + p.kchunk, p.K);
-  let sa = slot(t, A_KCONTIG);
-  let sb = slot(t, B_KCONTIG);
+  let sa = TM + 1u;
+  let sb = tn() + 1u;
+  let bo = boff() + tx;
 
   var c0 = vec4f(0.0);
   var c1 = vec4f(0.0);
   var c2 = vec4f(0.0);
   var c3 = vec4f(0.0);
-  var ra = fetchA(p, m0, kbeg, kend, t);
-  var rb = fetchB(p, n0, kbeg, kend, t);
-  for (var k0 = kbeg; k0 < kend; k0 += 16u) {
-    As[sa] = ra;
-    Bs[sb] = rb;
+  // Each operand's K-tile is at most 512 vec4f: two staging slots (t, t + 256) per invocation.
+  var ra0 = fetchA(p, m0, kbeg, kend, t);
+  var ra1 = fetchA(p, m0, kbeg, kend, t + 256u);
+  var rb0 = fetchB(p, n0, kbeg, kend, t);
+  var rb1 = fetchB(p, n0, kbeg, kend, t + 256u);
+  for (var k0 = kbeg; k0 < kend; k0 += BK) {
+    stageA(t, ra0);
+    stageA(t + 256u, ra1);
+    stageB(t, rb0);
+    stageB(t + 256u, rb1);
     workgroupBarrier();
-    let k1 = k0 + 16u;
+    let k1 = k0 + BK;
     if (k1 < kend) {
-      ra = fetchA(p, m0, k1, kend, t);
-      rb = fetchB(p, n0, k1, kend, t);
+      ra0 = fetchA(p, m0, k1, kend, t);
+      ra1 = fetchA(p, m0, k1, kend, t + 256u);
+      rb0 = fetchB(p, n0, k1, kend, t);
+      rb1 = fetchB(p, n0, k1, kend, t + 256u);
     }
-    if (kend - k0 >= 16u) {
-      for (var kk = 0u; kk < 16u; kk++) {
-        let av = As[kk * TS + ty];
-        let bv = Bs[kk * TS + tx];
+    if (kend - k0 >= BK) {
+      for (var kk = 0u; kk < BK; kk++) {
+        let av = S[kk * sa + ty];
+        let bv = S[bo + kk * sb];
         c0 += av.x * bv;
         c1 += av.y * bv;
         c2 += av.z * bv;
@@ -123,8 +149,8 @@ fn tile(p: Params, wid: vec3u, t: u32) -> Acc {
       // Last, partial K-tile: only the rows that exist (no work wasted on tiny K).
       let kn = kend - k0;
       for (var kk = 0u; kk < kn; kk++) {
-        let av = As[kk * TS + ty];
-        let bv = Bs[kk * TS + tx];
+        let av = S[kk * sa + ty];
+        let bv = S[bo + kk * sb];
         c0 += av.x * bv;
         c1 += av.y * bv;
         c2 += av.z * bv;
@@ -150,9 +176,13 @@ fn putRow(p: Params, base: u32, row: u32, col: u32, v: vec4f) {
   put(p, base, row, col + 3u, v.w);
 }
 
+fn firstCol(wid: vec3u, t: u32) -> u32 {
+  return wid.x * 4u * tn() + (t % tn()) * 4u;
+}
+
 fn store(p: Params, wid: vec3u, t: u32, acc: Acc, add: vec4f) {
-  let row = wid.y * 64u + (t >> 4u) * 4u;
-  let col = wid.x * 64u + (t & 15u) * 4u;
+  let row = wid.y * 4u * TM + (t / tn()) * 4u;
+  let col = firstCol(wid, t);
   let base = wid.z * p.M * p.N;
   putRow(p, base, row, col, acc.r0 + add);
   putRow(p, base, row + 1u, col, acc.r1 + add);
@@ -176,7 +206,7 @@ fn biasAt(p: Params, n: u32) -> f32 {
 fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let p = PB;
   let acc = tile(p, wid, t);
-  let n = wid.x * 64u + (t & 15u) * 4u;
+  let n = firstCol(wid, t);
   let add = vec4f(biasAt(p, n), biasAt(p, n + 1u), biasAt(p, n + 2u), biasAt(p, n + 3u));
   store(p, wid, t, acc, add);
 }

@@ -30,6 +30,14 @@ interface Acts {
   dproj: Tensor; datty: Tensor; dqr: Tensor; dq: Tensor; dkr: Tensor; dk: Tensor; dv: Tensor; dscores: Tensor;
 }
 
+/** One adapted linear layer (a PEFT method's per-layer module). It replaces the base matmul. */
+export interface LinearAdapter {
+  /** out (N, outF) = the adapted layer applied to inp (N, inF), bias included. */
+  forward(out: Tensor, inp: Tensor, N: number): void;
+  /** Adapter parameter gradients (+=) and dinp (N, inF) (= or += when accumulate). Frozen base weights get no gradient. */
+  backward(dinp: Tensor, dout: Tensor, inp: Tensor, N: number, accumulate: boolean): void;
+}
+
 export class ModelError extends Error {
   constructor(message: string) {
     super(message);
@@ -39,7 +47,11 @@ export class ModelError extends Error {
 
 export class Model {
   readonly params = new Map<string, Tensor>();
+  /** Gradients of the trainable base parameters (see setTrainable). */
   readonly grads = new Map<string, Tensor>();
+  /** PEFT adapters by projection name (`model.layers.0.self_attn.q_proj`). */
+  readonly adapters = new Map<string, LinearAdapter>();
+  private trainable: Set<string>;
   private acts: Acts | null = null;
   private readonly shapes: Map<string, number[]>;
 
@@ -54,6 +66,20 @@ export class Model {
       backend.upload(t, data);
       this.params.set(name, t);
     }
+    this.trainable = new Set(this.params.keys());
+  }
+
+  /** Which base parameters get gradients (all by default: full fine-tuning). */
+  setTrainable(names: Iterable<string>): void {
+    const set = new Set(names);
+    for (const n of set) if (!this.params.has(n)) throw new ModelError(`setTrainable: no parameter "${n}"`);
+    for (const [n, g] of this.grads) {
+      if (!set.has(n)) {
+        this.backend.free(g);
+        this.grads.delete(n);
+      }
+    }
+    this.trainable = set;
   }
 
   p(name: string): Tensor {
@@ -66,9 +92,10 @@ export class Model {
     return this.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   }
 
-  /** Allocate (once) a gradient tensor for every parameter and zero them all. */
+  /** Allocate (once) a gradient tensor for every trainable base parameter and zero them all. */
   zeroGrads(): void {
     for (const [name, t] of this.params) {
+      if (!this.trainable.has(name)) continue;
       let g = this.grads.get(name);
       if (!g) {
         g = this.backend.alloc(`grad:${name}`, t.size);
@@ -78,7 +105,9 @@ export class Model {
     }
   }
 
-  private g(name: string): Tensor {
+  /** The gradient of a trainable parameter, or null when it is frozen. */
+  private g(name: string): Tensor | null {
+    if (!this.trainable.has(name)) return null;
     const t = this.grads.get(name);
     if (!t) throw new ModelError('gradients are not allocated: call zeroGrads() before backward()');
     return t;
@@ -121,17 +150,22 @@ export class Model {
     }
   }
 
-  /** out (N, out) = inp (N, in) · Wᵀ + b for one projection of one layer. */
-  private linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
+  /** out (N, out) = inp (N, in) · Wᵀ + b for one projection of one layer, through its adapter if any. */
+  linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
     const name = projName(l, p);
+    const adapter = this.adapters.get(name);
+    if (adapter) return adapter.forward(out, inp, N);
     this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC);
   }
 
   /** Backward of linear: W and b gradients (+=), input gradient (= or += when accumulate). */
   private linearBackward(l: number, p: Proj, dinp: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
     const name = projName(l, p);
-    this.backend.matmulBackwardWeight(this.g(`${name}.weight`), dout, inp, N, C, OC);
-    if (this.params.has(`${name}.bias`)) this.backend.biasBackward(this.g(`${name}.bias`), dout, N, OC);
+    const adapter = this.adapters.get(name);
+    if (adapter) return adapter.backward(dinp, dout, inp, N, accumulate);
+    const dw = this.g(`${name}.weight`), db = this.g(`${name}.bias`);
+    if (dw) this.backend.matmulBackwardWeight(dw, dout, inp, N, C, OC);
+    if (db) this.backend.biasBackward(db, dout, N, OC);
     this.backend.matmulBackwardInput(dinp, dout, this.p(`${name}.weight`), N, C, OC, accumulate);
   }
 
@@ -196,10 +230,11 @@ export class Model {
     be.upload(A.dlogp, dlogp);
 
     be.logprobBackward(A.dlogits, A.dlogp, A.logits, A.lse, A.targets, N, V);
-    be.matmulBackwardWeight(this.g(this.head), A.dlogits, A.lnf, N, C, V);
+    const dhead = this.g(this.head);
+    if (dhead) be.matmulBackwardWeight(dhead, A.dlogits, A.lnf, N, C, V);
     be.matmulBackwardInput(A.dln, A.dlogits, this.p(this.head), N, C, V, false);
     be.zero(A.dres);
-    be.rmsnormBackwardWeight(this.g('model.norm.weight'), A.dln, A.resOut, A.rstdf, N, C);
+    this.normWeightBackward('model.norm.weight', A.dln, A.resOut, A.rstdf, N, C);
     be.rmsnormBackwardInput(A.dres, A.dln, A.resOut, this.p('model.norm.weight'), A.rstdf, N, C);
     for (let l = cfg.layers - 1; l >= 0; l--) {
       const L = A.layers[l];
@@ -209,7 +244,7 @@ export class Model {
       be.swigluBackward(A.dgate, A.dup, A.dh, L.gate, L.up, N * I);
       this.linearBackward(l, 'gate_proj', A.dln, A.dgate, L.ln2, N, C, I, false);
       this.linearBackward(l, 'up_proj', A.dln, A.dup, L.ln2, N, C, I, true);
-      be.rmsnormBackwardWeight(this.g(`${pre}.post_attention_layernorm.weight`), A.dln, L.resMid, L.rstd2, N, C);
+      this.normWeightBackward(`${pre}.post_attention_layernorm.weight`, A.dln, L.resMid, L.rstd2, N, C);
       be.rmsnormBackwardInput(A.dres, A.dln, L.resMid, this.p(`${pre}.post_attention_layernorm.weight`), L.rstd2, N, C);
       // Attention: dres is now d(resMid) = d(o_proj output).
       this.linearBackward(l, 'o_proj', A.datty, A.dres, L.atty, N, QD, C, false);
@@ -219,10 +254,16 @@ export class Model {
       this.linearBackward(l, 'q_proj', A.dln, A.dq, L.ln1, N, C, QD, false);
       this.linearBackward(l, 'k_proj', A.dln, A.dk, L.ln1, N, C, KD, true);
       this.linearBackward(l, 'v_proj', A.dln, A.dv, L.ln1, N, C, KD, true);
-      be.rmsnormBackwardWeight(this.g(`${pre}.input_layernorm.weight`), A.dln, L.resIn, L.rstd1, N, C);
+      this.normWeightBackward(`${pre}.input_layernorm.weight`, A.dln, L.resIn, L.rstd1, N, C);
       be.rmsnormBackwardInput(A.dres, A.dln, L.resIn, this.p(`${pre}.input_layernorm.weight`), L.rstd1, N, C);
     }
-    be.embeddingBackward(this.g('model.embed_tokens.weight'), A.dres, A.ids, N, C, V);
+    const dwte = this.g('model.embed_tokens.weight');
+    if (dwte) be.embeddingBackward(dwte, A.dres, A.ids, N, C, V);
+  }
+
+  private normWeightBackward(name: string, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
+    const dw = this.g(name);
+    if (dw) this.backend.rmsnormBackwardWeight(dw, dout, inp, rstd, N, C);
   }
 
   /** Greedy decoding with a KV cache: prompt (B,P) → (B, P+steps) token ids. */
@@ -276,9 +317,7 @@ class Decoder {
     const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = m.cfg;
     const N = B * Tq, QD = NH * HS, KD = NKV * HS;
     const w = (n: string) => m.p(n);
-    const bias = (n: string) => m.params.get(n) ?? null;
-    const lin = (l: number, p: Proj, out: Tensor, inp: Tensor, Cin: number, OC: number) =>
-      be.matmulForward(out, inp, w(`${projName(l, p)}.weight`), bias(`${projName(l, p)}.bias`), N, Cin, OC);
+    const lin = (l: number, p: Proj, out: Tensor, inp: Tensor, Cin: number, OC: number) => m.linear(l, p, out, inp, N, Cin, OC);
     be.embeddingForward(t.x, ids, w('model.embed_tokens.weight'), N, C);
     for (let l = 0; l < m.cfg.layers; l++) {
       const pre = `model.layers.${l}`;

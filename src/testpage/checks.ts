@@ -19,9 +19,14 @@ async function get(url: string, optional: boolean): Promise<Response | null> {
   } catch (e) {
     throw new Error(`could not fetch ${url}: ${String(e)}`);
   }
-  if (res.ok) return res;
-  if (optional && res.status === 404) return null;
-  throw new Error(`fetching ${url} gave HTTP ${res.status} (the fixtures are served by the dev server: run \`npm start\`)`);
+  // Vite's dev server answers a missing file with index.html and status 200 (SPA fallback): none of
+  // our fixture files is HTML, so an HTML answer means "not there".
+  const missing = res.status === 404 || (res.ok && (res.headers.get('content-type') ?? '').includes('text/html'));
+  if (res.ok && !missing) return res;
+  if (optional && missing) return null;
+  throw new Error(missing
+    ? `${url} was not found (the fixtures are served by the dev server from tests/fixtures/: run \`npm start\`)`
+    : `fetching ${url} gave HTTP ${res.status}`);
 }
 
 async function getJson(url: string, optional: boolean): Promise<unknown> {
@@ -30,9 +35,8 @@ async function getJson(url: string, optional: boolean): Promise<unknown> {
   const text = await res.text();
   try {
     return JSON.parse(text) as unknown;
-  } catch {
-    // An SPA fallback answers a missing file with index.html: say that, not "bad JSON at <".
-    throw new Error(`${url} is not JSON (is the file missing? got ${JSON.stringify(text.slice(0, 40))}...)`);
+  } catch (e) {
+    throw new Error(`${url} is not valid JSON: ${String(e)}`);
   }
 }
 

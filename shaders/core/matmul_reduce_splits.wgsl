@@ -1,0 +1,19 @@
+// Folds split-K (or split-N) partial sums into a parameter gradient:
+//   out (n) += Σ_{s < S} part (S, n)[s, i], summed in ascending s (deterministic).
+// Used by matmulBackwardWeight (out = dw (OC·C)) and biasBackward (out = dbias (OC)).
+// Reads part; writes out (+=). 1-D dispatch, folded into (x, y) when large.
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+struct Params { n: u32, S: u32 }
+@group(0) @binding(2) var<uniform> P: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= P.n) { return; }
+  var s = 0.0;
+  for (var j = 0u; j < P.S; j++) {
+    s += part[j * P.n + i];
+  }
+  out[i] = out[i] + s;
+}

@@ -1,0 +1,153 @@
+// The linear-layer kernels on the GPU (Dawn; SwiftShader in CI) against the CPU references in
+// float64, on odd small shapes, with and without bias, = and += semantics (outputs pre-filled with
+// random values), through each kernel path: the default dispatch, each shape of the tiled kernel
+// forced, the one-per-output kernel forced, with row-split reductions forced.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Tensor } from '../../backend.ts';
+import * as ref from '../../ref/matmul.ref.ts';
+import { randArray, relErr } from '../../ref/testutil.ts';
+import type { WebGpuBackend } from '../backend.ts';
+import { testGpu } from '../testing.ts';
+import { tuning } from './matmul.ts';
+
+// Relative L2 error against a float64 reference: float32 sums of ≤ a few hundred unit-scale terms
+// stay near 1e-7·√K; 1e-5 leaves room without hiding a wrong index.
+const TOL = 1e-5;
+
+type Shape = [N: number, C: number, OC: number];
+const SHAPES: Shape[] = [[10, 12, 7], [1, 1, 1], [67, 33, 129], [5, 64, 3], [300, 2, 65], [200, 20, 70], [9, 17, 130]];
+
+const DEFAULTS = { ...tuning };
+// Each kernel path forced on every shape (minSplitRows lowered so the row reductions split too).
+const PATHS: Record<string, Partial<typeof tuning>> = {
+  default: {},
+  'tiled 64×64': { smallDim: 0, forceTM: 16, minSplitRows: 16 },
+  'tiled 256×16': { smallDim: 0, forceTM: 64, minSplitRows: 16 },
+  'tiled 128×32': { smallDim: 0, forceTM: 32, minSplitRows: 16 },
+  'tiled 32×128': { smallDim: 0, forceTM: 8, minSplitRows: 16 },
+  'tiled 16×256': { smallDim: 0, forceTM: 4, minSplitRows: 16 },
+  'one per output': { smallDim: Number.MAX_SAFE_INTEGER, minSplitRows: 16 },
+};
+
+afterEach(() => {
+  Object.assign(tuning, DEFAULTS);
+});
+
+let seed = 1;
+const data = (n: number): Float32Array => randArray(n, seed++);
+const f64 = (x: Float32Array): Float64Array => Float64Array.from(x);
+
+function put(gpu: WebGpuBackend, label: string, x: Float32Array): Tensor {
+  const t = gpu.alloc(label, x.length);
+  gpu.upload(t, x);
+  return t;
+}
+
+describe.each(Object.entries(PATHS))('matmul kernels, %s path', (_name, path) => {
+  for (const [N, C, OC] of SHAPES) {
+    const shape = `N=${N} C=${C} OC=${OC}`;
+
+    for (const withBias of [false, true]) {
+      it(`forward ${shape}${withBias ? ' + bias' : ''}`, async () => {
+        Object.assign(tuning, path);
+        const gpu = await testGpu();
+        const inp = data(N * C), w = data(OC * C), bias = data(OC), prior = data(N * OC);
+        const tOut = put(gpu, 'out', prior);
+        gpu.matmulForward(tOut, put(gpu, 'inp', inp), put(gpu, 'w', w), withBias ? put(gpu, 'bias', bias) : null, N, C, OC);
+        const want = new Float64Array(N * OC);
+        ref.matmulForward(want, f64(inp), f64(w), withBias ? f64(bias) : null, N, C, OC);
+        expect(relErr(await gpu.read(tOut), want)).toBeLessThan(TOL);
+      });
+    }
+
+    for (const accumulate of [false, true]) {
+      it(`backward input ${shape}, ${accumulate ? '+=' : '='}`, async () => {
+        Object.assign(tuning, path);
+        const gpu = await testGpu();
+        const dout = data(N * OC), w = data(OC * C), prior = data(N * C);
+        const tDinp = put(gpu, 'dinp', prior);
+        gpu.matmulBackwardInput(tDinp, put(gpu, 'dout', dout), put(gpu, 'w', w), N, C, OC, accumulate);
+        const want = f64(prior);
+        ref.matmulBackwardInput(want, f64(dout), f64(w), N, C, OC, accumulate);
+        expect(relErr(await gpu.read(tDinp), want)).toBeLessThan(TOL);
+      });
+    }
+
+    it(`backward weight ${shape}, +=`, async () => {
+      Object.assign(tuning, path);
+      const gpu = await testGpu();
+      const dout = data(N * OC), inp = data(N * C), prior = data(OC * C);
+      const tDw = put(gpu, 'dw', prior);
+      gpu.matmulBackwardWeight(tDw, put(gpu, 'dout', dout), put(gpu, 'inp', inp), N, C, OC);
+      const want = f64(prior);
+      ref.matmulBackwardWeight(want, f64(dout), f64(inp), N, C, OC);
+      expect(relErr(await gpu.read(tDw), want)).toBeLessThan(TOL);
+    });
+
+    it(`bias backward ${shape}, +=`, async () => {
+      Object.assign(tuning, path);
+      const gpu = await testGpu();
+      const dout = data(N * OC), prior = data(OC);
+      const tDb = put(gpu, 'dbias', prior);
+      gpu.biasBackward(tDb, put(gpu, 'dout', dout), N, OC);
+      const want = f64(prior);
+      ref.biasBackward(want, f64(dout), N, OC);
+      expect(relErr(await gpu.read(tDb), want)).toBeLessThan(TOL);
+    });
+  }
+});
+
+describe('matmul kernels, tall inputs (row reductions split many ways)', () => {
+  const TALL: Shape[] = [[20000, 5, 3], [4096, 16, 16], [3000, 70, 1], [1000, 40, 24]];
+  for (const [N, C, OC] of TALL) {
+    it(`all four ops, N=${N} C=${C} OC=${OC}`, async () => {
+      const gpu = await testGpu();
+      const inp = data(N * C), w = data(OC * C), bias = data(OC), dout = data(N * OC);
+      const dwPrior = data(OC * C), dbPrior = data(OC);
+      const tInp = put(gpu, 'inp', inp), tW = put(gpu, 'w', w), tDout = put(gpu, 'dout', dout);
+      const tOut = gpu.alloc('out', N * OC), tDinp = gpu.alloc('dinp', N * C);
+      const tDw = put(gpu, 'dw', dwPrior), tDb = put(gpu, 'dbias', dbPrior);
+      gpu.matmulForward(tOut, tInp, tW, put(gpu, 'bias', bias), N, C, OC);
+      gpu.matmulBackwardInput(tDinp, tDout, tW, N, C, OC, false);
+      gpu.matmulBackwardWeight(tDw, tDout, tInp, N, C, OC);
+      gpu.biasBackward(tDb, tDout, N, OC);
+
+      const out = new Float64Array(N * OC), dinp = new Float64Array(N * C), dw = f64(dwPrior), db = f64(dbPrior);
+      ref.matmulForward(out, f64(inp), f64(w), f64(bias), N, C, OC);
+      ref.matmulBackwardInput(dinp, f64(dout), f64(w), N, C, OC, false);
+      ref.matmulBackwardWeight(dw, f64(dout), f64(inp), N, C, OC);
+      ref.biasBackward(db, f64(dout), N, OC);
+      expect(relErr(await gpu.read(tOut), out)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDinp), dinp)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDw), dw)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDb), db)).toBeLessThan(TOL);
+    });
+  }
+
+  it('weight gradient whose split scratch outgrows the one made so far', async () => {
+    const gpu = await testGpu();
+    const N = 2000, C = 128, OC = 130; // ~25 splits of 80 rows × 16640 outputs
+    const dout = data(N * OC), inp = data(N * C), prior = data(OC * C);
+    const tDw = put(gpu, 'dw', prior);
+    gpu.matmulBackwardWeight(tDw, put(gpu, 'dout', dout), put(gpu, 'inp', inp), N, C, OC);
+    const want = f64(prior);
+    ref.matmulBackwardWeight(want, f64(dout), f64(inp), N, C, OC);
+    expect(relErr(await gpu.read(tDw), want)).toBeLessThan(TOL);
+  });
+
+  it('split reductions are bitwise reproducible', async () => {
+    const gpu = await testGpu();
+    const N = 5000, C = 24, OC = 20;
+    const tDout = put(gpu, 'dout', data(N * OC)), tInp = put(gpu, 'inp', data(N * C));
+    const runs: Float32Array[] = [];
+    for (let r = 0; r < 2; r++) {
+      const tDw = gpu.alloc('dw', OC * C), tDb = gpu.alloc('dbias', OC);
+      gpu.zero(tDw);
+      gpu.zero(tDb);
+      gpu.matmulBackwardWeight(tDw, tDout, tInp, N, C, OC);
+      gpu.biasBackward(tDb, tDout, N, OC);
+      runs.push(new Float32Array([...(await gpu.read(tDw)), ...(await gpu.read(tDb))]));
+    }
+    expect(runs[1]).toEqual(runs[0]);
+  });
+});

@@ -1,0 +1,88 @@
+// What a parameter-efficient fine-tuning method is to the rest of the lab: a registry entry the UI
+// and CLI read (name, description, settings with ranges, trainable-parameter count), and an
+// instance that attaches to a Model (LinearAdapters for its target layers, or base parameters it
+// unfreezes), owns its trainable tensors, and can merge and export itself in HF PEFT's format.
+import type { Tensor } from '../engine/backend.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { Model, Proj } from '../model/model.ts';
+
+export type MethodId =
+  | 'full' | 'lora' | 'lora_r1' | 'rslora' | 'lora_plus' | 'lora_fa' | 'dora' | 'adalora'
+  | 'miss' | 'pissa' | 'milora' | 'olora' | 'vera' | 'ia3' | 'ln_tuning';
+
+/** Every setting any method reads; each method documents which ones apply. */
+export interface PeftConfig {
+  method: MethodId;
+  /** Adapter rank r (LoRA family, DoRA, MiSS, VeRA; AdaLoRA's init_r). */
+  r: number;
+  /** LoRA alpha: scale s = alpha / r (alpha / √r for rsLoRA). */
+  alpha: number;
+  /** Dropout on the adapter input (0 allowed). */
+  dropout: number;
+  /** Linear layers to adapt. */
+  targets: Proj[];
+  /** LoRA+: B (and 1-D tensors) train at lr · ratio. */
+  loraPlusRatio: number;
+  /** AdaLoRA. */
+  adalora: {
+    targetR: number; tInit: number; tFinal: number; deltaT: number; beta1: number; beta2: number;
+    orthRegWeight: number; totalStep: number;
+    /** The study's runs never called the allocator; make it a switch. */
+    allocate: boolean;
+  };
+  /** VeRA: initial λ_d, and the seed of the shared frozen projections. */
+  vera: { dInitial: number; seed: number };
+  /** IA³: which targets scale their input (feed-forward) rather than their output. */
+  ia3FeedForward: Proj[];
+  /** Seed for adapter initialisation. */
+  seed: number;
+}
+
+export interface SettingSpec {
+  key: string;
+  label: string;
+  kind: 'int' | 'float' | 'bool' | 'targets';
+  min?: number;
+  max?: number;
+  help: string;
+}
+
+/** One trainable tensor, under its HF PEFT name, with its optimizer group. */
+export interface TrainableParam {
+  name: string;
+  shape: number[];
+  tensor: Tensor;
+  grad: Tensor;
+  /** Learning-rate multiplier (LoRA+ gives B lr·λ). */
+  lrScale: number;
+  weightDecay: boolean;
+}
+
+export interface PeftInstance {
+  readonly config: PeftConfig;
+  readonly params: TrainableParam[];
+  /** Zero every trainable gradient (and the model's trainable base gradients). */
+  zeroGrads(): void;
+  /** Extra loss terms added to the objective (AdaLoRA's orthogonality regulariser), with their
+   * gradients accumulated into `params`; returns the value. */
+  regularize?(): Promise<number>;
+  /** Called after each optimizer step (AdaLoRA's rank allocator). */
+  afterStep?(step: number): Promise<void>;
+  /** The effective dense weight of every adapted layer (HF base names). */
+  merged(): Promise<Map<string, Float32Array>>;
+  /** Remove the adapters from the model and free their tensors. */
+  detach(): void;
+}
+
+export interface MethodSpec {
+  id: MethodId;
+  name: string;
+  description: string;
+  paper: string;
+  /** The settings this method reads. */
+  settings: SettingSpec[];
+  /** Errors naming the setting, or [] when the config is valid for this model. */
+  validate(cfg: PeftConfig, model: ModelConfig): string[];
+  trainableCount(cfg: PeftConfig, model: ModelConfig): number;
+  attach(model: Model, cfg: PeftConfig): Promise<PeftInstance>;
+}
