@@ -60,12 +60,13 @@ export interface Backend {
   /** dw (C) += Σ_n dout · inp · rstd. */
   rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void;
 
-  /** out (N,OC) = inp (N,C) · wᵀ (w is (OC,C)) + bias (OC) if given. */
-  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number): void;
-  /** dinp (N,C) = (or += when accumulate) dout (N,OC) · w (OC,C). */
-  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean): void;
-  /** dw (OC,C) += doutᵀ · inp. */
-  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number): void;
+  /** out (N,OC) = (or += when accumulate) scale · inp (N,C) · wᵀ (w is (OC,C)) + bias (OC) if given.
+   * scale defaults to 1 and accumulate to false; the bias is not scaled. */
+  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number, accumulate?: boolean, scale?: number): void;
+  /** dinp (N,C) = (or += when accumulate) scale · dout (N,OC) · w (OC,C). */
+  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean, scale?: number): void;
+  /** dw (OC,C) += scale · doutᵀ · inp. */
+  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, scale?: number): void;
   /** dbias (OC) += Σ_n dout[n]. */
   biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void;
 
@@ -106,6 +107,24 @@ export interface Backend {
   logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void;
   /** argmax (N) i32 over the last dim of logits (N,V); ties go to the lowest index. */
   argmax(out: Tensor, logits: Tensor, N: number, V: number): void;
+
+  // --- PEFT building blocks (low-rank adapters use the matmul ops above with a scale) -------------
+  /** out (N,OC) = (or += when accumulate) inp (N,OC) ⊙ s (OC) per column, + bias (OC) if given.
+   * out may not alias inp. (IA³, DoRA's magnitude, VeRA's λ vectors, AdaLoRA's E.) */
+  scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void;
+  /** ds (OC) += Σ_n dout[n,o] · inp[n,o] (the gradient of scaleCols with respect to s). */
+  scaleColsBackward(ds: Tensor, dout: Tensor, inp: Tensor, N: number, OC: number): void;
+  /** out (N) = ‖x[n,:]‖₂ over C columns (DoRA's weight-row norm). */
+  rowNorm(out: Tensor, x: Tensor, N: number, C: number): void;
+  /** out = (or += when accumulate) a / b, elementwise over n entries. */
+  div(out: Tensor, a: Tensor, b: Tensor, n: number, accumulate: boolean): void;
+  /** MiSS: xbar (N,R)[n,j] = Σ_k x[n, k·R + j] over the ⌈C/R⌉ chunks (the last zero-padded). */
+  chunkSum(xbar: Tensor, x: Tensor, N: number, C: number, R: number): void;
+  /** dx (N,C)[n,c] = (or += when accumulate) dxbar[n, c mod R]. */
+  chunkSumBackward(dx: Tensor, dxbar: Tensor, N: number, C: number, R: number, accumulate: boolean): void;
+  /** Inverted dropout with a counter-based hash: out[i] = inp[i] / (1−p) if keep(seed, i) else 0.
+   * keep() depends only on (seed, i), so the backward pass is the same call on the gradient. */
+  dropout(out: Tensor, inp: Tensor, n: number, p: number, seed: number): void;
 
   /** sqnorm[slot] = Σ x² over n entries (deterministic reduction). */
   sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void;

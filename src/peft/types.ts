@@ -68,8 +68,14 @@ export interface PeftInstance {
   regularize?(): Promise<number>;
   /** Called after each optimizer step (AdaLoRA's rank allocator). */
   afterStep?(step: number): Promise<void>;
-  /** The effective dense weight of every adapted layer (HF base names). */
+  /** The effective dense weight of every adapted layer (HF base names, e.g. `model.layers.0.mlp.up_proj.weight`). */
   merged(): Promise<Map<string, Float32Array>>;
+  /** Every adapter tensor (trainable and frozen) and every base weight the init rewrote
+   * (`…q_proj.base_layer.weight` for PiSSA/MiLoRA/OLoRA), under HF PEFT names. */
+  snapshot(): Promise<Map<string, Float32Array>>;
+  /** Set trainable tensors by HF PEFT name (a checkpoint, an imported adapter, a parity state).
+   * Unknown names or wrong sizes throw, naming the tensor. */
+  load(tensors: Map<string, Float32Array>): void;
   /** Remove the adapters from the model and free their tensors. */
   detach(): void;
 }
@@ -84,5 +90,9 @@ export interface MethodSpec {
   /** Errors naming the setting, or [] when the config is valid for this model. */
   validate(cfg: PeftConfig, model: ModelConfig): string[];
   trainableCount(cfg: PeftConfig, model: ModelConfig): number;
+  /** For parity with HF PEFT's `<m>/init/*`: names whose init is deterministic (compared as is),
+   * and whether B·A products are compared (SVD/QR inits, whose factors have arbitrary signs). */
+  deterministicInit?: RegExp;
+  initProducts?: boolean;
   attach(model: Model, cfg: PeftConfig): Promise<PeftInstance>;
 }

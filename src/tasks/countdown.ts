@@ -137,7 +137,7 @@ export interface CountdownOptions {
   useAllNumbers?: boolean;
 }
 
-export function countdownChecker(options: CountdownOptions = {}) {
+export function countdownChecker(options: CountdownOptions = {}): (completion: string, problem: Problem) => Verdict {
   const useAll = options.useAllNumbers ?? false;
   return (completion: string, problem: Problem): Verdict => {
     const p = parseCountdownPrompt(problem.prompt);

@@ -1,0 +1,99 @@
+// Shared pieces of every PEFT method: HF PEFT tensor naming, the target sites of a model, and
+// trainable-parameter allocation. A method module builds on these and stays short.
+import type { Backend } from '../engine/backend.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { projName, PROJS, type Proj } from '../model/model.ts';
+import { Rng } from '../tasks/rng.ts';
+import type { PeftConfig, TrainableParam } from './types.ts';
+
+/** `base_model.model.<base>.<suffix>` — PEFT's name for an adapter tensor of a base module. */
+export function peftName(base: string, suffix: string): string {
+  return `base_model.model.${base}.${suffix}`;
+}
+
+/** One adapted linear layer: where it is and its (in, out) sizes. */
+export interface Site {
+  layer: number;
+  proj: Proj;
+  /** HF module name, e.g. `model.layers.0.self_attn.q_proj`. */
+  base: string;
+  inF: number;
+  outF: number;
+}
+
+export function linearDims(cfg: ModelConfig, proj: Proj): { inF: number; outF: number } {
+  const QD = cfg.heads * cfg.headDim, KD = cfg.kvHeads * cfg.headDim, C = cfg.hidden, I = cfg.intermediate;
+  switch (proj) {
+    case 'q_proj': return { inF: C, outF: QD };
+    case 'k_proj': case 'v_proj': return { inF: C, outF: KD };
+    case 'o_proj': return { inF: QD, outF: C };
+    case 'gate_proj': case 'up_proj': return { inF: C, outF: I };
+    case 'down_proj': return { inF: I, outF: C };
+  }
+}
+
+/** The target sites of a config, layer by layer in PROJS order. */
+export function sites(cfg: ModelConfig, targets: readonly Proj[]): Site[] {
+  const out: Site[] = [];
+  for (let layer = 0; layer < cfg.layers; layer++) {
+    for (const proj of PROJS) {
+      if (targets.includes(proj)) out.push({ layer, proj, base: projName(layer, proj), ...linearDims(cfg, proj) });
+    }
+  }
+  return out;
+}
+
+/** Kaiming-uniform as PyTorch's nn.Linear / PEFT's LoRA A init: U(−1/√in, 1/√in). */
+export function kaimingUniform(rng: Rng, rows: number, inF: number): Float32Array {
+  const bound = 1 / Math.sqrt(inF);
+  return Float32Array.from({ length: rows * inF }, () => (2 * rng.next() - 1) * bound);
+}
+
+/** A seeded generator for one site, so a site's init does not depend on which other sites exist. */
+export function siteRng(cfg: PeftConfig, site: Site, what: string): Rng {
+  return new Rng(`${cfg.seed}:${cfg.method}:${site.base}:${what}`);
+}
+
+/** Allocate a trainable tensor and its gradient, upload its initial value. */
+export function trainable(be: Backend, name: string, shape: number[], init: Float32Array, lrScale = 1, weightDecay = true): TrainableParam {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (init.length !== size) throw new Error(`${name}: init has ${init.length} values, shape [${shape}] needs ${size}`);
+  const tensor = be.alloc(name, size);
+  be.upload(tensor, init);
+  const grad = be.alloc(`grad:${name}`, size);
+  be.zero(grad);
+  return { name, shape, tensor, grad, lrScale, weightDecay };
+}
+
+/** The settings shared by every adapter method, with the study's defaults (rank 32, alpha 64). */
+export function defaultPeftConfig(method: PeftConfig['method']): PeftConfig {
+  return {
+    method,
+    r: method === 'lora_r1' ? 1 : method === 'vera' ? 256 : 32,
+    alpha: method === 'lora_r1' ? 2 : 64,
+    dropout: 0.05,
+    targets: [...PROJS],
+    loraPlusRatio: 2,
+    adalora: { targetR: 16, tInit: 10, tFinal: 20, deltaT: 5, beta1: 0.85, beta2: 0.85, orthRegWeight: 0.5, totalStep: 200, allocate: false },
+    vera: { dInitial: 0.1, seed: 0 },
+    ia3FeedForward: ['down_proj'],
+    seed: 0,
+  };
+}
+
+/** Errors shared by every adapter method: targets known, rank and alpha in range. */
+export function validateCommon(cfg: PeftConfig, model: ModelConfig, opts: { rank: boolean }): string[] {
+  const errors: string[] = [];
+  for (const t of cfg.targets) if (!PROJS.includes(t)) errors.push(`targets: unknown target module "${t}" (known: ${PROJS.join(', ')})`);
+  if (cfg.targets.length === 0) errors.push('targets: choose at least one target module');
+  if (opts.rank) {
+    if (!Number.isInteger(cfg.r) || cfg.r < 1) errors.push(`r: rank must be a positive integer, got ${cfg.r}`);
+    for (const t of cfg.targets.filter((x) => PROJS.includes(x))) {
+      const { inF, outF } = linearDims(model, t);
+      if (cfg.r > Math.min(inF, outF)) errors.push(`r: rank ${cfg.r} exceeds ${t}'s size ${outF}×${inF}`);
+    }
+    if (!(cfg.alpha > 0)) errors.push(`alpha: must be positive, got ${cfg.alpha}`);
+  }
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) errors.push(`dropout: must be in [0, 1), got ${cfg.dropout}`);
+  return errors;
+}
