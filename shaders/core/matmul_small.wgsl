@@ -1,6 +1,7 @@
 // Skinny GEMM: the same contract as matmul_tiled.wgsl, for outputs with a tiny dimension (an adapter
 // of rank 1..8, a 1-row decode), where a 64×64 tile would spend >87% of its work on padding.
-//   out (M,N) (= or +=) A (M,K) · B (K,N) [+ bias (N)], A/B layouts as in matmul_tiled.wgsl.
+//   out (M,N) (= or +=) scale · A (M,K) · B (K,N) [+ bias (N)], A/B layouts as in matmul_tiled.wgsl;
+//   scale (a uniform) multiplies the product, not the bias.
 // Reads a, b (and bias in entry point main_bias); writes out: = unless ACCUMULATE (then +=).
 // One invocation per output element (z, m, n), a plain dot product over its K range with four
 // running partial sums (k ≡ 0,1,2,3 mod 4, folded in a fixed order): deterministic, no padding.
@@ -19,6 +20,7 @@ struct Params {
   lda: u32,
   ldb: u32,
   kchunk: u32,
+  scale: f32,
 }
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
@@ -66,7 +68,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.M * p.N) { return; }
   let m = i / p.N;
   let n = i % p.N;
-  put(gid.z * p.M * p.N + i, dotK(p, m, n, gid.z));
+  put(gid.z * p.M * p.N + i, p.scale * dotK(p, m, n, gid.z));
 }
 
 @compute @workgroup_size(256)
@@ -76,5 +78,5 @@ fn main_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   if (i >= p.M * p.N) { return; }
   let m = i / p.N;
   let n = i % p.N;
-  put(gid.z * p.M * p.N + i, dotK(p, m, n, gid.z) + bias[n]);
+  put(gid.z * p.M * p.N + i, p.scale * dotK(p, m, n, gid.z) + bias[n]);
 }

@@ -1,9 +1,10 @@
-// Tiled GEMM behind every linear-layer op: out (M,N) (= or +=) A (M,K) · B (K,N) [+ bias (N)].
+// Tiled GEMM behind every linear-layer op: out (M,N) (= or +=) scale · A (M,K) · B (K,N) [+ bias (N)].
 // How ops/matmul.ts maps the three ops onto it (sizes in the op's names, N rows, C in, OC out):
-//   matmulForward        out (N,OC) =    inp (N,C) · wᵀ + bias  A = inp   (K-contiguous), B = wᵀ (K-contiguous)
-//   matmulBackwardInput  dinp (N,C) =|+= dout (N,OC) · w        A = dout  (K-contiguous), B = w  (N-contiguous)
-//   matmulBackwardWeight dw (OC,C)  +=   doutᵀ · inp            A = doutᵀ (M-contiguous), B = inp (N-contiguous)
+//   matmulForward        out (N,OC) =|+= s·inp (N,C) · wᵀ + bias  A = inp   (K-contiguous), B = wᵀ (K-contiguous)
+//   matmulBackwardInput  dinp (N,C) =|+= s·dout (N,OC) · w        A = dout  (K-contiguous), B = w  (N-contiguous)
+//   matmulBackwardWeight dw (OC,C)  +=   s·doutᵀ · inp            A = doutᵀ (M-contiguous), B = inp (N-contiguous)
 // Reads a, b (and bias in entry point main_bias); writes out: = unless ACCUMULATE (then +=).
+// `scale` (a uniform, 1 for a plain linear layer; LoRA's α/r) multiplies the product, not the bias.
 // Split-K: workgroup z covers K rows [z·kchunk, min((z+1)·kchunk, K)) and writes its own slab
 // out[z·M·N ..] (a partial-sum scratch that matmul_reduce_splits.wgsl folds in split order).
 //
@@ -30,6 +31,7 @@ struct Params {
   lda: u32,
   ldb: u32,
   kchunk: u32,
+  scale: f32,
 }
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
@@ -184,10 +186,11 @@ fn store(p: Params, wid: vec3u, t: u32, acc: Acc, add: vec4f) {
   let row = wid.y * 4u * TM + (t / tn()) * 4u;
   let col = firstCol(wid, t);
   let base = wid.z * p.M * p.N;
-  putRow(p, base, row, col, acc.r0 + add);
-  putRow(p, base, row + 1u, col, acc.r1 + add);
-  putRow(p, base, row + 2u, col, acc.r2 + add);
-  putRow(p, base, row + 3u, col, acc.r3 + add);
+  let sc = p.scale;
+  putRow(p, base, row, col, acc.r0 * sc + add);
+  putRow(p, base, row + 1u, col, acc.r1 * sc + add);
+  putRow(p, base, row + 2u, col, acc.r2 * sc + add);
+  putRow(p, base, row + 3u, col, acc.r3 * sc + add);
 }
 
 @compute @workgroup_size(256)

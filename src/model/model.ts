@@ -51,6 +51,8 @@ export class Model {
   readonly grads = new Map<string, Tensor>();
   /** PEFT adapters by projection name (`model.layers.0.self_attn.q_proj`). */
   readonly adapters = new Map<string, LinearAdapter>();
+  /** Off: every projection runs its base weights (the KL reference policy of a PEFT run). */
+  adaptersEnabled = true;
   private trainable: Set<string>;
   private acts: Acts | null = null;
   private readonly shapes: Map<string, number[]>;
@@ -153,7 +155,7 @@ export class Model {
   /** out (N, out) = inp (N, in) · Wᵀ + b for one projection of one layer, through its adapter if any. */
   linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
     const name = projName(l, p);
-    const adapter = this.adapters.get(name);
+    const adapter = this.adaptersEnabled ? this.adapters.get(name) : undefined;
     if (adapter) return adapter.forward(out, inp, N);
     this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC);
   }
@@ -161,7 +163,7 @@ export class Model {
   /** Backward of linear: W and b gradients (+=), input gradient (= or += when accumulate). */
   private linearBackward(l: number, p: Proj, dinp: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
     const name = projName(l, p);
-    const adapter = this.adapters.get(name);
+    const adapter = this.adaptersEnabled ? this.adapters.get(name) : undefined;
     if (adapter) return adapter.backward(dinp, dout, inp, N, accumulate);
     const dw = this.g(`${name}.weight`), db = this.g(`${name}.bias`);
     if (dw) this.backend.matmulBackwardWeight(dw, dout, inp, N, C, OC);
@@ -268,21 +270,72 @@ export class Model {
 
   /** Greedy decoding with a KV cache: prompt (B,P) → (B, P+steps) token ids. */
   async generateGreedy(prompt: Int32Array, B: number, steps: number): Promise<Int32Array> {
+    return (await this.generate(prompt, B, steps, { temperature: 0, topP: 1, seed: 0 })).tokens;
+  }
+
+  /**
+   * KV-cached generation of up to `steps` tokens after each prompt row (B,P): greedy at
+   * temperature 0, else sampled (temperature, top-p) with a counter-based RNG keyed by `seed`,
+   * so the same seed gives the same samples. Stops early once every row has produced `eosId`.
+   */
+  async generate(prompt: Int32Array, B: number, steps: number, opts: GenerateOptions): Promise<Generation> {
     const P = prompt.length / B;
     if (!Number.isInteger(P) || P < 1) throw new ModelError(`prompt of ${prompt.length} ids does not split into ${B} rows`);
+    if (!Number.isInteger(steps) || steps < 1) throw new ModelError(`number of new tokens must be a positive integer, got ${steps}`);
     const Tmax = P + steps;
     this.checkBatch(prompt, B, P);
     if (Tmax > this.cfg.maxPositions) throw new ModelError(`prompt (${P}) + new tokens (${steps}) exceed the model's ${this.cfg.maxPositions} positions`);
+    if (!(opts.temperature >= 0) || !(opts.topP > 0 && opts.topP <= 1)) {
+      throw new ModelError(`invalid sampling settings: temperature ${opts.temperature} (must be ≥ 0), top-p ${opts.topP} (must be in (0, 1])`);
+    }
     const dec = new Decoder(this, B, P, Tmax);
     try {
-      return await dec.greedy(prompt, steps);
+      return await dec.run(prompt, steps, opts);
     } finally {
       dec.free();
     }
   }
 }
 
-/** KV-cached incremental forward. Each step's argmax feeds the next step on the backend: no readback until the end. */
+export interface GenerateOptions {
+  /** 0 = greedy (argmax). */
+  temperature: number;
+  topP: number;
+  seed: number;
+  /** Stop once every row has produced this token (checked every `checkEvery` steps). */
+  eosId?: number;
+  checkEvery?: number;
+}
+
+export interface Generation {
+  /** (B, P + steps) prompt and generated ids; positions past the stop hold 0. */
+  tokens: Int32Array;
+  /** (B, steps) log-prob of each generated token under the temperature-scaled distribution. */
+  logp: Float32Array;
+  /** (B, steps) entropy of each step's sampling distribution. */
+  entropy: Float32Array;
+  /** Steps actually run (≤ the requested steps when every row stopped early). */
+  steps: number;
+}
+
+/** Per-step seed for the sampler, from the run seed and the decode position. */
+export function stepSeed(seed: number, step: number): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ (step + 0x7f4a7c15), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function allStopped(out: Int32Array, B: number, P: number, Tmax: number, done: number, eos: number): boolean {
+  for (let b = 0; b < B; b++) {
+    let stopped = false;
+    for (let s = 0; s < done && !stopped; s++) stopped = out[b * Tmax + P + s] === eos;
+    if (!stopped) return false;
+  }
+  return true;
+}
+
+/** KV-cached incremental forward. Each step's chosen token feeds the next step on the backend: no readback until the end. */
 class Decoder {
   private readonly be: Backend;
   private readonly kc: Tensor[] = [];
@@ -311,7 +364,7 @@ class Decoder {
     for (const x of [...this.kc, ...this.vc, ...Object.values(this.t)]) this.be.free(x);
   }
 
-  /** Run Tq new positions starting at pos0 from the ids in `ids` (B*Tq), leaving the argmax of each row's last position in `next`. */
+  /** Run Tq new positions from pos0 for the ids in `ids` (B*Tq), leaving each row's last-position logits in t.logits. */
   private step(ids: Tensor, Tq: number, pos0: number): void {
     const { be, m, B, Tmax, t } = this;
     const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = m.cfg;
@@ -343,19 +396,33 @@ class Decoder {
     for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
     be.rmsnormForward(t.lastln, t.lastrstd, t.last, w('model.norm.weight'), B, C, eps);
     be.matmulForward(t.logits, t.lastln, w(m.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), null, B, C, V);
-    be.argmax(t.next, t.logits, B, V);
   }
 
-  async greedy(prompt: Int32Array, steps: number): Promise<Int32Array> {
+  async run(prompt: Int32Array, steps: number, opts: GenerateOptions): Promise<Generation> {
     const { be, B, P, Tmax, t } = this;
-    be.upload(t.ids, prompt);
-    for (let b = 0; b < B; b++) be.copy(t.out, t.ids, P, b * Tmax, b * P);
-    for (let s = 0; s < steps; s++) {
-      if (s === 0) this.step(t.ids, P, 0);
-      else this.step(t.ids, 1, P + s - 1);
-      for (let b = 0; b < B; b++) be.copy(t.out, t.next, 1, b * Tmax + P + s, b);
-      be.copy(t.ids, t.next, B);
+    const V = this.m.cfg.vocabSize;
+    const logp = be.alloc('dec.logp', B * steps), ent = be.alloc('dec.entropy', B * steps);
+    try {
+      be.upload(t.ids, prompt);
+      be.zero(t.out);
+      be.zero(logp);
+      be.zero(ent);
+      for (let b = 0; b < B; b++) be.copy(t.out, t.ids, P, b * Tmax, b * P);
+      let done = 0;
+      for (let s = 0; s < steps; s++) {
+        this.step(t.ids, s === 0 ? P : 1, s === 0 ? 0 : P + s - 1);
+        if (opts.temperature === 0) be.argmax(t.next, t.logits, B, V);
+        else be.sample(t.next, logp, ent, t.logits, B, V, opts.temperature, opts.topP, stepSeed(opts.seed, s), s, steps);
+        for (let b = 0; b < B; b++) be.copy(t.out, t.next, 1, b * Tmax + P + s, b);
+        be.copy(t.ids, t.next, B);
+        done = s + 1;
+        const every = opts.checkEvery ?? 16;
+        if (opts.eosId !== undefined && done < steps && done % every === 0 && allStopped(await be.readInt(t.out), B, P, Tmax, done, opts.eosId)) break;
+      }
+      return { tokens: await be.readInt(t.out), logp: await be.read(logp), entropy: await be.read(ent), steps: done };
+    } finally {
+      for (const x of [logp, ent]) be.free(x);
     }
-    return be.readInt(t.out);
   }
+
 }

@@ -76,6 +76,9 @@ export interface PeftInstance {
   /** Set trainable tensors by HF PEFT name (a checkpoint, an imported adapter, a parity state).
    * Unknown names or wrong sizes throw, naming the tensor. */
   load(tensors: Map<string, Float32Array>): void;
+  /** Dropout on while training (the default), off for evaluation and generation (PEFT's
+   * module.train()/eval()). Methods without dropout may omit it. */
+  setTraining?(on: boolean): void;
   /** Remove the adapters from the model and free their tensors. */
   detach(): void;
 }
@@ -94,5 +97,8 @@ export interface MethodSpec {
    * and whether B·A products are compared (SVD/QR inits, whose factors have arbitrary signs). */
   deterministicInit?: RegExp;
   initProducts?: boolean;
+  /** Init tensors PEFT draws from torch's RNG that the lab cannot reproduce but a state needs (VeRA's
+   * frozen shared projections): the parity harness loads these `<m>/init/*` names before `<m>/state/*`. */
+  fixtureInit?: RegExp;
   attach(model: Model, cfg: PeftConfig): Promise<PeftInstance>;
 }

@@ -4,6 +4,7 @@
 // The GPU device lives in this module, outside React state: it is a handle, not data to render.
 import { create } from 'zustand';
 import { createGpu, describeGpu, GpuError, type GpuErrorKind, type GpuHandle } from '../engine/webgpu/device.ts';
+import type { Backend } from '../engine/backend.ts';
 import type { ParityRow } from '../testpage/checks.ts';
 
 export type GpuState =
@@ -13,7 +14,7 @@ export type GpuState =
 
 export type CheckState =
   | { status: 'idle' }
-  | { status: 'running'; model: string | null; rows: ParityRow[] }
+  | { status: 'running'; model: string | null; index: number; total: number; rows: ParityRow[] }
   | { status: 'done'; rows: ParityRow[]; seconds: number }
   | { status: 'failed'; message: string; rows: ParityRow[] };
 
@@ -28,6 +29,7 @@ export const useLab = create<LabState>()(() => ({
 }));
 
 let handle: GpuHandle | null = null;
+let backend: { device: GPUDevice; backend: Backend } | null = null;
 let detecting: Promise<void> | null = null;
 
 /** Find the WebGPU adapter once (later calls share the first). */
@@ -58,7 +60,7 @@ export function detectGpu(): Promise<void> {
 /** Run the model parity checks on the WebGPU backend and keep the rows in the store. */
 export async function runEngineCheck(): Promise<void> {
   if (useLab.getState().check.status === 'running') return;
-  useLab.setState({ check: { status: 'running', model: null, rows: [] } });
+  useLab.setState({ check: { status: 'running', model: null, index: 0, total: 0, rows: [] } });
   const t0 = performance.now();
   try {
     await detectGpu();
@@ -69,11 +71,12 @@ export async function runEngineCheck(): Promise<void> {
       import('../engine/webgpu/shaders.vite.ts'),
       import('../testpage/checks.ts'),
     ]);
-    const backend = new WebGpuBackend(handle, shaders);
-    const rows = await runModelChecks(backend, (p) => useLab.setState({ check: { status: 'running', model: p.model, rows: p.rows } }));
+    // One backend per device, so a second run reuses the compiled pipelines.
+    if (backend?.device !== handle.device) backend = { device: handle.device, backend: new WebGpuBackend(handle, shaders) };
+    const rows = await runModelChecks(backend.backend, (p) => useLab.setState({ check: { status: 'running', ...p } }));
     useLab.setState({ check: { status: 'done', rows, seconds: (performance.now() - t0) / 1000 } });
   } catch (e) {
-    const rows = useLab.getState().check;
-    useLab.setState({ check: { status: 'failed', message: e instanceof Error ? e.message : String(e), rows: 'rows' in rows ? rows.rows : [] } });
+    const prev = useLab.getState().check;
+    useLab.setState({ check: { status: 'failed', message: e instanceof Error ? e.message : String(e), rows: 'rows' in prev ? prev.rows : [] } });
   }
 }

@@ -2,12 +2,14 @@
 
 import { arith } from './arith.ts';
 import { countdown } from './countdown.ts';
+import { lastdigit } from './lastdigit.ts';
 import type { Task } from './types.ts';
 
 /** Every task the lab offers, by id. */
 export const tasks: Readonly<Record<string, Task>> = Object.freeze({
   [arith.id]: arith,
   [countdown.id]: countdown,
+  [lastdigit.id]: lastdigit,
 });
 
 export const taskIds: readonly string[] = Object.freeze(Object.keys(tasks));
@@ -26,6 +28,7 @@ export { ANSWER_PREFIX, MAX_ANSWER_CHARS, extractAnswer, normaliseInteger } from
 export { EVAL_SET_SIZE, EVAL_VERSION, evalSeed } from './task.ts';
 export { arith, makeArith } from './arith.ts';
 export { countdown, makeCountdown } from './countdown.ts';
+export { lastdigit } from './lastdigit.ts';
 export type { CountdownOptions } from './countdown.ts';
 export { CharTokenizer, TokenizerError, charTokenizer } from './tokenizer.ts';
 export type { HfConfigIds } from './tokenizer.ts';

@@ -65,6 +65,9 @@ export async function loadFixture(name: string, base = FIXTURE_BASE): Promise<Pa
 export interface CheckProgress {
   /** The fixture being checked now, or null when all are done. */
   model: string | null;
+  /** Its place in the list (0-based) and the list's length. */
+  index: number;
+  total: number;
   /** Every row so far, in order. */
   rows: ParityRow[];
 }
@@ -78,8 +81,8 @@ export async function runModelChecks(
   fixtures: readonly string[] = FIXTURES,
 ): Promise<ParityRow[]> {
   const rows: ParityRow[] = [];
-  for (const model of fixtures) {
-    onProgress({ model, rows: [...rows] });
+  for (const [index, model] of fixtures.entries()) {
+    onProgress({ model, index, total: fixtures.length, rows: [...rows] });
     try {
       const files = await loadFixture(model);
       rows.push(...(await runParity(backend, files, model)));
@@ -87,6 +90,6 @@ export async function runModelChecks(
       rows.push({ backend: backend.name, model, name: `error: ${e instanceof Error ? e.message : String(e)}`, relErr: NaN, tol: 0, ok: false });
     }
   }
-  onProgress({ model: null, rows: [...rows] });
+  onProgress({ model: null, index: fixtures.length, total: fixtures.length, rows: [...rows] });
   return rows;
 }

@@ -10,7 +10,12 @@ function Summary() {
     case 'idle':
       return <p>Not run yet.</p>;
     case 'running':
-      return <p>Running{check.model ? ` on ${check.model}` : ''}… {check.rows.length} checks done. SwiftShader (a software GPU) can take minutes.</p>;
+      return (
+        <p>
+          {check.model ? `Checking ${check.model} (${check.index + 1} of ${check.total})…` : 'Loading the engine…'}{' '}
+          On a software GPU (SwiftShader) this can take a minute.
+        </p>
+      );
     case 'done': {
       const failed = check.rows.filter((r) => !r.ok).length;
       const s = `${check.seconds.toFixed(1)} s`;
@@ -45,7 +50,7 @@ function ResultsTable({ rows }: { rows: ParityRow[] }) {
             <tr key={`${r.backend}/${r.model}/${r.name}/${i}`} className={r.ok ? undefined : 'fail'}>
               <td>{r.backend}</td>
               <td>{r.model}</td>
-              <td><code>{r.name}</code></td>
+              <td className="tensor"><code>{r.name}</code></td>
               <td className="num">{formatErr(r.relErr)}</td>
               <td className="num">{formatErr(r.tol)}</td>
               <td>{r.ok ? <span className="good">✓ ok</span> : <span className="bad">✗ fail</span>}</td>
@@ -72,7 +77,7 @@ export function EngineCheck() {
       </p>
       <button type="button" onClick={() => void runEngineCheck()} disabled={!gpuReady || running}
         aria-describedby="check-help">
-        {running ? 'Checking…' : 'Check engine'}
+        Check engine
       </button>
       {!gpuReady && <p className="detail">Needs WebGPU (see above).</p>}
       <div role="status" aria-live="polite" data-testid="check-status" data-state={check.status}>

@@ -62,8 +62,13 @@ export function GpuStatus() {
             {gpu.kind !== 'no-webgpu' && gpu.kind !== 'no-adapter' && (
               <p><strong>The GPU could not be used.</strong> Reload the page to try again; if it keeps happening, restart the browser.</p>
             )}
-            <p className="detail">Details: {gpu.message}</p>
-            <button type="button" onClick={() => void detectGpu()}>Try again</button>
+            {/* Without navigator.gpu there is nothing to retry or detail: the advice above is all. */}
+            {gpu.kind !== 'no-webgpu' && (
+              <>
+                <p className="detail">Details: {gpu.message}</p>
+                <button type="button" onClick={() => void detectGpu()}>Try again</button>
+              </>
+            )}
           </div>
         )}
       </div>

@@ -8,6 +8,7 @@ import { attentionBackward, attentionDecode, attentionForward, kvWrite } from '.
 import { embeddingBackward, embeddingForward } from '../ref/embedding.ref.ts';
 import { argmax, logprobBackward, logprobForward } from '../ref/logprob.ref.ts';
 import { biasBackward, matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../ref/matmul.ref.ts';
+import { chunkSum, chunkSumBackward, div, dropout, rowNorm, scaleCols, scaleColsBackward } from '../ref/peft.ref.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../ref/rmsnorm.ref.ts';
 import { rope } from '../ref/rope.ref.ts';
 import { swigluBackward, swigluForward } from '../ref/swiglu.ref.ts';
@@ -39,6 +40,21 @@ function i32(t: Tensor, n: number): Int32Array {
   if (!(c.data instanceof Int32Array)) throw new Error(`tensor '${t.label}' is ${t.dtype}, expected i32`);
   if (c.size < n) throw new Error(`tensor '${t.label}' has ${c.size} elements, op needs ${n}`);
   return c.data;
+}
+
+/** The GPU backend cannot bind one buffer as both an output and an input: reject it here too. */
+function noAlias(op: string, out: Tensor, ...inputs: Tensor[]): void {
+  for (const t of inputs) if (out === t) throw new Error(`${op}: out '${out.label}' may not alias input '${t.label}'`);
+}
+
+function rank(op: string, R: number): number {
+  if (!Number.isInteger(R) || R < 1) throw new RangeError(`${op}: R must be a positive integer, got ${R}`);
+  return R;
+}
+
+function finite(op: string, x: number): number {
+  if (!Number.isFinite(x)) throw new RangeError(`${op}: scale must be finite, got ${x}`);
+  return x;
 }
 
 export class CpuBackend implements Backend {
@@ -111,14 +127,14 @@ export class CpuBackend implements Backend {
     rmsnormBackwardWeight(f32(dw, C), f32(dout, N * C), f32(inp, N * C), f32(rstd, N), N, C);
   }
 
-  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number): void {
-    matmulForward(f32(out, N * OC), f32(inp, N * C), f32(w, OC * C), bias ? f32(bias, OC) : null, N, C, OC);
+  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number, accumulate = false, scale = 1): void {
+    matmulForward(f32(out, N * OC), f32(inp, N * C), f32(w, OC * C), bias ? f32(bias, OC) : null, N, C, OC, accumulate, finite('matmulForward', scale));
   }
-  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
-    matmulBackwardInput(f32(dinp, N * C), f32(dout, N * OC), f32(w, OC * C), N, C, OC, accumulate);
+  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean, scale = 1): void {
+    matmulBackwardInput(f32(dinp, N * C), f32(dout, N * OC), f32(w, OC * C), N, C, OC, accumulate, finite('matmulBackwardInput', scale));
   }
-  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
-    matmulBackwardWeight(f32(dw, OC * C), f32(dout, N * OC), f32(inp, N * C), N, C, OC);
+  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, scale = 1): void {
+    matmulBackwardWeight(f32(dw, OC * C), f32(dout, N * OC), f32(inp, N * C), N, C, OC, finite('matmulBackwardWeight', scale));
   }
   biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
     biasBackward(f32(dbias, OC), f32(dout, N * OC), N, OC);
@@ -168,6 +184,36 @@ export class CpuBackend implements Backend {
   }
   argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
     argmax(i32(out, N), f32(logits, N * V), N, V);
+  }
+
+  scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {
+    noAlias('scaleCols', out, inp, s, ...(bias ? [bias] : []));
+    scaleCols(f32(out, N * OC), f32(inp, N * OC), f32(s, OC), bias ? f32(bias, OC) : null, N, OC, accumulate);
+  }
+  scaleColsBackward(ds: Tensor, dout: Tensor, inp: Tensor, N: number, OC: number): void {
+    noAlias('scaleColsBackward', ds, dout, inp);
+    scaleColsBackward(f32(ds, OC), f32(dout, N * OC), f32(inp, N * OC), N, OC);
+  }
+  rowNorm(out: Tensor, x: Tensor, N: number, C: number): void {
+    noAlias('rowNorm', out, x);
+    rowNorm(f32(out, N), f32(x, N * C), N, C);
+  }
+  div(out: Tensor, a: Tensor, b: Tensor, n: number, accumulate: boolean): void {
+    noAlias('div', out, a, b);
+    div(f32(out, n), f32(a, n), f32(b, n), n, accumulate);
+  }
+  chunkSum(xbar: Tensor, x: Tensor, N: number, C: number, R: number): void {
+    noAlias('chunkSum', xbar, x);
+    chunkSum(f32(xbar, N * rank('chunkSum', R)), f32(x, N * C), N, C, R);
+  }
+  chunkSumBackward(dx: Tensor, dxbar: Tensor, N: number, C: number, R: number, accumulate: boolean): void {
+    noAlias('chunkSumBackward', dx, dxbar);
+    chunkSumBackward(f32(dx, N * C), f32(dxbar, N * rank('chunkSumBackward', R)), N, C, R, accumulate);
+  }
+  /** out may alias inp (each entry is read before it is written). */
+  dropout(out: Tensor, inp: Tensor, n: number, p: number, seed: number): void {
+    if (!Number.isInteger(seed)) throw new RangeError(`dropout: seed must be an integer, got ${seed}`);
+    dropout(f32(out, n), f32(inp, n), n, p, seed);
   }
 
   sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void {

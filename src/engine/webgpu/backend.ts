@@ -1,12 +1,13 @@
 // The WebGPU backend: storage lives in GPUBuffers, each op encodes WGSL dispatches into the
 // context's open command encoder (one submission per forward/backward unless something reads).
-// The op bodies live in ops/<family>.ts beside their shaders in shaders/core/.
+// The op bodies live in ops/<family>.ts; their shaders in shaders/core/ and shaders/peft/.
 import type { AdamWParams, Backend, DType, Tensor } from '../backend.ts';
 import { GpuContext, gpuTensor } from './context.ts';
 import type { GpuHandle } from './device.ts';
 import * as attn from './ops/attention.ts';
 import * as mm from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
+import * as peft from './ops/peft.ts';
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
@@ -61,14 +62,14 @@ export class WebGpuBackend implements Backend {
   rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
     nn.rmsnormBackwardWeight(this.ctx, dw, dout, inp, rstd, N, C);
   }
-  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number): void {
-    mm.matmulForward(this.ctx, out, inp, w, bias, N, C, OC);
+  matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number, accumulate = false, scale = 1): void {
+    mm.matmulForward(this.ctx, out, inp, w, bias, N, C, OC, accumulate, scale);
   }
-  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
-    mm.matmulBackwardInput(this.ctx, dinp, dout, w, N, C, OC, accumulate);
+  matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean, scale = 1): void {
+    mm.matmulBackwardInput(this.ctx, dinp, dout, w, N, C, OC, accumulate, scale);
   }
-  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
-    mm.matmulBackwardWeight(this.ctx, dw, dout, inp, N, C, OC);
+  matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, scale = 1): void {
+    mm.matmulBackwardWeight(this.ctx, dw, dout, inp, N, C, OC, scale);
   }
   biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
     mm.biasBackward(this.ctx, dbias, dout, N, OC);
@@ -107,6 +108,27 @@ export class WebGpuBackend implements Backend {
   }
   argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
     nn.argmax(this.ctx, out, logits, N, V);
+  }
+  scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {
+    peft.scaleCols(this.ctx, out, inp, s, bias, N, OC, accumulate);
+  }
+  scaleColsBackward(ds: Tensor, dout: Tensor, inp: Tensor, N: number, OC: number): void {
+    peft.scaleColsBackward(this.ctx, ds, dout, inp, N, OC);
+  }
+  rowNorm(out: Tensor, x: Tensor, N: number, C: number): void {
+    peft.rowNorm(this.ctx, out, x, N, C);
+  }
+  div(out: Tensor, a: Tensor, b: Tensor, n: number, accumulate: boolean): void {
+    peft.div(this.ctx, out, a, b, n, accumulate);
+  }
+  chunkSum(xbar: Tensor, x: Tensor, N: number, C: number, R: number): void {
+    peft.chunkSum(this.ctx, xbar, x, N, C, R);
+  }
+  chunkSumBackward(dx: Tensor, dxbar: Tensor, N: number, C: number, R: number, accumulate: boolean): void {
+    peft.chunkSumBackward(this.ctx, dx, dxbar, N, C, R, accumulate);
+  }
+  dropout(out: Tensor, inp: Tensor, n: number, p: number, seed: number): void {
+    peft.dropout(this.ctx, out, inp, n, p, seed);
   }
   sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
     nn.sumSquares(this.ctx, sqnorm, slot, x, n);

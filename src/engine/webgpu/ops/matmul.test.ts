@@ -1,11 +1,12 @@
 // The linear-layer kernels on the GPU (Dawn; SwiftShader in CI) against the CPU references in
 // float64, on odd small shapes, with and without bias, = and += semantics (outputs pre-filled with
 // random values), through each kernel path: the default dispatch, each shape of the tiled kernel
-// forced, the one-per-output kernel forced, with row-split reductions forced.
+// forced, the one-per-output kernel forced, with row-split reductions forced. Then the optional
+// `scale` (≠ 1) and forward `accumulate` on LoRA-like skinny shapes, and a whole LoRA chain.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
 import * as ref from '../../ref/matmul.ref.ts';
-import { randArray, relErr } from '../../ref/testutil.ts';
+import { randArray, relErr, sub } from '../../ref/testutil.ts';
 import type { WebGpuBackend } from '../backend.ts';
 import { testGpu } from '../testing.ts';
 import { tuning } from './matmul.ts';
@@ -150,4 +151,79 @@ describe('matmul kernels, tall inputs (row reductions split many ways)', () => {
     }
     expect(runs[1]).toEqual(runs[0]);
   });
+});
+
+// LoRA's shapes in miniature: the down-projection x·Aᵀ (OC = R), the up-projection xa·Bᵀ (C = R),
+// and a rank-16 one that takes the skinny tiles by default.
+const LORA_SHAPES: Shape[] = [[300, 13, 3], [300, 3, 13], [10, 7, 1], [67, 33, 16], [200, 16, 70]];
+
+describe.each(Object.entries(PATHS))('matmul kernels with scale and forward accumulate, %s path', (_name, path) => {
+  for (const [N, C, OC] of LORA_SHAPES) {
+    it(`N=${N} C=${C} OC=${OC}: forward (= + bias, +=), backward input (=, +=), backward weight`, async () => {
+      Object.assign(tuning, path);
+      const gpu = await testGpu();
+      const scale = -1.75;
+      const inp = data(N * C), w = data(OC * C), bias = data(OC), dout = data(N * OC);
+      const outPrior = data(N * OC), dinpPrior = data(N * C), dwPrior = data(OC * C);
+      const tInp = put(gpu, 'inp', inp), tW = put(gpu, 'w', w), tBias = put(gpu, 'bias', bias), tDout = put(gpu, 'dout', dout);
+      const tOutSet = put(gpu, 'out=', outPrior), tOutAcc = put(gpu, 'out+=', outPrior);
+      const tDinpSet = put(gpu, 'dinp=', dinpPrior), tDinpAcc = put(gpu, 'dinp+=', dinpPrior), tDw = put(gpu, 'dw', dwPrior);
+      gpu.matmulForward(tOutSet, tInp, tW, tBias, N, C, OC, false, scale);
+      gpu.matmulForward(tOutAcc, tInp, tW, tBias, N, C, OC, true, scale);
+      gpu.matmulBackwardInput(tDinpSet, tDout, tW, N, C, OC, false, scale);
+      gpu.matmulBackwardInput(tDinpAcc, tDout, tW, N, C, OC, true, scale);
+      gpu.matmulBackwardWeight(tDw, tDout, tInp, N, C, OC, scale);
+
+      const outSet = new Float64Array(N * OC), outAcc = f64(outPrior);
+      ref.matmulForward(outSet, f64(inp), f64(w), f64(bias), N, C, OC, false, scale);
+      ref.matmulForward(outAcc, f64(inp), f64(w), f64(bias), N, C, OC, true, scale);
+      const dinpSet = new Float64Array(N * C), dinpAcc = f64(dinpPrior), dw = f64(dwPrior);
+      ref.matmulBackwardInput(dinpSet, f64(dout), f64(w), N, C, OC, false, scale);
+      ref.matmulBackwardInput(dinpAcc, f64(dout), f64(w), N, C, OC, true, scale);
+      ref.matmulBackwardWeight(dw, f64(dout), f64(inp), N, C, OC, scale);
+      expect(relErr(await gpu.read(tOutSet), outSet)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tOutAcc), outAcc)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDinpSet), dinpSet)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDinpAcc), dinpAcc)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDw), dw)).toBeLessThan(TOL);
+    });
+  }
+});
+
+describe('LoRA chain on the default paths', () => {
+  // xa = x·Aᵀ; out += s·xa·Bᵀ; dB += s·doutᵀ·xa; dxa = s·dout·B; dA += dxaᵀ·x; dx += dxa·A.
+  const N = 700, C = 40, OC = 24;
+  for (const R of [1, 3, 8, 16]) {
+    it(`R=${R} N=${N} C=${C} OC=${OC}`, async () => {
+      const gpu = await testGpu();
+      const s = 0.5 / R;
+      const x = data(N * C), A = data(R * C), B = data(OC * R), dout = data(N * OC);
+      const outPrior = data(N * OC), dxPrior = data(N * C), dAPrior = data(R * C), dBPrior = data(OC * R);
+      const tX = put(gpu, 'x', x), tA = put(gpu, 'A', A), tB = put(gpu, 'B', B), tDout = put(gpu, 'dout', dout);
+      const tXa = gpu.alloc('xa', N * R), tDxa = gpu.alloc('dxa', N * R);
+      const tOut = put(gpu, 'out', outPrior), tDx = put(gpu, 'dx', dxPrior), tDA = put(gpu, 'dA', dAPrior), tDB = put(gpu, 'dB', dBPrior);
+      gpu.matmulForward(tXa, tX, tA, null, N, C, R);
+      gpu.matmulForward(tOut, tXa, tB, null, N, R, OC, true, s);
+      gpu.matmulBackwardWeight(tDB, tDout, tXa, N, R, OC, s);
+      gpu.matmulBackwardInput(tDxa, tDout, tB, N, R, OC, false, s);
+      gpu.matmulBackwardWeight(tDA, tDxa, tX, N, C, R);
+      gpu.matmulBackwardInput(tDx, tDxa, tA, N, C, R, true);
+
+      const xa = new Float64Array(N * R), dxa = new Float64Array(N * R);
+      const out = f64(outPrior), dx = f64(dxPrior), dA = f64(dAPrior), dB = f64(dBPrior);
+      ref.matmulForward(xa, f64(x), f64(A), null, N, C, R);
+      ref.matmulForward(out, xa, f64(B), null, N, R, OC, true, s);
+      ref.matmulBackwardWeight(dB, f64(dout), xa, N, R, OC, s);
+      ref.matmulBackwardInput(dxa, f64(dout), f64(B), N, R, OC, false, s);
+      ref.matmulBackwardWeight(dA, dxa, f64(x), N, C, R);
+      ref.matmulBackwardInput(dx, dxa, f64(A), N, C, R, true);
+      // What each step added, and the totals (relative to float64 run on the same float32 inputs).
+      expect(relErr(sub(await gpu.read(tOut), outPrior), sub(out, outPrior))).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tXa), xa)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tDxa), dxa)).toBeLessThan(TOL);
+      expect(relErr(sub(await gpu.read(tDB), dBPrior), sub(dB, dBPrior))).toBeLessThan(TOL);
+      expect(relErr(sub(await gpu.read(tDA), dAPrior), sub(dA, dAPrior))).toBeLessThan(TOL);
+      expect(relErr(sub(await gpu.read(tDx), dxPrior), sub(dx, dxPrior))).toBeLessThan(TOL);
+    });
+  }
 });

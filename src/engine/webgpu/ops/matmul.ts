@@ -1,5 +1,6 @@
 // Linear-layer ops (out = inp · wᵀ + bias, w in PyTorch (OC, C) layout) and their backward.
-// All three matmuls are one GEMM, out (M,N) = A (M,K) · B (K,N), run by one of two kernels:
+// All three matmuls are one GEMM, out (M,N) (= or +=) scale · A (M,K) · B (K,N), run by one of two
+// kernels (scale, a uniform, is 1 for a linear layer and α/r for a low-rank adapter's up-projection):
 //  - shaders/core/matmul_tiled.wgsl: 4×4 outputs per invocation, 256 invocations per workgroup in
 //    one of five shapes, 64×64 by default and 256×16 / 128×32 / 32×128 / 16×256 when the output is
 //    skinny (LoRA's rank-R projections), whichever pads least;
@@ -9,7 +10,7 @@
 // slabs of a scratch buffer, each slab written by its own invocations, then folded in split order
 // by matmul_reduce_splits.wgsl. One owner per output element everywhere, no atomics, fixed order.
 import type { Tensor } from '../../backend.ts';
-import { type GpuContext, type GpuTensor, gpuTensor, U } from '../context.ts';
+import { F, type GpuContext, type GpuTensor, gpuTensor, U } from '../context.ts';
 
 /** Dispatch heuristics. Exposed so tests can force each path on small shapes; the defaults are
  * what the engine runs with. */
@@ -33,11 +34,13 @@ const SKINNY_TM = [32, 8, 64, 4];
 /** A skinny tile is used only when it pads to less than this fraction of the square tile's work. */
 const SKINNY_GAIN = 0.75;
 
-/** The GEMM out (M,N) (= or +=) A (M,K) · B (K,N) [+ bias (N)] in the kernels' terms. */
+/** The GEMM out (M,N) (= or +=) scale · A (M,K) · B (K,N) [+ bias (N)] in the kernels' terms. */
 interface Gemm {
   M: number;
   N: number;
   K: number;
+  /** Multiplies the product (not the bias). */
+  scale: number;
   /** A[m,k] = a[m·lda + k] when aK, else a[k·lda + m]. */
   lda: number;
   aK: boolean;
@@ -102,7 +105,7 @@ function gemm(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, bias: Tensor | n
   accumulate: boolean, splits = 1, kchunk = s.K): void {
   if (s.M === 0 || s.N === 0) return;
   const { shader, constants, x, y } = plan(g, s, accumulate);
-  const params = [U(s.M), U(s.N), U(s.K), U(s.lda), U(s.ldb), U(Math.max(kchunk, 1))];
+  const params = [U(s.M), U(s.N), U(s.K), U(s.lda), U(s.ldb), U(Math.max(kchunk, 1)), F(s.scale)];
   const tensors = bias ? [out, a, b, bias] : [out, a, b];
   g.dispatch(shader, tensors, params, [x, y, splits], { entry: bias ? 'main_bias' : 'main', constants });
 }
@@ -151,27 +154,35 @@ function checkSizes(op: string, pairs: [Tensor, number][]): void {
   }
 }
 
-/** out (N,OC) = inp (N,C) · wᵀ (w is (OC,C)) + bias (OC) if given. */
+function checkScale(op: string, scale: number): void {
+  if (!Number.isFinite(scale)) throw new RangeError(`${op}: scale must be finite, got ${scale}`);
+}
+
+/** out (N,OC) = (or += when accumulate) scale · inp (N,C) · wᵀ (w is (OC,C)) + bias (OC) if given
+ * (the bias is not scaled). */
 export function matmulForward(g: GpuContext, out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null,
-  N: number, C: number, OC: number): void {
+  N: number, C: number, OC: number, accumulate = false, scale = 1): void {
   checkSizes('matmulForward', [[out, N * OC], [inp, N * C], [w, OC * C], ...(bias ? [[bias, OC] as [Tensor, number]] : [])]);
-  gemm(g, out, inp, w, bias, { M: N, N: OC, K: C, lda: C, aK: true, ldb: C, bK: true }, false);
+  checkScale('matmulForward', scale);
+  gemm(g, out, inp, w, bias, { M: N, N: OC, K: C, scale, lda: C, aK: true, ldb: C, bK: true }, accumulate);
 }
 
-/** dinp (N,C) = (or += when accumulate) dout (N,OC) · w (OC,C). */
+/** dinp (N,C) = (or += when accumulate) scale · dout (N,OC) · w (OC,C). */
 export function matmulBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, w: Tensor,
-  N: number, C: number, OC: number, accumulate: boolean): void {
+  N: number, C: number, OC: number, accumulate: boolean, scale = 1): void {
   checkSizes('matmulBackwardInput', [[dinp, N * C], [dout, N * OC], [w, OC * C]]);
-  gemm(g, dinp, dout, w, null, { M: N, N: C, K: OC, lda: OC, aK: true, ldb: C, bK: false }, accumulate);
+  checkScale('matmulBackwardInput', scale);
+  gemm(g, dinp, dout, w, null, { M: N, N: C, K: OC, scale, lda: OC, aK: true, ldb: C, bK: false }, accumulate);
 }
 
-/** dw (OC,C) += doutᵀ · inp: a reduction over the N rows, split when the output alone is too few
- * workgroups to fill the GPU. */
+/** dw (OC,C) += scale · doutᵀ · inp: a reduction over the N rows, split when the output alone is too
+ * few workgroups to fill the GPU (each split's partial sum is already scaled). */
 export function matmulBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, inp: Tensor,
-  N: number, C: number, OC: number): void {
+  N: number, C: number, OC: number, scale = 1): void {
   checkSizes('matmulBackwardWeight', [[dw, OC * C], [dout, N * OC], [inp, N * C]]);
+  checkScale('matmulBackwardWeight', scale);
   if (N === 0 || OC === 0 || C === 0) return;
-  const s: Gemm = { M: OC, N: C, K: N, lda: OC, aK: false, ldb: C, bK: false };
+  const s: Gemm = { M: OC, N: C, K: N, scale, lda: OC, aK: false, ldb: C, bK: false };
   const { x, y } = plan(g, s, true);
   const { S, chunk } = splitPlan(g, N, x * y, OC * C);
   if (S === 1) {

@@ -1,0 +1,138 @@
+// npm run train -- --task T --method M --loss L --steps N --seed S --backend cpu|webgpu --out FILE.jsonl
+// One JSON object per line: a config record, one per step, evaluation records, a final summary;
+// each is appended as soon as it exists, so a crash loses nothing.
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomWeights, namedConfig } from '../model/init.ts';
+import { readArrayBuffer, loadModelDir } from '../model/io.node.ts';
+import { Model } from '../model/model.ts';
+import { getMethod, methodIds } from '../peft/registry.ts';
+import type { MethodId } from '../peft/types.ts';
+import { defaultConfig, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
+import { promptWidth } from '../rl/rollout.ts';
+import { Trainer } from '../rl/trainer.ts';
+import { charTokenizer, getTask, taskIds } from '../tasks/index.ts';
+import { ArgError, helpText, leaves, mergeConfig, parseFlags, setPath, type Json } from './args.ts';
+import { createBackend, type BackendName } from './backends.ts';
+
+const EXTRA: Record<string, string> = {
+  help: 'print this help',
+  method: `PEFT method: ${methodIds.join(', ')} [lora]`,
+  loss: 'recipe preset: dapo, grpo, dr_grpo (sets loss type, clip bounds, KL, std scaling, dynamic sampling, overlong shaping) [dapo]',
+  config: 'JSON file with any of the settings below (flags override it)',
+  backend: 'cpu or webgpu (Dawn under Node, wgpu under Deno) [webgpu]',
+  out: 'metrics file, JSON lines [stdout only]',
+  model: 'model folder (config.json + model.safetensors)',
+  init: 'instead of --model: a randomly initialised model of this size: tiny, small, base',
+  save: 'checkpoint folder, written every --save-every steps and at the end',
+  'save-every': 'steps between checkpoints [10]',
+  resume: 'checkpoint folder to resume from (its config is used; flags may not change it)',
+};
+
+async function main(argv: string[]): Promise<number> {
+  const method = (argv.find((_, i) => argv[i - 1] === '--method') ?? argv.find((a) => a.startsWith('--method='))?.slice(9) ?? 'lora') as MethodId;
+  if (!methodIds.includes(method)) throw new ArgError(`--method: unknown PEFT method "${method}"; valid: ${methodIds.join(', ')}`);
+  const defaults = defaultConfig(method) as unknown as Json;
+  const usage = 'usage: npm run train -- [--model DIR | --init tiny] [--task T] [--method M] [--loss L] [--steps N] [--seed S] [--backend cpu|webgpu] [--out FILE.jsonl]';
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText(usage, defaults, EXTRA));
+    return 0;
+  }
+  const { config: flagged, extra } = parseFlags(argv.filter((_, i) => !(argv[i] === '--method' || argv[i - 1] === '--method' || argv[i].startsWith('--method='))), defaults, EXTRA);
+  // Precedence: defaults < --config file < --loss preset < individual flags.
+  const defaultLeaves = new Map(leaves(defaults));
+  const changed = leaves(flagged).filter(([k, v]) => JSON.stringify(defaultLeaves.get(k)) !== JSON.stringify(v));
+  let cfg: RLConfig;
+  let meta: CheckpointMeta | null = null;
+  if (extra.resume) {
+    meta = JSON.parse(readFileSync(join(extra.resume, 'state.json'), 'utf8')) as CheckpointMeta;
+    const other = changed.filter(([k]) => k !== 'steps');
+    if (other.length) throw new ArgError(`--resume: the checkpoint's config is used; only --steps may change (got --${other[0][0]})`);
+    cfg = { ...meta.config, steps: (flagged as unknown as RLConfig).steps };
+  } else {
+    let c = defaults;
+    if (extra.config) c = mergeConfig(c, JSON.parse(readFileSync(extra.config, 'utf8')) as Json, extra.config);
+    if (extra.loss) {
+      if (!(extra.loss in PRESETS)) throw new ArgError(`--loss: unknown recipe "${extra.loss}"; valid: ${Object.keys(PRESETS).join(', ')}`);
+      c = { ...(c as Record<string, Json>), ...(PRESETS[extra.loss as PresetId] as unknown as Record<string, Json>) };
+    }
+    for (const [k, v] of changed) c = setPath(c, k, v);
+    cfg = c as unknown as RLConfig;
+  }
+  if (!taskIds.includes(cfg.task)) throw new ArgError(`--task: unknown task "${cfg.task}"; valid: ${taskIds.join(', ')}`);
+  const task = getTask(cfg.task);
+  const tok = charTokenizer;
+  const errors = validateConfig(cfg);
+
+  const backendName = (extra.backend ?? 'webgpu') as BackendName;
+  if (backendName !== 'cpu' && backendName !== 'webgpu') throw new ArgError(`--backend: must be cpu or webgpu, got "${backendName}"`);
+  let loaded: { cfg: ReturnType<typeof namedConfig>; weights: Map<string, Float32Array> };
+  if (extra.model) loaded = loadModelDir(extra.model);
+  else if (extra.init) {
+    const mc = namedConfig(extra.init, tok.vocabSize, promptWidth(task) + cfg.maxNewTokens);
+    loaded = { cfg: mc, weights: randomWeights(mc, cfg.seed) };
+  } else throw new ArgError('give a model: --model DIR, or --init tiny for a random one (see --help)');
+  const spec = getMethod(cfg.peft.method);
+  errors.push(...spec.validate(cfg.peft, loaded.cfg).map((e) => `peft.${e}`));
+  if (loaded.cfg.vocabSize < tok.vocabSize) errors.push(`model: vocabulary of ${loaded.cfg.vocabSize} is smaller than the tokenizer's ${tok.vocabSize}`);
+  if (errors.length) {
+    for (const e of errors) console.error(`invalid setting: ${e}`);
+    return 2;
+  }
+
+  const { backend, description } = await createBackend(backendName);
+  const model = new Model(backend, loaded.cfg, loaded.weights);
+  const inst = await spec.attach(model, cfg.peft);
+  const refModel = cfg.beta > 0 && cfg.peft.method === 'full' ? new Model(backend, loaded.cfg, loaded.weights) : null;
+  const trainer = new Trainer(model, inst, task, tok, cfg, refModel);
+  if (meta && extra.resume) loadCheckpoint(trainer, readArrayBuffer(join(extra.resume, 'checkpoint.safetensors')), meta);
+
+  const emit = (rec: object) => {
+    const line = JSON.stringify(rec);
+    if (extra.out) appendFileSync(extra.out, line + '\n');
+    return line;
+  };
+  if (extra.out && !meta) writeFileSync(extra.out, '');
+  const trainable = inst.params.reduce((a, p) => a + p.tensor.size, 0);
+  console.log(`${description}\nmodel ${extra.model ?? `random ${extra.init}`}; method ${cfg.peft.method}: ${trainable} trainable parameters; task ${cfg.task}; loss ${cfg.lossType}`);
+  if (!meta) emit({ type: 'config', config: cfg, backend: description, trainable_params: trainable });
+  const saveEvery = Number(extra['save-every'] ?? 10);
+  const save = async () => {
+    if (!extra.save) return;
+    mkdirSync(extra.save, { recursive: true });
+    const ck = await saveCheckpoint(trainer);
+    writeFileSync(join(extra.save, 'checkpoint.safetensors'), ck.tensors);
+    writeFileSync(join(extra.save, 'state.json'), JSON.stringify(ck.meta, null, 1));
+  };
+  const evals: object[] = [];
+  const runEval = async () => {
+    for (const r of await trainer.evaluate()) {
+      evals.push(r);
+      emit({ type: 'eval', ...r });
+      console.log(`  eval ${r.split}: avg@${r.k} ${r.avg_at_k.toFixed(3)}  pass@${r.k} ${r.pass_at_k.toFixed(3)}`);
+    }
+  };
+  if (trainer.step === 0 && cfg.evalEvery > 0) await runEval();
+  const t0 = performance.now();
+  let last: object = {};
+  while (trainer.step < cfg.steps) {
+    const m = await trainer.trainStep();
+    last = m;
+    emit({ type: 'step', ...m });
+    console.log(`step ${String(m.step).padStart(4)}  reward ${m.reward_mean.toFixed(3)}  acc ${m.accuracy.toFixed(3)}  loss ${m.loss.toExponential(2)}  ` +
+      `len ${m.response_len.toFixed(1)}  kept ${m.groups_kept}/${m.groups_total}  |g| ${m.grad_norm.toExponential(2)}  ${(m.time_rollout_s + m.time_train_s).toFixed(2)}s`);
+    if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await runEval();
+    if (extra.save && m.step % saveEvery === 0) await save();
+  }
+  await runEval();
+  await save();
+  emit({ type: 'summary', steps: trainer.step, seconds: (performance.now() - t0) / 1000, final_step: last, evals });
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {
+  console.error(e instanceof ArgError ? e.message : `train: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  process.exit(e instanceof ArgError ? 2 : 1);
+});
+

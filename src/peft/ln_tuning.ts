@@ -1,0 +1,91 @@
+// LN tuning (Zhao et al., "Tuning LayerNorm in Attention", ICLR 2024) as HF PEFT's LNTuningLayer:
+// PEFT deep-copies each targeted norm into `ln_tuning_layers.default` and trains the copy; merging
+// swaps the copy in. Here the model's own RMSNorm weights train in place (model.setTrainable), so
+// the forward and backward are the model's, and "merged" is simply the current norm weights. PEFT's
+// default targets for Qwen2 / Llama are every input_layernorm, post_attention_layernorm and the
+// final norm; the lab trains all of them (PeftConfig.targets, which lists linear layers, does not
+// apply). detach() puts the original norm weights back.
+import type { ModelConfig } from '../model/config.ts';
+import type { Model } from '../model/model.ts';
+import { checkSize } from './adalora.ts';
+import { peftName } from './common.ts';
+import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+
+const SETTINGS: SettingSpec[] = [];
+
+/** HF names of the RMSNorm weights LN tuning trains. */
+export function normNames(model: ModelConfig): string[] {
+  const out: string[] = [];
+  for (let l = 0; l < model.layers; l++) out.push(`model.layers.${l}.input_layernorm.weight`, `model.layers.${l}.post_attention_layernorm.weight`);
+  out.push('model.norm.weight');
+  return out;
+}
+
+/** `model.layers.0.input_layernorm.weight` → PEFT's `base_model.model.model.layers.0.input_layernorm.ln_tuning_layers.default.weight`. */
+export function lnTuningName(hf: string): string {
+  return peftName(hf.slice(0, -'.weight'.length), 'ln_tuning_layers.default.weight');
+}
+
+function validate(): string[] {
+  return [];
+}
+
+function trainableCount(_cfg: PeftConfig, model: ModelConfig): number {
+  return normNames(model).length * model.hidden;
+}
+
+async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
+  const be = model.backend;
+  const names = normNames(model.cfg);
+  const original = new Map<string, Float32Array>();
+  for (const n of names) original.set(n, await be.read(model.p(n)));
+  model.setTrainable(names);
+  model.zeroGrads();
+  const params: TrainableParam[] = names.map((n) => {
+    const tensor = model.p(n), grad = model.grads.get(n);
+    if (!grad) throw new Error(`LN tuning: the model allocated no gradient for "${n}"`);
+    return { name: lnTuningName(n), shape: [model.cfg.hidden], tensor, grad, lrScale: 1, weightDecay: false };
+  });
+  const byName = new Map(params.map((p) => [p.name, p]));
+  const read = async (list: TrainableParam[], key: (p: TrainableParam, i: number) => string) => {
+    const out = new Map<string, Float32Array>();
+    for (const [i, p] of list.entries()) out.set(key(p, i), await be.read(p.tensor));
+    return out;
+  };
+
+  return {
+    config: cfg,
+    params,
+    zeroGrads() {
+      model.zeroGrads();
+    },
+    merged: () => read(params, (_p, i) => names[i]),
+    snapshot: () => read(params, (p) => p.name),
+    load(tensors) {
+      for (const [name, data] of tensors) {
+        const p = byName.get(name) ?? params[names.indexOf(name)];
+        if (!p) throw new Error(`LN tuning: unknown tensor "${name}"`);
+        checkSize(name, data, p.tensor.size);
+        be.upload(p.tensor, data);
+      }
+    },
+    detach() {
+      // The uploads submit any queued work first, so the gradients can be freed (setTrainable([])).
+      for (const [n, data] of original) be.upload(model.p(n), data);
+      model.setTrainable([]);
+      model.setTrainable(model.params.keys());
+    },
+  };
+}
+
+export const lnTuning: MethodSpec = {
+  id: 'ln_tuning',
+  name: 'LN tuning',
+  description: 'Train only the RMSNorm weights (every layer\'s two norms and the final norm)',
+  paper: 'https://arxiv.org/abs/2312.11420',
+  settings: SETTINGS,
+  validate,
+  trainableCount,
+  deterministicInit: /\.ln_tuning_layers\.default\.weight$/,
+  attach,
+};

@@ -1,0 +1,206 @@
+// VeRA (Kopiczko et al., ICLR 2024) as HF PEFT's vera layer: y = W₀x + b + λ_b ⊙ B(λ_d ⊙ (A x)).
+// A (r × in_max) and B (out_max × r) are frozen, random and shared by every adapted layer (each
+// slices A[:, :in] and B[:out, :]); in_max / out_max are the largest in / out sizes among the
+// targets. PEFT draws them with `_kaiming_init` from torch.Generator(projection_prng_key):
+// U(−√(6/fan_in), √(6/fan_in)) with fan_in = A's in_max and B's r. torch's generator cannot be
+// reproduced here, so the lab draws the same distribution from its own seeded generator and
+// load() accepts PEFT's saved projections (`base_model.vera_A.default`, or a layer's
+// `…vera_A.default` alias of the same tensor). Trainable: λ_d (r, init d_initial), λ_b (out, init 0).
+import type { Tensor } from '../engine/backend.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { LinearAdapter, Model } from '../model/model.ts';
+import { Rng } from '../tasks/rng.ts';
+import { baseOf, checkSize, Grow, InputDropout, safeFree } from './adalora.ts';
+import { peftName, sites, trainable, validateCommon, type Site } from './common.ts';
+import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+
+const SHARED_A = 'base_model.vera_A.default';
+const SHARED_B = 'base_model.vera_B.default';
+
+const SETTINGS: SettingSpec[] = [
+  { key: 'r', label: 'rank', kind: 'int', min: 1, max: 4096, help: 'rows of the shared random projection A (VeRA ranks are large: the paper uses 256–1024)' },
+  { key: 'dropout', label: 'dropout', kind: 'float', min: 0, max: 0.9, help: 'dropout on the adapter input (0 allowed)' },
+  { key: 'targets', label: 'target modules', kind: 'targets', help: 'linear layers that get λ_d, λ_b' },
+  { key: 'vera.dInitial', label: 'initial λ_d', kind: 'float', min: 0, max: 10, help: 'd_initial: every λ_d entry starts here (λ_b starts at 0)' },
+  { key: 'vera.seed', label: 'projection seed', kind: 'int', min: 0, max: 2 ** 31 - 1, help: 'projection_prng_key: seed of the shared frozen A and B' },
+];
+
+function validate(cfg: PeftConfig, model: ModelConfig): string[] {
+  const e = validateCommon(cfg, model, { rank: false });
+  if (!Number.isInteger(cfg.r) || cfg.r < 1) e.push(`r: VeRA rank must be a positive integer, got ${cfg.r}`);
+  if (!Number.isFinite(cfg.vera.dInitial)) e.push(`vera.dInitial: must be a finite number, got ${cfg.vera.dInitial}`);
+  if (!Number.isSafeInteger(cfg.vera.seed)) e.push(`vera.seed: must be an integer, got ${cfg.vera.seed}`);
+  return e;
+}
+
+function trainableCount(cfg: PeftConfig, model: ModelConfig): number {
+  return sites(model, cfg.targets).reduce((n, s) => n + cfg.r + s.outF, 0);
+}
+
+/** The shared projections' sizes: the largest in and out among the targets (PEFT's _find_dim). */
+export function veraDims(cfg: PeftConfig, model: ModelConfig): { inMax: number; outMax: number } {
+  const ss = sites(model, cfg.targets);
+  return { inMax: Math.max(...ss.map((s) => s.inF)), outMax: Math.max(...ss.map((s) => s.outF)) };
+}
+
+/** A (r × inMax) then B (outMax × r) from one generator seeded with `seed`, each U(±√(6/fan_in)). */
+export function veraProjections(seed: number, r: number, inMax: number, outMax: number): { A: Float32Array; B: Float32Array } {
+  const rng = new Rng(`vera:${seed}`);
+  const draw = (n: number, fanIn: number) => {
+    const bound = Math.sqrt(6 / fanIn);
+    return Float32Array.from({ length: n }, () => (2 * rng.next() - 1) * bound);
+  };
+  const A = draw(r * inMax, inMax);
+  return { A, B: draw(outMax * r, r) };
+}
+
+interface VeraSite {
+  site: Site;
+  ld: TrainableParam;
+  lb: TrainableParam;
+  xa: Grow;
+  xd: Grow;
+  seed: number;
+}
+
+async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
+  const errors = validate(cfg, model.cfg);
+  if (errors.length) throw new Error(`VeRA: ${errors.join('; ')}`);
+  const be = model.backend, r = cfg.r;
+  const { inMax, outMax } = veraDims(cfg, model.cfg);
+  model.setTrainable([]);
+  const proj = veraProjections(cfg.vera.seed, r, inMax, outMax);
+  const A = be.alloc(SHARED_A, r * inMax), B = be.alloc(SHARED_B, outMax * r);
+  // Contiguous slices A[:, :in] (r × in) and B[:out, :] (out × r), one per distinct size.
+  const aSlices = new Map<number, Tensor>(), bSlices = new Map<number, Tensor>();
+  const setProjections = (a: Float32Array, b: Float32Array) => {
+    be.upload(A, a);
+    be.upload(B, b);
+    for (const [inF, t] of aSlices) for (let k = 0; k < r; k++) be.copy(t, A, inF, k * inF, k * inMax);
+    for (const [outF, t] of bSlices) be.copy(t, B, outF * r);
+  };
+  const drop = new InputDropout(be, cfg.dropout, cfg.seed, 'vera');
+  const xb = new Grow(be, 'vera.xb'), dxd = new Grow(be, 'vera.dxd'), dxa = new Grow(be, 'vera.dxa');
+  const list: VeraSite[] = [];
+  const byName = new Map<string, TrainableParam>();
+  for (const site of sites(model.cfg, cfg.targets)) {
+    const { inF, outF } = site;
+    if (!aSlices.has(inF)) aSlices.set(inF, be.alloc(`vera_A[:, :${inF}]`, r * inF));
+    if (!bSlices.has(outF)) bSlices.set(outF, be.alloc(`vera_B[:${outF}]`, outF * r));
+    const As = aSlices.get(inF)!, Bs = bSlices.get(outF)!;
+    const ld = trainable(be, peftName(site.base, 'vera_lambda_d.default'), [r], new Float32Array(r).fill(cfg.vera.dInitial));
+    const lb = trainable(be, peftName(site.base, 'vera_lambda_b.default'), [outF], new Float32Array(outF));
+    const s: VeraSite = { site, ld, lb, xa: new Grow(be, `${site.base}.vera.xa`), xd: new Grow(be, `${site.base}.vera.xd`), seed: 0 };
+    list.push(s);
+    byName.set(ld.name, ld);
+    byName.set(lb.name, lb);
+    const { w, bias } = baseOf(model, site);
+    const adapter: LinearAdapter = {
+      forward(out, inp, N) {
+        be.matmulForward(out, inp, w, bias, N, inF, outF);
+        if (drop.p > 0) s.seed = drop.nextSeed();
+        const xa = s.xa.get(N * r), xd = s.xd.get(N * r), y = xb.get(N * outF);
+        be.matmulForward(xa, drop.apply(inp, N * inF, s.seed), As, null, N, inF, r);
+        be.scaleCols(xd, xa, ld.tensor, null, N, r, false);
+        be.matmulForward(y, xd, Bs, null, N, r, outF);
+        be.scaleCols(out, y, lb.tensor, null, N, outF, true);
+      },
+      backward(dinp, dout, _inp, N, accumulate) {
+        const xa = s.xa.get(N * r), xd = s.xd.get(N * r), y = xb.get(N * outF), gd = dxd.get(N * r), ga = dxa.get(N * r);
+        be.matmulForward(y, xd, Bs, null, N, r, outF); // B(λ_d ⊙ Ax) again rather than kept per layer
+        be.scaleColsBackward(lb.grad, dout, y, N, outF);
+        be.scaleCols(y, dout, lb.tensor, null, N, outF, false); // y is now d(B·xd)
+        be.matmulBackwardInput(gd, y, Bs, N, r, outF, false);
+        be.scaleColsBackward(ld.grad, gd, xa, N, r);
+        be.scaleCols(ga, gd, ld.tensor, null, N, r, false);
+        be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
+        drop.addInputGrad(dinp, N * inF, s.seed, (g, acc) => be.matmulBackwardInput(g, ga, As, N, inF, r, acc));
+      },
+    };
+    model.adapters.set(site.base, adapter);
+  }
+  setProjections(proj.A, proj.B);
+  const params = list.flatMap((s) => [s.lb, s.ld]);
+
+  return {
+    config: cfg,
+    params,
+    zeroGrads() {
+      for (const p of params) be.zero(p.grad);
+    },
+    async merged() {
+      const out = new Map<string, Float32Array>();
+      const [a, b] = await Promise.all([be.read(A), be.read(B)]);
+      for (const s of list) {
+        const { inF, outF } = s.site;
+        const [w, ld, lb] = await Promise.all([be.read(model.p(`${s.site.base}.weight`)), be.read(s.ld.tensor), be.read(s.lb.tensor)]);
+        const m = new Float32Array(outF * inF);
+        for (let o = 0; o < outF; o++) {
+          for (let i = 0; i < inF; i++) {
+            let acc = 0;
+            for (let k = 0; k < r; k++) acc += b[o * r + k] * ld[k] * a[k * inMax + i];
+            m[o * inF + i] = w[o * inF + i] + lb[o] * acc;
+          }
+        }
+        out.set(`${s.site.base}.weight`, m);
+      }
+      return out;
+    },
+    async snapshot() {
+      const out = new Map<string, Float32Array>();
+      for (const p of params) out.set(p.name, await be.read(p.tensor));
+      out.set(SHARED_A, await be.read(A));
+      out.set(SHARED_B, await be.read(B));
+      return out;
+    },
+    load(tensors) {
+      let a: Float32Array | null = null, b: Float32Array | null = null;
+      for (const [name, data] of tensors) {
+        if (name === SHARED_A || (name.endsWith('.vera_A.default') && list.some((s) => peftName(s.site.base, 'vera_A.default') === name))) {
+          checkSize(name, data, r * inMax);
+          a = data;
+          continue;
+        }
+        if (name === SHARED_B || (name.endsWith('.vera_B.default') && list.some((s) => peftName(s.site.base, 'vera_B.default') === name))) {
+          checkSize(name, data, outMax * r);
+          b = data;
+          continue;
+        }
+        const p = byName.get(name);
+        if (!p) throw new Error(`VeRA: unknown tensor "${name}"`);
+        checkSize(name, data, p.tensor.size);
+        be.upload(p.tensor, data);
+      }
+      if (a || b) setProjections(a ?? proj.A, b ?? proj.B);
+      if (a) proj.A = a;
+      if (b) proj.B = b;
+    },
+    detach() {
+      for (const s of list) {
+        model.adapters.delete(s.site.base);
+        for (const p of [s.ld, s.lb]) {
+          safeFree(be, p.tensor);
+          be.free(p.grad);
+        }
+        s.xa.free();
+        s.xd.free();
+      }
+      for (const t of [A, B, ...aSlices.values(), ...bSlices.values()]) safeFree(be, t);
+      for (const g of [drop, xb, dxd, dxa]) g.free();
+      model.setTrainable(model.params.keys());
+    },
+  };
+}
+
+export const vera: MethodSpec = {
+  id: 'vera',
+  name: 'VeRA',
+  description: 'Shared frozen random projections A, B; each layer trains only two scaling vectors λ_d and λ_b',
+  paper: 'https://arxiv.org/abs/2310.11454',
+  settings: SETTINGS,
+  validate,
+  trainableCount,
+  deterministicInit: /\.vera_lambda_[bd]\.default$/,
+  fixtureInit: /(^|\.)vera_[AB]\.default$/,
+  attach,
+};
