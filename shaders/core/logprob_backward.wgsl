@@ -1,5 +1,6 @@
-// Target log-probability backward: dlogits (N,V) = dlogp[n] · (onehot(t) − exp(logits − lse[n])),
-// 0 on masked rows (t < 0).
+// Target log-probability backward through z = scale · logits (lse[n] = logsumexp(z[n]) from the
+// forward): dlogits (N,V) = scale · dlogp[n] · (onehot(t) − exp(z − lse[n])), 0 on masked rows (t < 0).
+// The chain factor is applied last (d · scale), so scale = 1 gives the bits of the unscaled op.
 // reads: dlogp (N), logits (N,V), lse (N), targets (N) i32; writes: dlogits (N,V) (=).
 // One invocation per element, folded 1-D dispatch over N*V.
 @group(0) @binding(0) var<storage, read_write> dlogits: array<f32>;
@@ -7,7 +8,7 @@
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> lse: array<f32>;
 @group(0) @binding(4) var<storage, read> targets: array<i32>;
-struct Params { N: u32, V: u32 }
+struct Params { N: u32, V: u32, scale: f32 }
 @group(0) @binding(5) var<uniform> P: Params;
 
 @compute @workgroup_size(256)
@@ -19,8 +20,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let tg = targets[n];
   var d = 0.0;
   if (tg >= 0) {
-    let p = exp(logits[i] - lse[n]);
-    d = dlogp[n] * (select(0.0, 1.0, u32(tg) == v) - p);
+    let p = exp(logits[i] * P.scale - lse[n]);
+    d = dlogp[n] * (select(0.0, 1.0, u32(tg) == v) - p) * P.scale;
   }
   dlogits[i] = d;
 }

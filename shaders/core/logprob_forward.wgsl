@@ -1,5 +1,7 @@
-// Target log-probability: lse (N) = logsumexp(logits[n]) (every row), logp (N) = logits[n, t] − lse[n]
-// for t = targets[n] in [0, V); logp = 0 on a masked row (t < 0; also t >= V).
+// Target log-probability of the scaled logits z = scale · logits (scale = 1/temperature for a tempered
+// policy; z is one f32 multiply, so scale = 1 gives z = logits exactly and the bits of the unscaled op):
+// lse (N) = logsumexp(z[n]) (every row), logp (N) = z[n, t] − lse[n] for t = targets[n] in [0, V);
+// logp = 0 on a masked row (t < 0; also t >= V).
 // reads: logits (N,V), targets (N) i32; writes: logp (N) (=), lse (N) (=).
 // One workgroup per row: each thread keeps an online (max, Σexp(x − max)) over columns t, t+256, …;
 // the 256 pairs merge in a fixed-order tree (bit-reproducible). Folded 1-D dispatch over N.
@@ -7,7 +9,7 @@
 @group(0) @binding(1) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
-struct Params { N: u32, V: u32 }
+struct Params { N: u32, V: u32, scale: f32 }
 @group(0) @binding(4) var<uniform> P: Params;
 
 const NEG = -3.402823e38; // finite "−∞": exp(NEG − x) is 0 and NEG − NEG is 0, no inf arithmetic
@@ -22,10 +24,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (row >= P.N) { return; }
   let V = P.V;
   let o = row * V;
+  let sc = P.scale;
   var m = NEG;
   var s = 0.0;
   for (var i = t; i < V; i += 256u) {
-    let x = logits[o + i];
+    let x = logits[o + i] * sc;
     if (x > m) {
       s = s * exp(m - x) + 1.0;
       m = x;
@@ -51,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     lse[row] = l;
     let tg = targets[row];
     var lp = 0.0;
-    if (tg >= 0 && u32(tg) < V) { lp = logits[o + u32(tg)] - l; }
+    if (tg >= 0 && u32(tg) < V) { lp = logits[o + u32(tg)] * sc - l; }
     logp[row] = lp;
   }
 }

@@ -4,10 +4,12 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runParity, type ParityRow } from '../model/parity.ts';
+import { runPeftParity } from '../peft/parity.ts';
 import { createBackend, type BackendName } from './backends.ts';
 
 const HELP = `usage: npm run parity -- <reference dir> [--backend cpu|webgpu] [--json FILE]
-  <reference dir>  config.json, model.safetensors, golden_base.safetensors (HF layout)
+  <reference dir>  config.json, model.safetensors, golden_base.safetensors (HF layout), and
+                   optionally golden_peft.safetensors + golden_manifest.json (every PEFT method in it)
   --backend        cpu or webgpu (default: both)
   --json FILE      write every figure as JSON`;
 
@@ -38,18 +40,23 @@ async function main(): Promise<number> {
     console.error(`parity: --backend must be cpu or webgpu, got "${values.backend}"`);
     return 2;
   }
+  const optional = (f: string) => (existsSync(join(dir, f)) ? f : undefined);
+  const peftFile = optional('golden_peft.safetensors'), manifestFile = optional('golden_manifest.json');
   const files = {
     config: JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as unknown,
     model: readBuf(join(dir, 'model.safetensors')),
     goldenBase: readBuf(join(dir, 'golden_base.safetensors')),
+    goldenPeft: peftFile ? readBuf(join(dir, peftFile)) : undefined,
+    manifest: manifestFile ? (JSON.parse(readFileSync(join(dir, manifestFile), 'utf8')) as unknown) : undefined,
   };
+  if (!peftFile || !manifestFile) console.log('(no golden_peft.safetensors + golden_manifest.json: PEFT methods not checked)');
   const rows: ParityRow[] = [];
   const devices: Record<string, string> = {};
   for (const name of which) {
     const { backend, description } = await createBackend(name);
     devices[name] = description;
     console.log(`\n${name}: ${description}`);
-    const got = await runParity(backend, files, dir);
+    const got = [...await runParity(backend, files, dir), ...await runPeftParity(backend, files, dir)];
     for (const r of got) {
       console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(64)} ${r.relErr.toExponential(2).padStart(9)}  (tol ${r.tol.toExponential(0)})`);
     }

@@ -99,14 +99,26 @@ export interface Backend {
   /** out = a + b over n entries (out may alias a). */
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void;
 
+  /** With `scale` (default 1; 1/temperature when sampling was tempered) the logits are scaled first:
+   * the log-prob of the tempered distribution the sampler drew from. */
   /** Per-row log-probability of the target: logp (N) = logits[n, t] − logsumexp(logits[n]), lse (N)
    * kept for backward (computed on every row: it does not depend on the target). targets (N) i32;
    * a negative target marks a masked row: logp = 0. */
-  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void;
-  /** dlogits (N,V) = dlogp[n] · (onehot(t) − softmax(logits[n])) (=); 0 on masked rows. */
-  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void;
+  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale?: number): void;
+  /** dlogits (N,V) = scale · dlogp[n] · (onehot(t) − softmax(scale · logits[n])) (=); 0 on masked rows. */
+  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale?: number): void;
   /** argmax (N) i32 over the last dim of logits (N,V); ties go to the lowest index. */
   argmax(out: Tensor, logits: Tensor, N: number, V: number): void;
+  /**
+   * Draw one token per row b of logits (B,V) from p = softmax(logits[b] / temperature) restricted to
+   * top-p: keep every token with p_v ≥ τ, where τ is the largest threshold whose kept mass is ≥ topP
+   * (topP = 1 keeps all). With the uniform u = (pcg(b ^ pcg(seed)) >>> 8) / 2^24 (pcg as in dropout),
+   * pick the first v in index order whose cumulative kept mass exceeds u · (kept mass).
+   * ids (B) i32 gets the token; logp[b·stride + offset] its log-prob under the full tempered p
+   * (what the policy loss needs), entropy[b·stride + offset] the entropy of the full tempered p.
+   */
+  sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
+    seed: number, offset: number, stride: number): void;
 
   // --- PEFT building blocks (low-rank adapters use the matmul ops above with a scale) -------------
   /** out (N,OC) = (or += when accumulate) inp (N,OC) ⊙ s (OC) per column, + bias (OC) if given.

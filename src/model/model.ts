@@ -22,6 +22,8 @@ interface LayerActs {
 
 interface Acts {
   B: number; T: number;
+  /** 1 / the temperature of the last forward, for backward. */
+  invTemp: number;
   ids: Tensor; targets: Tensor;
   layers: LayerActs[];
   resOut: Tensor; lnf: Tensor; rstdf: Tensor; logits: Tensor; logp: Tensor; lse: Tensor;
@@ -133,7 +135,7 @@ export class Model {
       });
     }
     this.acts = {
-      B, T, layers,
+      B, T, layers, invTemp: 1,
       ids: this.backend.alloc('ids', N, 'i32'), targets: this.backend.alloc('targets', N, 'i32'),
       resOut: a('resOut', N * C), lnf: a('lnf', N * C), rstdf: a('rstdf', N), logits: a('logits', N * V),
       logp: a('logp', N), lse: a('lse', N),
@@ -148,7 +150,7 @@ export class Model {
   private freeActs(acts: Acts): void {
     for (const [key, v] of Object.entries(acts)) {
       if (key === 'layers') for (const l of acts.layers) for (const t of Object.values(l)) this.backend.free(t);
-      else if (typeof v === 'object') this.backend.free(v as Tensor);
+      else if (typeof v === 'object' && v !== null) this.backend.free(v as Tensor);
     }
   }
 
@@ -182,9 +184,10 @@ export class Model {
 
   /**
    * Forward pass over ids (B,T). targets (B*T) are the token each row should predict (already
-   * shifted; negative = masked). Leaves logits (N,V) and per-row log-probs logp (N) on the backend.
+   * shifted; negative = masked). Leaves logits (N,V) and per-row log-probs logp (N) on the backend;
+   * logp is of softmax(logits / temperature), the distribution a tempered sampler drew from.
    */
-  forward(ids: Int32Array, targets: Int32Array, B: number, T: number): { logits: Tensor; logp: Tensor } {
+  forward(ids: Int32Array, targets: Int32Array, B: number, T: number, temperature = 1): { logits: Tensor; logp: Tensor } {
     this.checkBatch(ids, B, T);
     if (targets.length !== B * T) throw new ModelError(`expected ${B * T} targets, got ${targets.length}`);
     const be = this.backend, cfg = this.cfg, A = this.ensureActs(B, T);
@@ -216,7 +219,8 @@ export class Model {
     }
     be.rmsnormForward(A.lnf, A.rstdf, A.resOut, this.p('model.norm.weight'), N, C, eps);
     be.matmulForward(A.logits, A.lnf, this.p(this.head), null, N, C, V);
-    be.logprobForward(A.logp, A.lse, A.logits, A.targets, N, V);
+    A.invTemp = 1 / temperature;
+    be.logprobForward(A.logp, A.lse, A.logits, A.targets, N, V, A.invTemp);
     return { logits: A.logits, logp: A.logp };
   }
 
@@ -231,7 +235,7 @@ export class Model {
     if (dlogp.length !== N) throw new ModelError(`backward: expected ${N} log-prob gradients, got ${dlogp.length}`);
     be.upload(A.dlogp, dlogp);
 
-    be.logprobBackward(A.dlogits, A.dlogp, A.logits, A.lse, A.targets, N, V);
+    be.logprobBackward(A.dlogits, A.dlogp, A.logits, A.lse, A.targets, N, V, A.invTemp);
     const dhead = this.g(this.head);
     if (dhead) be.matmulBackwardWeight(dhead, A.dlogits, A.lnf, N, C, V);
     be.matmulBackwardInput(A.dln, A.dlogits, this.p(this.head), N, C, V, false);

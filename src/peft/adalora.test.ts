@@ -221,7 +221,7 @@ describe('AdaLoRA settings and counts', () => {
     expect(v({ adalora: { ...adaCfg().adalora, beta1: 1 } })).toMatch(/^adalora\.beta1/m);
   });
   it('trainableCount equals the tensors attach() allocates', async () => {
-    for (const cfg of [adaCfg(), adaCfg({ r: 2, targets: ['v_proj', 'down_proj'] })]) {
+    for (const cfg of [adaCfg(), adaCfg({ r: 2, targets: ['v_proj', 'down_proj'], adalora: { ...adaCfg().adalora, targetR: 1 } })]) {
       const inst = await adalora.attach(newModel(), cfg);
       expect(inst.params.reduce((n, p) => n + p.tensor.size, 0)).toBe(adalora.trainableCount(cfg, mcfg));
       expect(inst.params.every((p) => p.grad.size === p.tensor.size && p.shape.reduce((a, b) => a * b, 1) === p.tensor.size)).toBe(true);
@@ -248,6 +248,9 @@ async function dropoutIdentities(spec: MethodSpec, cfg: PeftConfig): Promise<voi
   be.upload(dout, ds);
   ad.forward(y2, x, N);
   ad.forward(y, x, N); // the backward must use this call's mask
+  const z = be.alloc('z', 2 * inF), zy = be.alloc('zy', 2 * outF);
+  be.upload(z, rnd(2 * inF, 9));
+  ad.forward(zy, z, 2); // a forward over another input (as decoding would) in between
   inst.zeroGrads();
   ad.backward(dinp, dout, x, N, false);
   const W = await be.read(m.p(`${base}.weight`)), yv = await be.read(y), yv2 = await be.read(y2), di = await be.read(dinp);
@@ -268,6 +271,11 @@ async function dropoutIdentities(spec: MethodSpec, cfg: PeftConfig): Promise<voi
     const dot = t.reduce((a, v, i) => a + v * g[i], 0);
     expect(Math.abs(dot - dy) / Math.abs(dy), p.name).toBeLessThan(1e-4);
   }
+  // Evaluation mode: no dropout, the same output every call.
+  inst.setTraining!(false);
+  ad.forward(y, x, N);
+  ad.forward(y2, x, N);
+  expect(Array.from(await be.read(y))).toEqual(Array.from(await be.read(y2)));
   inst.detach();
 }
 

@@ -24,66 +24,137 @@ export function safeFree(be: Backend, t: Tensor): void {
   be.free(t);
 }
 
-/** A backend tensor that grows to the largest size asked of it (activations scale with N = B·T,
- * which changes between training, rollout prefill and decode). */
-export class Grow {
-  private t: Tensor | null = null;
-  constructor(private readonly be: Backend, private readonly label: string) {}
-  get(n: number): Tensor {
-    if (!this.t || this.t.size < n) {
-      if (this.t) safeFree(this.be, this.t);
-      this.t = this.be.alloc(this.label, Math.max(1, n));
-    }
-    return this.t;
-  }
-  free(): void {
-    if (this.t) safeFree(this.be, this.t);
-    this.t = null;
-  }
-}
-
 /**
- * Inverted dropout on an adapter's input only (PEFT's lora_dropout / vera_dropout / miss_dropout: the
- * base path sees the undropped input). Every forward draws a fresh seed, which the layer keeps; its
- * backward replays the same mask (the backend's dropout is a pure function of seed and index).
+ * Per-instance runtime of an adapter method: shared scratch tensors (grown to the largest N = B·T
+ * asked for) and inverted dropout on the adapter input only (PEFT's lora_dropout / vera_dropout /
+ * miss_dropout; the base path sees the undropped input), active while `training` (PEFT's
+ * module.train()/eval()). Each forward draws a fresh seed; its backward replays the same mask (the
+ * backend's dropout is a pure function of seed and index). Seed −1 means no dropout.
  */
-export class InputDropout {
+export class AdapterKit {
+  training = true;
   private calls = 0;
-  private readonly x: Grow;
-  private readonly g: Grow;
-  constructor(private readonly be: Backend, readonly p: number, private readonly seed: number, label: string) {
-    this.x = new Grow(be, `${label}.dropx`);
-    this.g = new Grow(be, `${label}.dropg`);
+  private readonly scratchMap = new Map<string, Tensor>();
+
+  constructor(readonly be: Backend, readonly p: number, private readonly seed: number, private readonly label: string) {}
+
+  /** A seed for one forward call of one layer, or −1 when dropout is off. */
+  forwardSeed(site: number): number {
+    if (!this.training || this.p <= 0) return -1;
+    let h = Math.imul(this.seed | 0, 0x9e3779b1) ^ Math.imul(++this.calls, 0x85ebca77) ^ Math.imul(site + 1, 0xc2b2ae3d);
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+    return (h ^ (h >>> 15)) >>> 1;
   }
-  /** A new seed for one forward call. */
-  nextSeed(): number {
-    this.calls++;
-    return (Math.imul(this.seed ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(this.calls, 0x85ebca6b)) >>> 0;
+
+  /** A shared scratch tensor of at least n elements. */
+  scratch(key: string, n: number): Tensor {
+    const t = this.scratchMap.get(key);
+    if (t && t.size >= n) return t;
+    if (t) safeFree(this.be, t);
+    const fresh = this.be.alloc(`${this.label}.${key}`, Math.max(1, n));
+    this.scratchMap.set(key, fresh);
+    return fresh;
   }
-  /** The adapter's view of `inp` (n entries) under `seed`: inp itself when p = 0. */
+
+  /** The adapter's view of `inp` (n entries) under `seed`: inp itself for seed −1. */
   apply(inp: Tensor, n: number, seed: number): Tensor {
-    if (this.p === 0) return inp;
-    const x = this.x.get(n);
+    if (seed < 0) return inp;
+    const x = this.scratch('dropx', n);
     this.be.dropout(x, inp, n, this.p, seed);
     return x;
   }
+
   /** dinp += dropout(g) where `write(g, accumulate)` produces the adapter's input gradient g. */
   addInputGrad(dinp: Tensor, n: number, seed: number, write: (g: Tensor, accumulate: boolean) => void): void {
-    if (this.p === 0) return write(dinp, true);
-    const g = this.g.get(n), x = this.x.get(n);
+    if (seed < 0) return write(dinp, true);
+    const g = this.scratch('dropg', n), x = this.scratch('dropx', n);
     write(g, false);
     this.be.dropout(x, g, n, this.p, seed);
     this.be.add(dinp, dinp, x, n);
   }
+
   free(): void {
-    this.x.free();
-    this.g.free();
+    for (const t of this.scratchMap.values()) safeFree(this.be, t);
+    this.scratchMap.clear();
   }
 }
 
-/** Check a loaded tensor's size, naming it. */
-export function checkSize(name: string, data: Float32Array, size: number): void {
-  if (data.length !== size) throw new Error(`${name}: got ${data.length} values, expected ${size}`);
+/** What one layer's forward over one input kept for its backward. */
+export interface Slot {
+  inp: Tensor;
+  N: number;
+  seed: number;
+  bufs: Tensor[];
+  rows: number;
+  tick: number;
+}
+
+/**
+ * A layer's forward-to-backward state keyed by the input tensor, in two slots (the least recently
+ * used is reused): the model's training activations and the decoder's buffers are different
+ * tensors, so generating between a training forward and its backward does not clobber them.
+ * Buffer i holds perRow[i]·N values.
+ */
+export class Slots {
+  private readonly slots: Slot[] = [];
+  private tick = 0;
+
+  constructor(private readonly be: Backend, private readonly label: string, private readonly perRow: number[]) {}
+
+  take(inp: Tensor, N: number, seed: number): Slot {
+    let slot = this.slots.find((s) => s.inp === inp);
+    if (!slot && this.slots.length < 2) {
+      slot = { inp, N, seed, bufs: [], rows: 0, tick: 0 };
+      this.slots.push(slot);
+    }
+    slot ??= this.slots.reduce((a, b) => (a.tick <= b.tick ? a : b));
+    if (slot.rows < N) {
+      for (const t of slot.bufs) safeFree(this.be, t);
+      slot.bufs = this.perRow.map((w, i) => this.be.alloc(`${this.label}.act${i}`, Math.max(1, w * N)));
+      slot.rows = N;
+    }
+    Object.assign(slot, { inp, N, seed, tick: ++this.tick });
+    return slot;
+  }
+
+  /** The slot of the last forward over `inp` with N rows; null if it was reused. Losing it only
+   * matters under dropout (the mask is gone); otherwise the layer recomputes what it needs. */
+  find(inp: Tensor, N: number, base: string, dropping: boolean): Slot | null {
+    const slot = this.slots.find((s) => s.inp === inp && s.N === N) ?? null;
+    if (!slot && dropping) {
+      throw new Error(`${base}: backward without its forward (two other forwards over different inputs came in between) while dropout is on: run the forward again`);
+    }
+    return slot;
+  }
+
+  free(): void {
+    for (const s of this.slots) for (const t of s.bufs) safeFree(this.be, t);
+    this.slots.length = 0;
+  }
+}
+
+/** Where a loaded tensor goes: its size and how to set it. */
+export interface LoadTarget {
+  size: number;
+  set(data: Float32Array): void;
+}
+
+/** PeftInstance.load: every name resolved and every size checked (errors name the tensor) before
+ * anything is set, so a bad checkpoint changes nothing. */
+export function loadChecked(tensors: Map<string, Float32Array>, method: string, resolve: (name: string) => LoadTarget | undefined): void {
+  const plan: [LoadTarget, Float32Array][] = [];
+  for (const [name, data] of tensors) {
+    const t = resolve(name);
+    if (!t) throw new Error(`${method}: unknown tensor "${name}"`);
+    if (data.length !== t.size) throw new Error(`${method}: ${name}: got ${data.length} values, expected ${t.size}`);
+    plan.push([t, data]);
+  }
+  for (const [t, data] of plan) t.set(data);
+}
+
+/** The LoadTarget of a backend tensor. */
+export function uploadTo(be: Backend, t: Tensor): LoadTarget {
+  return { size: t.size, set: (d) => be.upload(t, d) };
 }
 
 /** Base weight (and bias) of a site. */
@@ -98,9 +169,8 @@ interface AdaSite {
   A: TrainableParam;
   B: TrainableParam;
   E: TrainableParam;
-  xa: Grow;
-  xe: Grow;
-  seed: number;
+  /** xa = x̃·Aᵀ and xe = xa ⊙ E (N × r each), per input. */
+  acts: Slots;
 }
 
 const SETTINGS: SettingSpec[] = [
@@ -152,40 +222,44 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
   let ranknum = r;
   const scale = () => cfg.alpha / (ranknum + 1e-5);
   model.setTrainable([]);
-  const drop = new InputDropout(be, cfg.dropout, cfg.seed, 'adalora');
-  const dxe = new Grow(be, 'adalora.dxe'), dxa = new Grow(be, 'adalora.dxa');
-  const regBufs = { gram: new Grow(be, 'adalora.gram'), packed: new Grow(be, 'adalora.grams') };
+  const kit = new AdapterKit(be, cfg.dropout, cfg.seed, 'adalora');
   const list: AdaSite[] = [];
   const byName = new Map<string, TrainableParam>();
-  for (const site of sites(model.cfg, cfg.targets)) {
+  for (const [index, site] of sites(model.cfg, cfg.targets).entries()) {
     const { inF, outF } = site;
     const nm = (t: string) => peftName(site.base, `${t}.default`);
     const A = trainable(be, nm('lora_A'), [r, inF], gaussian(cfg, site, 'A', r * inF));
     const E = trainable(be, nm('lora_E'), [r, 1], new Float32Array(r));
     const B = trainable(be, nm('lora_B'), [outF, r], gaussian(cfg, site, 'B', outF * r));
-    const s: AdaSite = { site, A, B, E, xa: new Grow(be, `${site.base}.ada.xa`), xe: new Grow(be, `${site.base}.ada.xe`), seed: 0 };
+    const s: AdaSite = { site, A, B, E, acts: new Slots(be, `${site.base}.adalora`, [r, r]) };
     list.push(s);
     for (const p of [A, B, E]) byName.set(p.name, p);
     const { w, bias } = baseOf(model, site);
+    const lowRank = (xa: Tensor, xe: Tensor, x: Tensor, N: number) => {
+      be.matmulForward(xa, x, A.tensor, null, N, inF, r);
+      be.scaleCols(xe, xa, E.tensor, null, N, r, false);
+    };
     const adapter: LinearAdapter = {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
-        if (drop.p > 0) s.seed = drop.nextSeed();
-        const x = drop.apply(inp, N * inF, s.seed);
-        const xa = s.xa.get(N * r), xe = s.xe.get(N * r);
-        be.matmulForward(xa, x, A.tensor, null, N, inF, r);
-        be.scaleCols(xe, xa, E.tensor, null, N, r, false);
+        const slot = s.acts.take(inp, N, kit.forwardSeed(index));
+        const [xa, xe] = slot.bufs;
+        lowRank(xa, xe, kit.apply(inp, N * inF, slot.seed), N);
         be.matmulForward(out, xe, B.tensor, null, N, r, outF, true, scale());
       },
       backward(dinp, dout, inp, N, accumulate) {
-        const sc = scale(), xa = s.xa.get(N * r), xe = s.xe.get(N * r), ge = dxe.get(N * r), ga = dxa.get(N * r);
+        const slot = s.acts.find(inp, N, site.base, kit.training && kit.p > 0), seed = slot?.seed ?? -1;
+        const x = kit.apply(inp, N * inF, seed);
+        let [xa, xe] = slot?.bufs ?? [];
+        if (!slot) lowRank((xa = kit.scratch('xa', N * r)), (xe = kit.scratch('xe', N * r)), x, N);
+        const sc = scale(), ge = kit.scratch('dxe', N * r), ga = kit.scratch('dxa', N * r);
         be.matmulBackwardInput(ge, dout, B.tensor, N, r, outF, false, sc);
         be.matmulBackwardWeight(B.grad, dout, xe, N, r, outF, sc);
         be.scaleColsBackward(E.grad, ge, xa, N, r);
         be.scaleCols(ga, ge, E.tensor, null, N, r, false);
-        be.matmulBackwardWeight(A.grad, ga, drop.apply(inp, N * inF, s.seed), N, inF, r);
+        be.matmulBackwardWeight(A.grad, ga, x, N, inF, r);
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
-        drop.addInputGrad(dinp, N * inF, s.seed, (g, acc) => be.matmulBackwardInput(g, ga, A.tensor, N, inF, r, acc));
+        kit.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, A.tensor, N, inF, r, acc));
       },
     };
     model.adapters.set(site.base, adapter);
@@ -213,7 +287,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     zeroGrads() {
       for (const p of params) be.zero(p.grad);
     },
-    regularize: () => orthRegularize(be, list, cfg.adalora.orthRegWeight, regBufs),
+    regularize: () => orthRegularize(kit, list, cfg.adalora.orthRegWeight),
+    setTraining(on) {
+      kit.training = on;
+    },
     async afterStep(step) {
       if (!cfg.adalora.allocate) return;
       const need = allocator.needs(step);
@@ -225,22 +302,15 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       });
     },
     async merged() {
+      // W + s·(B ⊙ Eᵀ)·A on the backend: E scales B's columns, then one matmul per layer.
       const out = new Map<string, Float32Array>();
-      const sc = scale();
-      for (const s of list) {
-        const { inF, outF } = s.site;
-        const [w, a, b, e] = await Promise.all([be.read(model.p(`${s.site.base}.weight`)), be.read(s.A.tensor), be.read(s.B.tensor), be.read(s.E.tensor)]);
-        const ae = new Float64Array(r * inF);
-        for (let k = 0; k < r; k++) for (let i = 0; i < inF; i++) ae[k * inF + i] = a[k * inF + i] * e[k];
-        const m = new Float32Array(outF * inF);
-        for (let o = 0; o < outF; o++) {
-          for (let i = 0; i < inF; i++) {
-            let acc = 0;
-            for (let k = 0; k < r; k++) acc += b[o * r + k] * ae[k * inF + i];
-            m[o * inF + i] = w[o * inF + i] + sc * acc;
-          }
-        }
-        out.set(`${s.site.base}.weight`, m);
+      for (const { site, A, B, E } of list) {
+        const { inF, outF, base } = site;
+        const bE = kit.scratch('mergeB', outF * r), V = kit.scratch('merged', outF * inF);
+        be.scaleCols(bE, B.tensor, E.tensor, null, outF, r, false);
+        be.matmulBackwardInput(V, bE, A.tensor, outF, inF, r, false, scale());
+        be.add(V, V, model.p(`${base}.weight`), outF * inF);
+        out.set(`${base}.weight`, (await be.read(V)).slice(0, outF * inF));
       }
       return out;
     },
@@ -251,17 +321,12 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       return out;
     },
     load(tensors) {
-      for (const [name, data] of tensors) {
-        if (name.endsWith('.ranknum.default') && list.some((s) => peftName(s.site.base, 'ranknum.default') === name)) {
-          checkSize(name, data, 1);
-          ranknum = data[0];
-          continue;
-        }
+      const ranknums = new Set(list.map((s) => peftName(s.site.base, 'ranknum.default')));
+      loadChecked(tensors, 'AdaLoRA', (name) => {
+        if (ranknums.has(name)) return { size: 1, set: (d) => (ranknum = d[0]) };
         const p = byName.get(name);
-        if (!p) throw new Error(`AdaLoRA: unknown tensor "${name}"`);
-        checkSize(name, data, p.tensor.size);
-        be.upload(p.tensor, data);
-      }
+        return p && uploadTo(be, p.tensor);
+      });
     },
     detach() {
       for (const s of list) {
@@ -270,10 +335,9 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
           safeFree(be, p.tensor);
           be.free(p.grad);
         }
-        s.xa.free();
-        s.xe.free();
+        s.acts.free();
       }
-      for (const g of [drop, dxe, dxa, regBufs.gram, regBufs.packed]) g.free();
+      kit.free();
       model.setTrainable(model.params.keys());
     },
   };
@@ -287,10 +351,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
  * per matrix, not the r·(in+out) of the factors); the norms and the r×r coefficient matrices are
  * computed here in float64 and go back in one upload; the gradient products run on the backend.
  */
-async function orthRegularize(be: Backend, list: AdaSite[], weight: number, bufs: { gram: Grow; packed: Grow }): Promise<number> {
+async function orthRegularize(kit: AdapterKit, list: AdaSite[], weight: number): Promise<number> {
   if (list.length === 0 || weight === 0) return 0;
-  const r = list[0].A.shape[0], rr = r * r;
-  const gram = bufs.gram.get(rr), packed = bufs.packed.get(2 * list.length * rr);
+  const be = kit.be, r = list[0].A.shape[0], rr = r * r;
+  const gram = kit.scratch('gram', rr), packed = kit.scratch('grams', 2 * list.length * rr);
   list.forEach((s, i) => {
     be.matmulForward(gram, s.A.tensor, s.A.tensor, null, r, s.site.inF, r); // A·Aᵀ
     be.copy(packed, gram, rr, 2 * i * rr);

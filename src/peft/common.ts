@@ -72,7 +72,8 @@ export function defaultPeftConfig(method: PeftConfig['method']): PeftConfig {
     r: method === 'lora_r1' ? 1 : method === 'vera' ? 256 : 32,
     alpha: method === 'lora_r1' ? 2 : 64,
     dropout: 0.05,
-    targets: [...PROJS],
+    // IA³: PEFT's default targets for Qwen2 / Llama (the keys, values and MLP intermediate).
+    targets: method === 'ia3' ? ['k_proj', 'v_proj', 'down_proj'] : [...PROJS],
     loraPlusRatio: 2,
     adalora: { targetR: 16, tInit: 10, tFinal: 20, deltaT: 5, beta1: 0.85, beta2: 0.85, orthRegWeight: 0.5, totalStep: 200, allocate: false },
     vera: { dInitial: 0.1, seed: 0 },

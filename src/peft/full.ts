@@ -5,7 +5,7 @@
 // gradients (the trained weights are the model's).
 import { paramShapes, type ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
-import { checkSize } from './adalora.ts';
+import { loadChecked, uploadTo } from './adalora.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
@@ -46,12 +46,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     merged: readAll,
     snapshot: readAll,
     load(tensors) {
-      for (const [name, data] of tensors) {
+      loadChecked(tensors, 'full fine-tuning', (name) => {
         const p = byName.get(name);
-        if (!p) throw new Error(`full fine-tuning: unknown tensor "${name}"`);
-        checkSize(name, data, p.tensor.size);
-        be.upload(p.tensor, data);
-      }
+        return p && uploadTo(be, p.tensor);
+      });
     },
     detach() {
       // Keep the model's default (everything trainable) but release the gradients; an upload of

@@ -6,7 +6,7 @@
 // feed-forward ones. PEFT requires feedforward_modules ⊆ target_modules; IA³ has no dropout.
 import type { ModelConfig } from '../model/config.ts';
 import type { LinearAdapter, Model } from '../model/model.ts';
-import { checkSize, Grow, baseOf, safeFree } from './adalora.ts';
+import { AdapterKit, baseOf, loadChecked, safeFree, Slots, uploadTo } from './adalora.ts';
 import { peftName, sites, trainable, validateCommon, type Site } from './common.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
@@ -33,8 +33,8 @@ interface Ia3Site {
   site: Site;
   l: TrainableParam;
   ff: boolean;
-  /** Attention targets: the unscaled output W x + b, kept for dl. */
-  y: Grow | null;
+  /** Attention targets: the unscaled output W x + b (N × out), per input, kept for dl. */
+  y: Slots | null;
 }
 
 async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
@@ -42,26 +42,26 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
   if (errors.length) throw new Error(`IA³: ${errors.join('; ')}`);
   const be = model.backend;
   model.setTrainable([]);
-  const tmp = new Grow(be, 'ia3.tmp');
+  const kit = new AdapterKit(be, 0, 0, 'ia3');
   const list: Ia3Site[] = [];
   const byName = new Map<string, TrainableParam>();
   for (const site of sites(model.cfg, cfg.targets)) {
     const { inF, outF } = site, ff = isFF(cfg, site);
     const n = ff ? inF : outF;
     const l = trainable(be, peftName(site.base, 'ia3_l.default'), ff ? [1, inF] : [outF, 1], new Float32Array(n).fill(1));
-    const s: Ia3Site = { site, l, ff, y: ff ? null : new Grow(be, `${site.base}.ia3.y`) };
+    const s: Ia3Site = { site, l, ff, y: ff ? null : new Slots(be, `${site.base}.ia3`, [outF]) };
     list.push(s);
     byName.set(l.name, l);
     const { w, bias } = baseOf(model, site);
     const adapter: LinearAdapter = ff
       ? {
           forward(out, inp, N) {
-            const xs = tmp.get(N * inF);
+            const xs = kit.scratch('xs', N * inF);
             be.scaleCols(xs, inp, l.tensor, null, N, inF, false);
             be.matmulForward(out, xs, w, bias, N, inF, outF);
           },
           backward(dinp, dout, inp, N, accumulate) {
-            const dxs = tmp.get(N * inF);
+            const dxs = kit.scratch('xs', N * inF);
             be.matmulBackwardInput(dxs, dout, w, N, inF, outF, false);
             be.scaleColsBackward(l.grad, dxs, inp, N, inF);
             be.scaleCols(dinp, dxs, l.tensor, null, N, inF, accumulate);
@@ -69,13 +69,15 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
         }
       : {
           forward(out, inp, N) {
-            const y = s.y!.get(N * outF);
+            const [y] = s.y!.take(inp, N, -1).bufs;
             be.matmulForward(y, inp, w, bias, N, inF, outF);
             be.scaleCols(out, y, l.tensor, null, N, outF, false);
           },
-          backward(dinp, dout, _inp, N, accumulate) {
-            const dy = tmp.get(N * outF);
-            be.scaleColsBackward(l.grad, dout, s.y!.get(N * outF), N, outF);
+          backward(dinp, dout, inp, N, accumulate) {
+            let y = s.y!.find(inp, N, site.base, false)?.bufs[0];
+            if (!y) be.matmulForward((y = kit.scratch('y', N * outF)), inp, w, bias, N, inF, outF);
+            const dy = kit.scratch('dy', N * outF);
+            be.scaleColsBackward(l.grad, dout, y, N, outF);
             be.scaleCols(dy, dout, l.tensor, null, N, outF, false);
             be.matmulBackwardInput(dinp, dy, w, N, inF, outF, accumulate);
           },
@@ -109,12 +111,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       return out;
     },
     load(tensors) {
-      for (const [name, data] of tensors) {
+      loadChecked(tensors, 'IA³', (name) => {
         const p = byName.get(name);
-        if (!p) throw new Error(`IA³: unknown tensor "${name}"`);
-        checkSize(name, data, p.tensor.size);
-        be.upload(p.tensor, data);
-      }
+        return p && uploadTo(be, p.tensor);
+      });
     },
     detach() {
       for (const s of list) {
@@ -123,7 +123,7 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
         be.free(s.l.grad);
         s.y?.free();
       }
-      tmp.free();
+      kit.free();
       model.setTrainable(model.params.keys());
     },
   };

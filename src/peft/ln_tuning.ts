@@ -7,7 +7,7 @@
 // apply). detach() puts the original norm weights back.
 import type { ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
-import { checkSize } from './adalora.ts';
+import { loadChecked, uploadTo } from './adalora.ts';
 import { peftName } from './common.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
@@ -62,12 +62,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     merged: () => read(params, (_p, i) => names[i]),
     snapshot: () => read(params, (p) => p.name),
     load(tensors) {
-      for (const [name, data] of tensors) {
+      loadChecked(tensors, 'LN tuning', (name) => {
         const p = byName.get(name) ?? params[names.indexOf(name)];
-        if (!p) throw new Error(`LN tuning: unknown tensor "${name}"`);
-        checkSize(name, data, p.tensor.size);
-        be.upload(p.tensor, data);
-      }
+        return p && uploadTo(be, p.tensor);
+      });
     },
     detach() {
       // The uploads submit any queued work first, so the gradients can be freed (setTrainable([])).

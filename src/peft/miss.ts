@@ -7,7 +7,7 @@
 // divide in (the "bat" variant, which needs r | in and r | out, is not implemented here).
 import type { ModelConfig } from '../model/config.ts';
 import { PROJS, type LinearAdapter, type Model } from '../model/model.ts';
-import { baseOf, checkSize, Grow, InputDropout, safeFree } from './adalora.ts';
+import { AdapterKit, baseOf, loadChecked, safeFree, Slots, uploadTo } from './adalora.ts';
 import { linearDims, peftName, sites, trainable, validateCommon, type Site } from './common.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
@@ -37,7 +37,8 @@ function trainableCount(cfg: PeftConfig, model: ModelConfig): number {
 interface MissSite {
   site: Site;
   D: TrainableParam;
-  seed: number;
+  /** Only the dropout seed of each forward (x̄ is cheap to recompute). */
+  acts: Slots;
 }
 
 /** W₀ + ΔW for one layer: W (out × in), D (r × out). */
@@ -52,32 +53,31 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
   if (errors.length) throw new Error(`MiSS: ${errors.join('; ')}`);
   const be = model.backend, r = cfg.r;
   model.setTrainable([]);
-  const drop = new InputDropout(be, cfg.dropout, cfg.seed, 'miss');
-  const xbar = new Grow(be, 'miss.xbar'), dxbar = new Grow(be, 'miss.dxbar');
+  const kit = new AdapterKit(be, cfg.dropout, cfg.seed, 'miss');
   const list: MissSite[] = [];
   const byName = new Map<string, TrainableParam>();
-  for (const site of sites(model.cfg, cfg.targets)) {
+  for (const [index, site] of sites(model.cfg, cfg.targets).entries()) {
     const { inF, outF } = site;
     const D = trainable(be, peftName(site.base, 'miss_block.default'), [r, outF], new Float32Array(r * outF));
-    const s: MissSite = { site, D, seed: 0 };
+    const s: MissSite = { site, D, acts: new Slots(be, `${site.base}.miss`, []) };
     list.push(s);
     byName.set(D.name, D);
     const { w, bias } = baseOf(model, site);
     const adapter: LinearAdapter = {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
-        if (drop.p > 0) s.seed = drop.nextSeed();
-        const xb = xbar.get(N * r);
-        be.chunkSum(xb, drop.apply(inp, N * inF, s.seed), N, inF, r);
+        const seed = s.acts.take(inp, N, kit.forwardSeed(index)).seed, xb = kit.scratch('xbar', N * r);
+        be.chunkSum(xb, kit.apply(inp, N * inF, seed), N, inF, r);
         be.matmulBackwardInput(out, xb, D.tensor, N, outF, r, true); // out += x̄ · D
       },
       backward(dinp, dout, inp, N, accumulate) {
-        const xb = xbar.get(N * r), gx = dxbar.get(N * r);
-        be.chunkSum(xb, drop.apply(inp, N * inF, s.seed), N, inF, r); // x̄ again: cheaper than keeping it per layer
+        const seed = s.acts.find(inp, N, site.base, kit.training && kit.p > 0)?.seed ?? -1;
+        const xb = kit.scratch('xbar', N * r), gx = kit.scratch('dxbar', N * r);
+        be.chunkSum(xb, kit.apply(inp, N * inF, seed), N, inF, r); // x̄ again: cheaper than keeping it per layer
         be.matmulBackwardWeight(D.grad, xb, dout, N, outF, r); // dD += x̄ᵀ · dout
         be.matmulForward(gx, dout, D.tensor, null, N, outF, r); // dx̄ = dout · Dᵀ
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
-        drop.addInputGrad(dinp, N * inF, s.seed, (g, acc) => be.chunkSumBackward(g, gx, N, inF, r, acc));
+        kit.addInputGrad(dinp, N * inF, seed, (g, acc) => be.chunkSumBackward(g, gx, N, inF, r, acc));
       },
     };
     model.adapters.set(site.base, adapter);
@@ -89,6 +89,9 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     params,
     zeroGrads() {
       for (const p of params) be.zero(p.grad);
+    },
+    setTraining(on) {
+      kit.training = on;
     },
     async merged() {
       const out = new Map<string, Float32Array>();
@@ -105,20 +108,19 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       return out;
     },
     load(tensors) {
-      for (const [name, data] of tensors) {
+      loadChecked(tensors, 'MiSS', (name) => {
         const p = byName.get(name);
-        if (!p) throw new Error(`MiSS: unknown tensor "${name}"`);
-        checkSize(name, data, p.tensor.size);
-        be.upload(p.tensor, data);
-      }
+        return p && uploadTo(be, p.tensor);
+      });
     },
     detach() {
       for (const s of list) {
         model.adapters.delete(s.site.base);
         safeFree(be, s.D.tensor);
         be.free(s.D.grad);
+        s.acts.free();
       }
-      for (const g of [drop, xbar, dxbar]) g.free();
+      kit.free();
       model.setTrainable(model.params.keys());
     },
   };

@@ -10,7 +10,7 @@ import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LinearAdapter, Model } from '../model/model.ts';
 import { Rng } from '../tasks/rng.ts';
-import { baseOf, checkSize, Grow, InputDropout, safeFree } from './adalora.ts';
+import { AdapterKit, baseOf, loadChecked, safeFree, Slots, uploadTo } from './adalora.ts';
 import { peftName, sites, trainable, validateCommon, type Site } from './common.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
@@ -58,9 +58,8 @@ interface VeraSite {
   site: Site;
   ld: TrainableParam;
   lb: TrainableParam;
-  xa: Grow;
-  xd: Grow;
-  seed: number;
+  /** xa = x̃·Aᵀ and xd = λ_d ⊙ xa (N × r each), per input. */
+  acts: Slots;
 }
 
 async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
@@ -79,34 +78,39 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     for (const [inF, t] of aSlices) for (let k = 0; k < r; k++) be.copy(t, A, inF, k * inF, k * inMax);
     for (const [outF, t] of bSlices) be.copy(t, B, outF * r);
   };
-  const drop = new InputDropout(be, cfg.dropout, cfg.seed, 'vera');
-  const xb = new Grow(be, 'vera.xb'), dxd = new Grow(be, 'vera.dxd'), dxa = new Grow(be, 'vera.dxa');
+  const kit = new AdapterKit(be, cfg.dropout, cfg.seed, 'vera');
   const list: VeraSite[] = [];
   const byName = new Map<string, TrainableParam>();
-  for (const site of sites(model.cfg, cfg.targets)) {
+  for (const [index, site] of sites(model.cfg, cfg.targets).entries()) {
     const { inF, outF } = site;
     if (!aSlices.has(inF)) aSlices.set(inF, be.alloc(`vera_A[:, :${inF}]`, r * inF));
     if (!bSlices.has(outF)) bSlices.set(outF, be.alloc(`vera_B[:${outF}]`, outF * r));
     const As = aSlices.get(inF)!, Bs = bSlices.get(outF)!;
     const ld = trainable(be, peftName(site.base, 'vera_lambda_d.default'), [r], new Float32Array(r).fill(cfg.vera.dInitial));
     const lb = trainable(be, peftName(site.base, 'vera_lambda_b.default'), [outF], new Float32Array(outF));
-    const s: VeraSite = { site, ld, lb, xa: new Grow(be, `${site.base}.vera.xa`), xd: new Grow(be, `${site.base}.vera.xd`), seed: 0 };
+    const s: VeraSite = { site, ld, lb, acts: new Slots(be, `${site.base}.vera`, [r, r]) };
     list.push(s);
     byName.set(ld.name, ld);
     byName.set(lb.name, lb);
     const { w, bias } = baseOf(model, site);
+    const lowRank = (xa: Tensor, xd: Tensor, x: Tensor, N: number) => {
+      be.matmulForward(xa, x, As, null, N, inF, r);
+      be.scaleCols(xd, xa, ld.tensor, null, N, r, false);
+    };
     const adapter: LinearAdapter = {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
-        if (drop.p > 0) s.seed = drop.nextSeed();
-        const xa = s.xa.get(N * r), xd = s.xd.get(N * r), y = xb.get(N * outF);
-        be.matmulForward(xa, drop.apply(inp, N * inF, s.seed), As, null, N, inF, r);
-        be.scaleCols(xd, xa, ld.tensor, null, N, r, false);
+        const slot = s.acts.take(inp, N, kit.forwardSeed(index));
+        const [xa, xd] = slot.bufs, y = kit.scratch('xb', N * outF);
+        lowRank(xa, xd, kit.apply(inp, N * inF, slot.seed), N);
         be.matmulForward(y, xd, Bs, null, N, r, outF);
         be.scaleCols(out, y, lb.tensor, null, N, outF, true);
       },
-      backward(dinp, dout, _inp, N, accumulate) {
-        const xa = s.xa.get(N * r), xd = s.xd.get(N * r), y = xb.get(N * outF), gd = dxd.get(N * r), ga = dxa.get(N * r);
+      backward(dinp, dout, inp, N, accumulate) {
+        const slot = s.acts.find(inp, N, site.base, kit.training && kit.p > 0), seed = slot?.seed ?? -1;
+        let [xa, xd] = slot?.bufs ?? [];
+        if (!slot) lowRank((xa = kit.scratch('xa', N * r)), (xd = kit.scratch('xd', N * r)), inp, N);
+        const y = kit.scratch('xb', N * outF), gd = kit.scratch('dxd', N * r), ga = kit.scratch('dxa', N * r);
         be.matmulForward(y, xd, Bs, null, N, r, outF); // B(λ_d ⊙ Ax) again rather than kept per layer
         be.scaleColsBackward(lb.grad, dout, y, N, outF);
         be.scaleCols(y, dout, lb.tensor, null, N, outF, false); // y is now d(B·xd)
@@ -114,7 +118,7 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
         be.scaleColsBackward(ld.grad, gd, xa, N, r);
         be.scaleCols(ga, gd, ld.tensor, null, N, r, false);
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
-        drop.addInputGrad(dinp, N * inF, s.seed, (g, acc) => be.matmulBackwardInput(g, ga, As, N, inF, r, acc));
+        kit.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, As, N, inF, r, acc));
       },
     };
     model.adapters.set(site.base, adapter);
@@ -128,21 +132,23 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     zeroGrads() {
       for (const p of params) be.zero(p.grad);
     },
+    setTraining(on) {
+      kit.training = on;
+    },
     async merged() {
+      // W + (B ⊙ λ_b λ_dᵀ)·A on the backend: the r-wide factor is scaled here, then one matmul.
       const out = new Map<string, Float32Array>();
-      const [a, b] = await Promise.all([be.read(A), be.read(B)]);
+      const b = await be.read(B);
       for (const s of list) {
-        const { inF, outF } = s.site;
-        const [w, ld, lb] = await Promise.all([be.read(model.p(`${s.site.base}.weight`)), be.read(s.ld.tensor), be.read(s.lb.tensor)]);
-        const m = new Float32Array(outF * inF);
-        for (let o = 0; o < outF; o++) {
-          for (let i = 0; i < inF; i++) {
-            let acc = 0;
-            for (let k = 0; k < r; k++) acc += b[o * r + k] * ld[k] * a[k * inMax + i];
-            m[o * inF + i] = w[o * inF + i] + lb[o] * acc;
-          }
-        }
-        out.set(`${s.site.base}.weight`, m);
+        const { inF, outF, base } = s.site;
+        const [ld, lb] = [await be.read(s.ld.tensor), await be.read(s.lb.tensor)];
+        const scaled = new Float32Array(outF * r);
+        for (let o = 0; o < outF; o++) for (let k = 0; k < r; k++) scaled[o * r + k] = b[o * r + k] * lb[o] * ld[k];
+        const Bs = kit.scratch('mergeB', outF * r), V = kit.scratch('merged', outF * inF);
+        be.upload(Bs, scaled);
+        be.matmulBackwardInput(V, Bs, aSlices.get(inF)!, outF, inF, r, false);
+        be.add(V, V, model.p(`${base}.weight`), outF * inF);
+        out.set(`${base}.weight`, (await be.read(V)).slice(0, outF * inF));
       }
       return out;
     },
@@ -154,26 +160,18 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       return out;
     },
     load(tensors) {
-      let a: Float32Array | null = null, b: Float32Array | null = null;
-      for (const [name, data] of tensors) {
-        if (name === SHARED_A || (name.endsWith('.vera_A.default') && list.some((s) => peftName(s.site.base, 'vera_A.default') === name))) {
-          checkSize(name, data, r * inMax);
-          a = data;
-          continue;
-        }
-        if (name === SHARED_B || (name.endsWith('.vera_B.default') && list.some((s) => peftName(s.site.base, 'vera_B.default') === name))) {
-          checkSize(name, data, outMax * r);
-          b = data;
-          continue;
-        }
+      // The shared projections: PEFT saves them once (base_model.vera_A.default) and its state dict
+      // also lists each layer's reference to the same tensor (…q_proj.vera_A.default).
+      const aliases = (t: string) => new Set([`base_model.${t}.default`, ...list.map((s) => peftName(s.site.base, `${t}.default`))]);
+      const aNames = aliases('vera_A'), bNames = aliases('vera_B');
+      let changed = false;
+      loadChecked(tensors, 'VeRA', (name) => {
+        if (aNames.has(name)) return { size: r * inMax, set: (d) => ((proj.A = d), (changed = true)) };
+        if (bNames.has(name)) return { size: outMax * r, set: (d) => ((proj.B = d), (changed = true)) };
         const p = byName.get(name);
-        if (!p) throw new Error(`VeRA: unknown tensor "${name}"`);
-        checkSize(name, data, p.tensor.size);
-        be.upload(p.tensor, data);
-      }
-      if (a || b) setProjections(a ?? proj.A, b ?? proj.B);
-      if (a) proj.A = a;
-      if (b) proj.B = b;
+        return p && uploadTo(be, p.tensor);
+      });
+      if (changed) setProjections(proj.A, proj.B);
     },
     detach() {
       for (const s of list) {
@@ -182,11 +180,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
           safeFree(be, p.tensor);
           be.free(p.grad);
         }
-        s.xa.free();
-        s.xd.free();
+        s.acts.free();
       }
       for (const t of [A, B, ...aSlices.values(), ...bSlices.values()]) safeFree(be, t);
-      for (const g of [drop, xb, dxd, dxa]) g.free();
+      kit.free();
       model.setTrainable(model.params.keys());
     },
   };

@@ -23,7 +23,7 @@ export async function saveCheckpoint(tr: Trainer): Promise<{ tensors: Uint8Array
   return { tensors: writeSafetensors(out), meta: { version: 1, config: tr.cfg, trainer: tr.state(), optimizerStep: opt.step } };
 }
 
-export function loadCheckpoint(tr: Trainer, tensors: ArrayBuffer, meta: CheckpointMeta): void {
+export function loadCheckpoint(tr: Trainer, tensors: ArrayBuffer | Uint8Array, meta: CheckpointMeta): void {
   if (meta.version !== 1) throw new Error(`checkpoint version ${String(meta.version)} is not supported`);
   const file = parseSafetensors(tensors, 'checkpoint.safetensors').tensors;
   const get = (key: string): Float32Array => {

@@ -94,7 +94,9 @@ export class Trainer {
     for (let round = 0; round <= (c.dynamicSampling ? c.maxResampleRounds : 0) && kept.length < c.promptsPerStep; round++) {
       const need = c.promptsPerStep - kept.length;
       const problems = Array.from({ length: need }, () => this.task.generate(this.promptRng, c.difficulty));
+      this.peft.setTraining?.(false); // no adapter dropout while sampling, as PEFT's eval mode
       const ro = await rollout(this.model, this.tok, this.task, problems, G, this.sampleSettings(round));
+      this.peft.setTraining?.(true);
       this.lastRollout = ro;
       const raw = ro.verdicts.map((v) => v.reward);
       const shaped = c.overlongShaping ? Array.from(applyOverlongShaping(raw, ro.lengths, c.maxNewTokens, c.overlongCache)) : raw;
@@ -153,7 +155,7 @@ export class Trainer {
         if (c.beta > 0) refLogp = await this.referenceLogp(ids, targets, B, T);
         this.model.zeroGrads();
         this.peft.zeroGrads();
-        const { logp } = this.model.forward(ids, targets, B, T);
+        const { logp } = this.model.forward(ids, targets, B, T, c.temperature);
         const lp = await this.model.backend.read(logp);
         const res = policyLoss({ numSeqs: B, seqLen: T, logp: lp, oldLogp, refLogp, mask, advantages: advs }, {
           lossType: c.lossType, epsLow: c.epsLow, epsHigh: c.epsHigh, beta: c.beta, maxCompletionLength: c.maxNewTokens,
@@ -199,10 +201,11 @@ export class Trainer {
 
   /** log π_ref of the targets: the base model with adapters off (PEFT), or a frozen copy (full fine-tuning). */
   private async referenceLogp(ids: Int32Array, targets: Int32Array, B: number, T: number): Promise<Float32Array> {
-    if (this.refModel) return this.refModel.backend.read(this.refModel.forward(ids, targets, B, T).logp);
+    const temp = this.cfg.temperature;
+    if (this.refModel) return this.refModel.backend.read(this.refModel.forward(ids, targets, B, T, temp).logp);
     this.model.adaptersEnabled = false;
     try {
-      return await this.model.backend.read(this.model.forward(ids, targets, B, T).logp);
+      return await this.model.backend.read(this.model.forward(ids, targets, B, T, temp).logp);
     } finally {
       this.model.adaptersEnabled = true;
     }
@@ -210,7 +213,12 @@ export class Trainer {
 
   /** avg@k and pass@k on the task's held-out sets (the first `evalProblems` problems of each). */
   async evaluate(): Promise<EvalRecord[]> {
-    return evaluate(this.model, this.tok, this.task, this.cfg, this.step);
+    this.peft.setTraining?.(false);
+    try {
+      return await evaluate(this.model, this.tok, this.task, this.cfg, this.step);
+    } finally {
+      this.peft.setTraining?.(true);
+    }
   }
 }
 

@@ -32,9 +32,10 @@ function Summary() {
 function ResultsTable({ rows }: { rows: ParityRow[] }) {
   if (rows.length === 0) return null;
   return (
-    <div className="table-wrap">
+    // Focusable so the table can be scrolled sideways from the keyboard on narrow screens.
+    <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="results-caption">
       <table>
-        <caption>Relative error ‖got − want‖ / ‖want‖ against the HuggingFace reference tensors</caption>
+        <caption id="results-caption">Relative error ‖got − want‖ / ‖want‖ against the HuggingFace reference tensors</caption>
         <thead>
           <tr>
             <th scope="col">Backend</th>

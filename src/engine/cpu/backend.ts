@@ -11,6 +11,7 @@ import { biasBackward, matmulBackwardInput, matmulBackwardWeight, matmulForward 
 import { chunkSum, chunkSumBackward, div, dropout, rowNorm, scaleCols, scaleColsBackward } from '../ref/peft.ref.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../ref/rmsnorm.ref.ts';
 import { rope } from '../ref/rope.ref.ts';
+import { sample } from '../ref/sample.ref.ts';
 import { swigluBackward, swigluForward } from '../ref/swiglu.ref.ts';
 
 export class CpuTensor implements Tensor {
@@ -176,14 +177,31 @@ export class CpuBackend implements Backend {
     add(f32(out, n), f32(a, n), f32(b, n), n);
   }
 
-  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
-    logprobForward(f32(logp, N), f32(lse, N), f32(logits, N * V), i32(targets, N), N, V);
+  /** scale multiplies the logits before the log-softmax; it is rounded to float32 first, as the GPU
+   * receives it, so both backends compute the same function. */
+  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+    logprobForward(f32(logp, N), f32(lse, N), f32(logits, N * V), i32(targets, N), N, V, Math.fround(finite('logprobForward', scale)));
   }
-  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void {
-    logprobBackward(f32(dlogits, N * V), f32(dlogp, N), f32(logits, N * V), f32(lse, N), i32(targets, N), N, V);
+  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+    logprobBackward(f32(dlogits, N * V), f32(dlogp, N), f32(logits, N * V), f32(lse, N), i32(targets, N), N, V,
+      Math.fround(finite('logprobBackward', scale)));
   }
   argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
     argmax(i32(out, N), f32(logits, N * V), N, V);
+  }
+  /** Validates like the GPU op: distinct outputs, every written slot inside its tensor. */
+  sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
+    seed: number, offset: number, stride: number): void {
+    for (const [k, v] of Object.entries({ B, V, offset, stride })) {
+      if (!Number.isInteger(v) || v < 0) throw new RangeError(`sample: ${k} must be a non-negative integer, got ${v}`);
+    }
+    if (!Number.isInteger(seed)) throw new RangeError(`sample: seed must be an integer, got ${seed}`);
+    if (B === 0) return;
+    if (B > 1 && stride === 0) throw new RangeError(`sample: stride 0 would make ${B} rows write one slot`);
+    noAlias('sample', logp, entropy, logits);
+    noAlias('sample', entropy, logits);
+    const n = (B - 1) * stride + offset + 1;
+    sample(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride);
   }
 
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {

@@ -54,3 +54,45 @@ describe('argmax reference', () => {
     expect(Array.from(out)).toEqual([1, 0, 1, 3]);
   });
 });
+
+describe('logprob reference with scale (tempered logits)', () => {
+  const logits = randArray64(N * V, 63, 3);
+  const targets = Int32Array.from([4, 0, -1, 10, 2, 2, 9, -7, 6, 1]); // rows 2 and 7 masked
+  const dlogp = randArray64(N, 64);
+  for (const scale of [1 / 0.7, 0.5, -1.3]) {
+    const logp = new Float64Array(N), lse = new Float64Array(N);
+    const loss = (): number => { logprobForward(logp, lse, logits, targets, N, V, scale); return dot(logp, dlogp); };
+
+    it(`forward is the log softmax of scale · logits, scale=${scale.toFixed(3)}`, () => {
+      const TOL = 1e-12;
+      loss();
+      const z = logits.map((x) => scale * x);
+      const wantLogp = new Float64Array(N), wantLse = new Float64Array(N);
+      logprobForward(wantLogp, wantLse, z, targets, N, V);
+      for (let n = 0; n < N; n++) {
+        expect(Math.abs(lse[n] - wantLse[n])).toBeLessThan(TOL);
+        expect(Math.abs(logp[n] - wantLogp[n])).toBeLessThan(TOL);
+      }
+    });
+
+    it(`backward assigns the FD gradient (chain factor scale), scale=${scale.toFixed(3)}`, () => {
+      const TOL = 1e-7; // float64 FD, h = 1e-5
+      const want = fdGrad(logits, loss);
+      loss();
+      const dlogits = new Float64Array(N * V).fill(999);
+      logprobBackward(dlogits, dlogp, logits, lse, targets, N, V, scale);
+      expect(relErr(dlogits, want)).toBeLessThan(TOL);
+      for (const n of [2, 7]) for (let i = 0; i < V; i++) expect(dlogits[n * V + i]).toBe(0);
+    });
+  }
+
+  it('scale = 1 gives exactly the unscaled results', () => {
+    const a = [new Float64Array(N), new Float64Array(N), new Float64Array(N * V)];
+    const b = [new Float64Array(N), new Float64Array(N), new Float64Array(N * V)];
+    logprobForward(a[0], a[1], logits, targets, N, V);
+    logprobBackward(a[2], dlogp, logits, a[1], targets, N, V);
+    logprobForward(b[0], b[1], logits, targets, N, V, 1);
+    logprobBackward(b[2], dlogp, logits, b[1], targets, N, V, 1);
+    for (let i = 0; i < 3; i++) expect(Array.from(b[i])).toEqual(Array.from(a[i]));
+  });
+});

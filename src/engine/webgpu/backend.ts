@@ -8,6 +8,7 @@ import * as attn from './ops/attention.ts';
 import * as mm from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
 import * as peft from './ops/peft.ts';
+import * as smp from './ops/sample.ts';
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
@@ -100,14 +101,18 @@ export class WebGpuBackend implements Backend {
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
     nn.add(this.ctx, out, a, b, n);
   }
-  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
-    nn.logprobForward(this.ctx, logp, lse, logits, targets, N, V);
+  logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+    nn.logprobForward(this.ctx, logp, lse, logits, targets, N, V, scale);
   }
-  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void {
-    nn.logprobBackward(this.ctx, dlogits, dlogp, logits, lse, targets, N, V);
+  logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+    nn.logprobBackward(this.ctx, dlogits, dlogp, logits, lse, targets, N, V, scale);
   }
   argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
     nn.argmax(this.ctx, out, logits, N, V);
+  }
+  sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
+    seed: number, offset: number, stride: number): void {
+    smp.sample(this.ctx, ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride);
   }
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {
     peft.scaleCols(this.ctx, out, inp, s, bias, N, OC, accumulate);

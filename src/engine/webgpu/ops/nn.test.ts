@@ -299,7 +299,7 @@ describe('folded (x, y) grids', () => {
     const grid: [number, number, number] = [4, 3, 1];
     gpu.ctx.dispatch('core/rmsnorm_forward', [tOut, tRstd, tInp, put(gpu, 'w', w)], [U(N), U(C), F(1e-6)], grid);
     gpu.ctx.dispatch('core/argmax', [tAm, tLogits], [U(N), U(V)], grid);
-    gpu.ctx.dispatch('core/logprob_forward', [tLogp, tLse, tLogits, put(gpu, 'targets', targets)], [U(N), U(V)], grid);
+    gpu.ctx.dispatch('core/logprob_forward', [tLogp, tLse, tLogits, put(gpu, 'targets', targets)], [U(N), U(V), F(1)], grid);
     gpu.ctx.dispatch('core/embedding_backward', [tDwte, tInp, put(gpu, 'ids', ids)], [U(N), U(C), U(V)], grid);
     const wantOut = new Float64Array(N * C), wantRstd = new Float64Array(N);
     rmsRef.rmsnormForward(wantOut, wantRstd, f64(inp), f64(w), N, C, 1e-6);

@@ -81,12 +81,19 @@ export function swigluBackward(g: GpuContext, dgate: Tensor, dup: Tensor, dout: 
 
 // --- log-probabilities, argmax ---------------------------------------------------------------
 
-export function logprobForward(g: GpuContext, logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
-  g.dispatch('core/logprob_forward', [logp, lse, logits, targets], [U(N), U(V)], N);
+/** scale (default 1; 1/temperature for a tempered policy) multiplies the logits before the
+ * log-softmax, rounded once to f32 in the shader: scale 1 is bit-identical to no scale. */
+function checkScale(op: string, scale: number): number {
+  if (!Number.isFinite(scale)) throw new RangeError(`${op}: scale must be finite, got ${scale}`);
+  return scale;
 }
 
-export function logprobBackward(g: GpuContext, dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number): void {
-  g.dispatch('core/logprob_backward', [dlogits, dlogp, logits, lse, targets], [U(N), U(V)], groups(N * V));
+export function logprobForward(g: GpuContext, logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+  g.dispatch('core/logprob_forward', [logp, lse, logits, targets], [U(N), U(V), F(checkScale('logprobForward', scale))], N);
+}
+
+export function logprobBackward(g: GpuContext, dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+  g.dispatch('core/logprob_backward', [dlogits, dlogp, logits, lse, targets], [U(N), U(V), F(checkScale('logprobBackward', scale))], groups(N * V));
 }
 
 export function argmax(g: GpuContext, out: Tensor, logits: Tensor, N: number, V: number): void {

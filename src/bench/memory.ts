@@ -1,0 +1,50 @@
+// GPU memory as the WebGPU API sees it: every GPUBuffer created on a device (the engine's tensors,
+// the matmul split scratch, the uniform arena, readback staging, tfjs's buffers) counted when
+// created and uncounted when destroyed. Installed by wrapping the device's createBuffer, so nothing
+// in the engine needs to know. `live` and `peak` are bytes of buffer size (what the driver must
+// back, alignment and internal padding aside).
+
+export class MemoryTracker {
+  live = 0;
+  peak = 0;
+  /** Buffers created so far (including destroyed ones). */
+  created = 0;
+  private readonly buffers = new Map<GPUBuffer, { bytes: number; seq: number }>();
+
+  constructor(readonly device: GPUDevice) {
+    const create = device.createBuffer.bind(device);
+    device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
+      const buffer = create(desc);
+      const seq = this.created++;
+      this.buffers.set(buffer, { bytes: desc.size, seq });
+      this.live += desc.size;
+      this.peak = Math.max(this.peak, this.live);
+      const destroy = buffer.destroy.bind(buffer);
+      buffer.destroy = (): undefined => {
+        const entry = this.buffers.get(buffer);
+        if (entry) {
+          this.buffers.delete(buffer);
+          this.live -= entry.bytes;
+        }
+        return destroy();
+      };
+      return buffer;
+    };
+  }
+
+  /** Start a new peak window at the current live bytes. */
+  resetPeak(): void {
+    this.peak = this.live;
+  }
+
+  /** A mark for destroyCreatedSince. */
+  mark(): number {
+    return this.created;
+  }
+
+  /** Destroy every still-live buffer created after `mark` (the bench's way to drop a whole
+   * model, adapter, optimizer and execution context between methods). Submit pending work first. */
+  destroyCreatedSince(mark: number): void {
+    for (const [buffer, { seq }] of [...this.buffers]) if (seq >= mark) buffer.destroy();
+  }
+}

@@ -1,0 +1,167 @@
+// The shape of a bench run's JSON (BENCH_SCHEMA). Every row names the GPU adapter it was measured
+// on (`gpu`, the short name; the report's `gpu` holds its limits and features) so a row copied out
+// of the file still says where it came from. Times are ms; every Timing keeps each run's time.
+import type { GpuInfo } from '../engine/webgpu/device.ts';
+import type { Timing } from './timing.ts';
+
+export const BENCH_SCHEMA = 'rlvr-lab-bench/1';
+
+export type SectionId = 'matmul' | 'adapter' | 'step' | 'decode' | 'memory';
+export const SECTION_IDS: readonly SectionId[] = ['matmul', 'adapter', 'step', 'decode', 'memory'];
+
+export interface MachineInfo {
+  os: string;
+  arch: string;
+  cpuModel: string;
+  cpuCount: number;
+  memoryGiB: number | null;
+  /** Browser runs: the user agent. */
+  userAgent?: string;
+}
+
+export interface RuntimeInfo {
+  /** node-dawn, deno-wgpu or browser. */
+  kind: 'node-dawn' | 'deno-wgpu' | 'browser';
+  /** e.g. "Node v20.20.2, Dawn (npm webgpu 0.6.2)". */
+  description: string;
+}
+
+export interface GpuReport extends GpuInfo {
+  /** Short adapter name (vendor / architecture / device / description). */
+  name: string;
+  /** describeGpu(): name, key limits and features in one line. */
+  summary: string;
+}
+
+export interface Throughput {
+  timing: Timing;
+  gflops: number;
+}
+
+export interface MatmulRow {
+  gpu: string;
+  /** "small gate_proj/up_proj", "square 1024", ... */
+  label: string;
+  kind: 'model' | 'square';
+  /** out (M,N) = a (M,K) · bᵀ. */
+  M: number;
+  K: number;
+  N: number;
+  gflop: number;
+  ours: Throughput;
+  naive: Throughput | null;
+  tfjs: Throughput | null;
+  /** GFLOP/s ours / naive and ours / tfjs (> 1: ours faster). */
+  oursOverNaive: number | null;
+  oursOverTfjs: number | null;
+  /** max |x − ours| / max |ours| on the same inputs. */
+  naiveRelErr: number | null;
+  tfjsRelErr: number | null;
+}
+
+export interface AdapterRow {
+  gpu: string;
+  label: string;
+  /** N rows, C in, OC out, rank r. */
+  N: number;
+  C: number;
+  OC: number;
+  r: number;
+  /** Dense layer: x·Wᵀ; backward dx = dout·W and dW += doutᵀ·x. */
+  denseFwd: Throughput;
+  denseBwd: Throughput;
+  /** Low-rank path: xa = x·Aᵀ, out += s·xa·Bᵀ; backward dB, dxa, dA, dx +=. */
+  adapterFwd: Throughput;
+  adapterBwd: Throughput;
+  /** Time of the low-rank path over the dense matmul it replaces (< 1: cheaper). */
+  fwdRatio: number;
+  bwdRatio: number;
+}
+
+export interface StepResult {
+  gpu: string;
+  model: string;
+  params: number;
+  /** The PEFT method used (lora, or full when PEFT could not attach) and why it fell back. */
+  method: string;
+  rank: number | null;
+  fallback: string | null;
+  trainableParams: number;
+  prompts: number;
+  group: number;
+  promptLen: number;
+  newTokens: number;
+  /** Training rows = prompts × group sequences of promptLen + newTokens tokens. */
+  sequences: number;
+  seqLen: number;
+  /** The whole step as the trainer runs it: forward, read log-probs, loss, backward, AdamW, read grad norm. */
+  step: Timing;
+  /** The same step with a sync after each phase, split by phase. */
+  phases: { forward: Timing; loss: Timing; backward: Timing; optimizer: Timing };
+  dispatchesPerStep: number;
+  submissionsPerStep: number;
+  trainTokensPerS: number;
+  rollout: {
+    timing: Timing;
+    dispatches: number;
+    submissions: number;
+    /** Generated tokens per second (sequences × newTokens / time). */
+    tokensPerS: number;
+  };
+}
+
+export interface DecodeRow {
+  gpu: string;
+  batch: number;
+  promptLen: number;
+  /** Positions at the end of generation (promptLen + newTokens). */
+  positions: number;
+  newTokens: number;
+  generate: Timing;
+  /** generate time / newTokens. */
+  msPerToken: number;
+  /** Extra time per extra token against the previous (shorter) row: the cost of the tokens at positions
+   * previous.positions .. positions. null on the first row. */
+  marginalMsPerToken: number | null;
+  /** A full forward over (batch, positions): what every decode step would cost without a KV cache. */
+  noCacheForward: Timing;
+}
+
+export interface MemoryRow {
+  gpu: string;
+  method: string;
+  model: string;
+  trainableParams: number | null;
+  /** Bytes of GPU buffers, each measured as the growth over the state before the model was built. */
+  weightsBytes: number | null;
+  adapterBytes: number | null;
+  optimizerBytes: number | null;
+  /** Peak during one training step (forward, backward, AdamW) and during one rollout. */
+  peakTrainBytes: number | null;
+  peakRolloutBytes: number | null;
+  peakBytes: number | null;
+  rows: number;
+  error: string | null;
+}
+
+export interface BenchReport {
+  schema: typeof BENCH_SCHEMA;
+  createdAt: string;
+  preset: string;
+  machine: MachineInfo;
+  runtime: RuntimeInfo;
+  gpu: GpuReport;
+  /** The settings the run used (the preset after overrides). */
+  settings: unknown;
+  sections: SectionId[];
+  tfjs: { ok: boolean; version: string | null; note: string | null };
+  matmul: MatmulRow[];
+  adapter: AdapterRow[];
+  step: StepResult | null;
+  decode: DecodeRow[];
+  memory: MemoryRow[];
+  /** Sections that failed, with the error. */
+  errors: { section: SectionId; message: string }[];
+  notes: string[];
+  durationS: number;
+}

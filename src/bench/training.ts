@@ -1,0 +1,266 @@
+// Sections 3–5, on a whole model: one RL training step and one rollout of the lab's model with
+// LoRA (split by phase, with dispatch and submission counts), decode cost per token as the
+// sequence grows (the KV cache at work), and peak GPU memory per PEFT method.
+import type { Backend } from '../engine/backend.ts';
+import { WebGpuBackend } from '../engine/webgpu/backend.ts';
+import { paramCount } from '../model/config.ts';
+import { namedConfig, randomWeights } from '../model/init.ts';
+import { Model } from '../model/model.ts';
+import { getMethod, methodIds } from '../peft/registry.ts';
+import type { MethodId, PeftInstance } from '../peft/types.ts';
+import { defaultConfig } from '../rl/config.ts';
+import { policyLoss } from '../rl/loss.ts';
+import { AdamW } from '../rl/optimizer.ts';
+import type { ModelSize } from './config.ts';
+import { errorMessage, type BenchEnv } from './env.ts';
+import type { DecodeRow, MemoryRow, StepResult } from './report.ts';
+import { fromRuns, now, timeWall } from './timing.ts';
+
+const BOS = 1;
+const FIRST_CHAR = 3; // ids below are <pad>, <bos>, <eos>
+
+/** A model of a named size with a PEFT method attached (full fine-tuning when it cannot attach). */
+export interface Rig {
+  model: Model;
+  peft: PeftInstance;
+  opt: AdamW;
+  method: MethodId;
+  fallback: string | null;
+}
+
+export async function buildRig(be: Backend, size: ModelSize, vocab: number, maxPositions: number, method: MethodId, rank: number | null,
+  weights?: Map<string, Float32Array>, allowFallback = true): Promise<Rig> {
+  const cfg = namedConfig(size, vocab, maxPositions);
+  const model = new Model(be, cfg, weights ?? randomWeights(cfg, 0));
+  let peft: PeftInstance, used = method, fallback: string | null = null;
+  const pc = defaultConfig(method).peft;
+  if (rank !== null) {
+    pc.r = rank;
+    pc.alpha = 2 * rank;
+  }
+  try {
+    peft = await getMethod(method).attach(model, pc);
+  } catch (e) {
+    if (!allowFallback || method === 'full') throw e;
+    fallback = `${method} could not attach (${errorMessage(e)}); measured full fine-tuning instead`;
+    used = 'full';
+    peft = await getMethod('full').attach(model, defaultConfig('full').peft);
+  }
+  const opt = new AdamW(be, peft.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
+  return { model, peft, opt, method: used, fallback };
+}
+
+export function randomPrompts(B: number, P: number, vocab: number, seed: number): Int32Array {
+  const out = new Int32Array(B * P);
+  let s = (seed * 2654435761 + 7) >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = i % P === 0 ? BOS : FIRST_CHAR + (s % (vocab - FIRST_CHAR));
+  }
+  return out;
+}
+
+/** A training batch built from a rollout the way the trainer builds one: targets are the next
+ * tokens on completion positions, masked elsewhere; ±1 advantages. */
+export interface Batch {
+  B: number;
+  T: number;
+  ids: Int32Array;
+  targets: Int32Array;
+  mask: Uint8Array;
+  oldLogp: Float32Array;
+  advantages: Float64Array;
+  newTokens: number;
+}
+
+export function batchFrom(tokens: Int32Array, logp: Float32Array, B: number, P: number, steps: number): Batch {
+  const T = P + steps;
+  const targets = new Int32Array(B * T).fill(-1), mask = new Uint8Array(B * T), oldLogp = new Float32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    for (let s = 0; s < steps; s++) {
+      const t = b * T + P - 1 + s;
+      targets[t] = tokens[b * T + P + s];
+      mask[t] = 1;
+      oldLogp[t] = logp[b * steps + s];
+    }
+  }
+  const advantages = Float64Array.from({ length: B }, (_, b) => (b % 2 ? 1 : -1));
+  return { B, T, ids: tokens.slice(0, B * T), targets, mask, oldLogp, advantages, newTokens: steps };
+}
+
+/** One training step as the trainer runs it; with `phased`, a sync after backward so the phases can
+ * be timed apart. Returns the phase boundaries [start, forward, loss, backward, optimizer] in ms. */
+export async function trainStep(rig: Rig, batch: Batch, phased: boolean): Promise<number[]> {
+  const { model, peft, opt } = rig;
+  const be = model.backend;
+  const t = [now()];
+  model.zeroGrads();
+  peft.zeroGrads();
+  const { logp } = model.forward(batch.ids, batch.targets, batch.B, batch.T, 1);
+  const lp = await be.read(logp);
+  t.push(now());
+  const res = policyLoss({ numSeqs: batch.B, seqLen: batch.T, logp: lp, oldLogp: batch.oldLogp, mask: batch.mask, advantages: batch.advantages }, {
+    lossType: 'dapo', epsLow: 0.2, epsHigh: 0.28, beta: 0, maxCompletionLength: batch.newTokens,
+  });
+  t.push(now());
+  model.backward(res.dlogp);
+  if (peft.regularize) await peft.regularize();
+  if (phased) await be.sync();
+  t.push(now());
+  opt.update(1e-3);
+  if (peft.afterStep) await peft.afterStep(opt.step);
+  await opt.lastGradNorm();
+  t.push(now());
+  return t;
+}
+
+const trainableCount = (p: PeftInstance): number => p.params.reduce((a, x) => a + x.tensor.size, 0);
+
+export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promise<StepResult> {
+  const { be, cfg, log } = env;
+  const s = cfg.step;
+  const rig = await buildRig(be, s.model, cfg.vocab, cfg.maxPositions, s.method, s.rank);
+  if (rigOut) rigOut.rig = rig;
+  if (rig.fallback) log(`  ${rig.fallback}`);
+  const B = s.prompts * s.group, P = s.promptLen;
+  const prompts = randomPrompts(B, P, cfg.vocab, 1);
+  const ctx = be.ctx;
+  // Rollout: prompts × group rows sampled at temperature 1 for newTokens steps (no early stop).
+  let gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 1 });
+  let d0 = 0, s0 = 0, d1 = 0, s1 = 0, seed = 2;
+  const rollout = await timeWall(async () => {
+    d0 = ctx.dispatches;
+    s0 = ctx.submissions;
+    gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: seed++ });
+    d1 = ctx.dispatches;
+    s1 = ctx.submissions;
+  }, cfg.wall);
+  const rolloutCounts = { dispatches: d1 - d0, submissions: s1 - s0 };
+  log(`  rollout ${s.prompts}×${s.group}×${s.newTokens}: ${rollout.medianMs.toFixed(1)} ms, ` +
+    `${rolloutCounts.dispatches} dispatches, ${rolloutCounts.submissions} submissions`);
+
+  const batch = batchFrom(gen.tokens, gen.logp, B, P, s.newTokens);
+  // The step as the trainer runs it (counts taken on the last run).
+  const step = await timeWall(async () => {
+    d0 = ctx.dispatches;
+    s0 = ctx.submissions;
+    await trainStep(rig, batch, false);
+    d1 = ctx.dispatches;
+    s1 = ctx.submissions;
+  }, cfg.wall);
+  const stepCounts = { dispatches: d1 - d0, submissions: s1 - s0 };
+  // The same step, synced between phases.
+  const phaseRuns: number[][] = [[], [], [], []];
+  for (let r = 0; r < cfg.wall.warmup + cfg.wall.reps; r++) {
+    const t = await trainStep(rig, batch, true);
+    if (r < cfg.wall.warmup) continue;
+    for (let i = 0; i < 4; i++) phaseRuns[i].push(t[i + 1] - t[i]);
+  }
+  const [forward, loss, backward, optimizer] = phaseRuns.map((x) => fromRuns(x, cfg.wall.warmup));
+  log(`  train step ${B}×${batch.T}: ${step.medianMs.toFixed(1)} ms (forward ${forward.medianMs.toFixed(1)}, loss ${loss.medianMs.toFixed(1)}, ` +
+    `backward ${backward.medianMs.toFixed(1)}, optimizer ${optimizer.medianMs.toFixed(1)}), ` +
+    `${stepCounts.dispatches} dispatches, ${stepCounts.submissions} submissions`);
+  return {
+    gpu: env.gpuName, model: s.model, params: paramCount(rig.model.cfg), method: rig.method, rank: rig.method === 'full' ? null : s.rank,
+    fallback: rig.fallback, trainableParams: trainableCount(rig.peft),
+    prompts: s.prompts, group: s.group, promptLen: P, newTokens: s.newTokens, sequences: B, seqLen: batch.T,
+    step, phases: { forward, loss, backward, optimizer },
+    dispatchesPerStep: stepCounts.dispatches, submissionsPerStep: stepCounts.submissions,
+    trainTokensPerS: (B * batch.T) / (step.medianMs / 1000),
+    rollout: { timing: rollout, ...rolloutCounts, tokensPerS: (B * s.newTokens) / (rollout.medianMs / 1000) },
+  };
+}
+
+export async function decodeSection(env: BenchEnv, rig?: Rig): Promise<DecodeRow[]> {
+  const { be, cfg, log } = env;
+  const d = cfg.decode;
+  const r = rig ?? await buildRig(be, cfg.step.model, cfg.vocab, cfg.maxPositions, cfg.step.method, cfg.step.rank);
+  const B = d.batch, P = d.promptLen;
+  const prompts = randomPrompts(B, P, cfg.vocab, 3);
+  const rows: DecodeRow[] = [];
+  for (const L of d.positions) {
+    const steps = L - P;
+    if (steps < 1) throw new Error(`decode: ${L} positions leave no new tokens after a ${P}-token prompt`);
+    let seed = 10;
+    const generate = await timeWall(async () => {
+      await r.model.generate(prompts, B, steps, { temperature: 1, topP: 1, seed: seed++ });
+    }, cfg.wall);
+    const ids = randomPrompts(B, L, cfg.vocab, 4), targets = new Int32Array(B * L).fill(-1);
+    const noCacheForward = await timeWall(async () => {
+      const { logp } = r.model.forward(ids, targets, B, L, 1);
+      await be.read(logp);
+    }, cfg.wall);
+    const prev = rows[rows.length - 1];
+    const row: DecodeRow = {
+      gpu: env.gpuName, batch: B, promptLen: P, positions: L, newTokens: steps, generate,
+      msPerToken: generate.medianMs / steps,
+      marginalMsPerToken: prev ? (generate.medianMs - prev.generate.medianMs) / (steps - prev.newTokens) : null,
+      noCacheForward,
+    };
+    rows.push(row);
+    log(`  ${String(L).padStart(4)} positions: ${row.msPerToken.toFixed(2)} ms/token` +
+      (row.marginalMsPerToken !== null ? ` (marginal ${row.marginalMsPerToken.toFixed(2)})` : '') +
+      `; a full forward over them: ${noCacheForward.medianMs.toFixed(1)} ms`);
+  }
+  return rows;
+}
+
+/** Peak GPU memory of each PEFT method: model, adapter, optimizer, one training step, one rollout.
+ * Each method gets a fresh execution context on the same device; everything it created is
+ * destroyed afterwards. */
+export async function memorySection(env: BenchEnv): Promise<MemoryRow[]> {
+  const { cfg, memory, log } = env;
+  const m = cfg.memory;
+  const methods = m.methods === 'all' ? methodIds : m.methods;
+  const modelCfg = namedConfig(m.model, cfg.vocab, cfg.maxPositions);
+  const weights = randomWeights(modelCfg, 0);
+  const rows: MemoryRow[] = [];
+  for (const method of methods) {
+    const row: MemoryRow = {
+      gpu: env.gpuName, method, model: m.model, trainableParams: null, weightsBytes: null, adapterBytes: null, optimizerBytes: null,
+      peakTrainBytes: null, peakRolloutBytes: null, peakBytes: null, rows: m.sequences * (m.promptLen + m.newTokens), error: null,
+    };
+    const mark = memory.mark();
+    const base = memory.live;
+    memory.resetPeak();
+    const be = new WebGpuBackend(env.handle, env.shaders);
+    try {
+      const model = new Model(be, modelCfg, weights);
+      row.weightsBytes = memory.live - base;
+      const pc = defaultConfig(method).peft;
+      const peft = await getMethod(method).attach(model, pc);
+      await be.sync();
+      row.adapterBytes = memory.live - base - row.weightsBytes;
+      row.trainableParams = trainableCount(peft);
+      const opt = new AdamW(be, peft.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
+      await be.sync();
+      row.optimizerBytes = memory.live - base - row.weightsBytes - row.adapterBytes;
+      const rig: Rig = { model, peft, opt, method, fallback: null };
+      const B = m.sequences;
+      const prompts = randomPrompts(B, m.promptLen, cfg.vocab, 5);
+      memory.resetPeak();
+      peft.setTraining?.(false);
+      const gen = await model.generate(prompts, B, m.newTokens, { temperature: 1, topP: 1, seed: 1 });
+      row.peakRolloutBytes = memory.peak - base;
+      peft.setTraining?.(true);
+      memory.resetPeak();
+      await trainStep(rig, batchFrom(gen.tokens, gen.logp, B, m.promptLen, m.newTokens), false);
+      row.peakTrainBytes = memory.peak - base;
+      row.peakBytes = Math.max(row.peakTrainBytes, row.peakRolloutBytes);
+      log(`  ${method.padEnd(10)} peak ${(row.peakBytes / 2 ** 20).toFixed(2)} MiB (weights ${(row.weightsBytes / 2 ** 20).toFixed(2)}, ` +
+        `adapter ${(row.adapterBytes / 2 ** 20).toFixed(2)}, optimizer ${(row.optimizerBytes / 2 ** 20).toFixed(2)})`);
+    } catch (e) {
+      row.error = errorMessage(e);
+      log(`  ${method.padEnd(10)} failed: ${row.error}`);
+    } finally {
+      try {
+        await be.sync();
+      } catch {
+        // a failed method may leave a device error behind; its buffers are dropped all the same
+      }
+      memory.destroyCreatedSince(mark);
+    }
+    rows.push(row);
+  }
+  return rows;
+}

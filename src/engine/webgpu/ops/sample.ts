@@ -1,0 +1,36 @@
+// Token sampling (temperature + top-p) for decoding. Shader: shaders/core/sample.wgsl, one
+// workgroup per row (folded 1-D dispatch over B). Semantics: src/engine/backend.ts `sample`; CPU
+// reference: src/engine/ref/sample.ref.ts. The draw of row b depends only on (seed, b) and the
+// logits, so a seed reproduces a decode bit for bit.
+import type { Tensor } from '../../backend.ts';
+import { F, type GpuContext, gpuTensor, U } from '../context.ts';
+
+function checkInt(op: string, dims: Record<string, number>): void {
+  for (const [k, v] of Object.entries(dims)) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${op}: ${k} must be a non-negative integer, got ${v}`);
+  }
+}
+
+/** ids (B) i32 = one token per row of logits (B,V) drawn from softmax(logits / temperature) restricted
+ * to top-p; logp and entropy (of the full tempered distribution) at [b·stride + offset]. */
+export function sample(g: GpuContext, ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number,
+  temperature: number, topP: number, seed: number, offset: number, stride: number): void {
+  const op = 'sample';
+  checkInt(op, { B, V, offset, stride });
+  if (!Number.isInteger(seed)) throw new RangeError(`${op}: seed must be an integer, got ${seed}`);
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw new RangeError(`${op}: temperature must be > 0 (greedy decoding is argmax), got ${temperature}`);
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`${op}: topP must be in (0, 1], got ${topP}`);
+  if (B === 0) return;
+  if (V < 1) throw new RangeError(`${op}: V must be at least 1`);
+  if (ids.dtype !== 'i32') throw new Error(`${op}: ids "${ids.label}" must be i32`);
+  for (const t of [logp, entropy, logits]) if (t.dtype !== 'f32') throw new Error(`${op}: "${t.label}" must be f32`);
+  const last = (B - 1) * stride + offset; // the largest logp/entropy index written
+  const need: [Tensor, number][] = [[ids, B], [logp, last + 1], [entropy, last + 1], [logits, B * V]];
+  for (const [t, n] of need) if (t.size < n) throw new RangeError(`${op}: tensor "${t.label}" has ${t.size} elements, needs ${n}`);
+  if (B > 1 && stride === 0) throw new RangeError(`${op}: stride 0 would make ${B} rows write one slot`);
+  const bufs = [ids, logp, entropy, logits].map((t) => gpuTensor(t).buffer);
+  if (new Set(bufs).size !== bufs.length) throw new Error(`${op}: ids, logp, entropy and logits must be distinct tensors`);
+  if (B * V > 0xffffffff) throw new RangeError(`${op}: B·V = ${B * V} overflows u32 indexing`);
+  g.dispatch('core/sample', [ids, logp, entropy, logits],
+    [U(B), U(V), F(1 / temperature), F(topP), U(seed >>> 0), U(offset), U(stride)], B);
+}
