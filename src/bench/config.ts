@@ -71,7 +71,7 @@ export function presetConfig(preset: Preset): BenchConfig {
         adapter: { rows: 4 * 88, shapes: [{ label: 'small up_proj', C: 128, OC: 384 }], ranks: [1, 4, 8, 16, 32, 64] },
         step: { model: 'small', method: 'lora', rank: 16, prompts: 2, group: 2, promptLen: 8, newTokens: 8 },
         decode: { batch: 4, promptLen: 4, positions: [8, 16, 32] },
-        memory: { model: 'small', methods: 'all', sequences: 4, promptLen: 8, newTokens: 8 },
+        memory: { model: 'small', methods: 'all', sequences: 4, promptLen: 8, newTokens: 4 },
       };
     case 'smoke':
       return {
@@ -82,8 +82,8 @@ export function presetConfig(preset: Preset): BenchConfig {
         matmul: { models: ['small'], sequences: 1, tokens: 88, only: ['down_proj'], squares: [], naive: true, tfjs: true },
         adapter: { rows: 88, shapes: [{ label: 'small up_proj', C: 128, OC: 384 }], ranks: [16] },
         step: { model: 'small', method: 'lora', rank: 16, prompts: 1, group: 2, promptLen: 4, newTokens: 4 },
-        decode: { batch: 2, promptLen: 4, positions: [8, 12] },
-        memory: { model: 'small', methods: ['lora', 'full'], sequences: 2, promptLen: 4, newTokens: 4 },
+        decode: { batch: 2, promptLen: 4, positions: [6, 10] },
+        memory: { model: 'small', methods: ['lora', 'full'], sequences: 2, promptLen: 4, newTokens: 2 },
       };
   }
 }

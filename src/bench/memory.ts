@@ -44,7 +44,7 @@ export class MemoryTracker {
 
   /** Destroy every still-live buffer created after `mark` (the bench's way to drop a whole
    * model, adapter, optimizer and execution context between methods). Submit pending work first. */
-  destroyCreatedSince(mark: number): void {
-    for (const [buffer, { seq }] of [...this.buffers]) if (seq >= mark) buffer.destroy();
+  destroyCreatedSince(mark: number, keep: (b: GPUBuffer) => boolean = () => false): void {
+    for (const [buffer, { seq }] of [...this.buffers]) if (seq >= mark && !keep(buffer)) buffer.destroy();
   }
 }

@@ -2,6 +2,7 @@
 // on (`gpu`, the short name; the report's `gpu` holds its limits and features) so a row copied out
 // of the file still says where it came from. Times are ms; every Timing keeps each run's time.
 import type { GpuInfo } from '../engine/webgpu/device.ts';
+import type { OpProfile } from './profile.ts';
 import type { Timing } from './timing.ts';
 
 export const BENCH_SCHEMA = 'rlvr-lab-bench/1';
@@ -96,8 +97,13 @@ export interface StepResult {
   seqLen: number;
   /** The whole step as the trainer runs it: forward, read log-probs, loss, backward, AdamW, read grad norm. */
   step: Timing;
-  /** The same step with a sync after each phase, split by phase. */
-  phases: { forward: Timing; loss: Timing; backward: Timing; optimizer: Timing };
+  /** The same step with a sync after each phase, split by phase. `…Encode`: the synchronous call
+   * alone (CPU time to encode the phase's dispatches); the rest of the phase is the GPU catching up. */
+  phases: {
+    forward: Timing; forwardEncode: Timing; loss: Timing; backward: Timing; backwardEncode: Timing; optimizer: Timing; optimizerEncode: Timing;
+  };
+  /** GPU time by op for one step and one rollout (profile.ts: each op submitted alone). */
+  profile: { step: OpProfile[]; rollout: OpProfile[] };
   dispatchesPerStep: number;
   submissionsPerStep: number;
   trainTokensPerS: number;
@@ -136,7 +142,8 @@ export interface MemoryRow {
   weightsBytes: number | null;
   adapterBytes: number | null;
   optimizerBytes: number | null;
-  /** Peak during one training step (forward, backward, AdamW) and during one rollout. */
+  /** Peak during one training step (forward, backward, AdamW) and during the rollout after it (the
+   * step's activations still allocated, as in every rollout after the first). */
   peakTrainBytes: number | null;
   peakRolloutBytes: number | null;
   peakBytes: number | null;

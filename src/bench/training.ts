@@ -2,7 +2,6 @@
 // LoRA (split by phase, with dispatch and submission counts), decode cost per token as the
 // sequence grows (the KV cache at work), and peak GPU memory per PEFT method.
 import type { Backend } from '../engine/backend.ts';
-import { WebGpuBackend } from '../engine/webgpu/backend.ts';
 import { paramCount } from '../model/config.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
 import { Model } from '../model/model.ts';
@@ -14,9 +13,12 @@ import { AdamW } from '../rl/optimizer.ts';
 import type { ModelSize } from './config.ts';
 import { errorMessage, type BenchEnv } from './env.ts';
 import type { DecodeRow, MemoryRow, StepResult } from './report.ts';
+import { OpProfiler } from './profile.ts';
 import { fromRuns, now, timeWall } from './timing.ts';
 
 const BOS = 1;
+/** The label of the engine's split-K scratch (ops/matmul.ts), shared by everything on a context. */
+const SHARED_SCRATCH = 'matmul-split-scratch';
 const FIRST_CHAR = 3; // ids below are <pad>, <bos>, <eos>
 
 /** A model of a named size with a PEFT method attached (full fine-tuning when it cannot attach). */
@@ -89,7 +91,8 @@ export function batchFrom(tokens: Int32Array, logp: Float32Array, B: number, P: 
 }
 
 /** One training step as the trainer runs it; with `phased`, a sync after backward so the phases can
- * be timed apart. Returns the phase boundaries [start, forward, loss, backward, optimizer] in ms. */
+ * be timed apart. Returns times (ms): [start, forward encoded, forward done (log-probs read), loss,
+ * backward encoded, backward done, optimizer encoded, optimizer done (grad norm read)]. */
 export async function trainStep(rig: Rig, batch: Batch, phased: boolean): Promise<number[]> {
   const { model, peft, opt } = rig;
   const be = model.backend;
@@ -97,6 +100,7 @@ export async function trainStep(rig: Rig, batch: Batch, phased: boolean): Promis
   model.zeroGrads();
   peft.zeroGrads();
   const { logp } = model.forward(batch.ids, batch.targets, batch.B, batch.T, 1);
+  t.push(now());
   const lp = await be.read(logp);
   t.push(now());
   const res = policyLoss({ numSeqs: batch.B, seqLen: batch.T, logp: lp, oldLogp: batch.oldLogp, mask: batch.mask, advantages: batch.advantages }, {
@@ -105,9 +109,11 @@ export async function trainStep(rig: Rig, batch: Batch, phased: boolean): Promis
   t.push(now());
   model.backward(res.dlogp);
   if (peft.regularize) await peft.regularize();
+  t.push(now());
   if (phased) await be.sync();
   t.push(now());
   opt.update(1e-3);
+  t.push(now());
   if (peft.afterStep) await peft.afterStep(opt.step);
   await opt.lastGradNorm();
   t.push(now());
@@ -119,7 +125,8 @@ const trainableCount = (p: PeftInstance): number => p.params.reduce((a, x) => a 
 export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promise<StepResult> {
   const { be, cfg, log } = env;
   const s = cfg.step;
-  const rig = await buildRig(be, s.model, cfg.vocab, cfg.maxPositions, s.method, s.rank);
+  const profiler = new OpProfiler();
+  const rig = await buildRig(profiler.wrap(be), s.model, cfg.vocab, cfg.maxPositions, s.method, s.rank);
   if (rigOut) rigOut.rig = rig;
   if (rig.fallback) log(`  ${rig.fallback}`);
   const B = s.prompts * s.group, P = s.promptLen;
@@ -149,22 +156,42 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     s1 = ctx.submissions;
   }, cfg.wall);
   const stepCounts = { dispatches: d1 - d0, submissions: s1 - s0 };
-  // The same step, synced between phases.
-  const phaseRuns: number[][] = [[], [], [], []];
+  // The same step, synced between phases; the encode times are the synchronous calls alone.
+  const runs: Record<keyof StepResult['phases'], number[]> = {
+    forward: [], forwardEncode: [], loss: [], backward: [], backwardEncode: [], optimizer: [], optimizerEncode: [],
+  };
   for (let r = 0; r < cfg.wall.warmup + cfg.wall.reps; r++) {
     const t = await trainStep(rig, batch, true);
     if (r < cfg.wall.warmup) continue;
-    for (let i = 0; i < 4; i++) phaseRuns[i].push(t[i + 1] - t[i]);
+    runs.forward.push(t[2] - t[0]);
+    runs.forwardEncode.push(t[1] - t[0]);
+    runs.loss.push(t[3] - t[2]);
+    runs.backward.push(t[5] - t[3]);
+    runs.backwardEncode.push(t[4] - t[3]);
+    runs.optimizer.push(t[7] - t[5]);
+    runs.optimizerEncode.push(t[6] - t[5]);
   }
-  const [forward, loss, backward, optimizer] = phaseRuns.map((x) => fromRuns(x, cfg.wall.warmup));
+  const phases = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, fromRuns(v, cfg.wall.warmup)])) as StepResult['phases'];
+  const { forward, loss, backward, optimizer } = phases;
   log(`  train step ${B}×${batch.T}: ${step.medianMs.toFixed(1)} ms (forward ${forward.medianMs.toFixed(1)}, loss ${loss.medianMs.toFixed(1)}, ` +
     `backward ${backward.medianMs.toFixed(1)}, optimizer ${optimizer.medianMs.toFixed(1)}), ` +
     `${stepCounts.dispatches} dispatches, ${stepCounts.submissions} submissions`);
+  // Op-by-op profiles of one step and one rollout (not part of the timings above).
+  profiler.start();
+  await trainStep(rig, batch, false);
+  await be.sync();
+  const stepProfile = profiler.stop();
+  profiler.start();
+  await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 99 });
+  await be.sync();
+  const rolloutProfile = profiler.stop();
+  log(`  step GPU time by op: ${stepProfile.slice(0, 6).map((p) => `${p.op} ${(100 * p.share).toFixed(0)}%`).join(', ')}`);
+  log(`  rollout GPU time by op: ${rolloutProfile.slice(0, 6).map((p) => `${p.op} ${(100 * p.share).toFixed(0)}%`).join(', ')}`);
   return {
     gpu: env.gpuName, model: s.model, params: paramCount(rig.model.cfg), method: rig.method, rank: rig.method === 'full' ? null : s.rank,
     fallback: rig.fallback, trainableParams: trainableCount(rig.peft),
     prompts: s.prompts, group: s.group, promptLen: P, newTokens: s.newTokens, sequences: B, seqLen: batch.T,
-    step, phases: { forward, loss, backward, optimizer },
+    step, phases, profile: { step: stepProfile, rollout: rolloutProfile },
     dispatchesPerStep: stepCounts.dispatches, submissionsPerStep: stepCounts.submissions,
     trainTokensPerS: (B * batch.T) / (step.medianMs / 1000),
     rollout: { timing: rollout, ...rolloutCounts, tokensPerS: (B * s.newTokens) / (rollout.medianMs / 1000) },
@@ -206,59 +233,55 @@ export async function decodeSection(env: BenchEnv, rig?: Rig): Promise<DecodeRow
 }
 
 /** Peak GPU memory of each PEFT method: model, adapter, optimizer, one training step, one rollout.
- * Each method gets a fresh execution context on the same device; everything it created is
- * destroyed afterwards. */
+ * Everything a method created is destroyed before the next, except the engine's shared matmul
+ * split scratch (kept by the execution context; counted where it grows). */
 export async function memorySection(env: BenchEnv): Promise<MemoryRow[]> {
-  const { cfg, memory, log } = env;
+  const { be, cfg, memory, log } = env;
   const m = cfg.memory;
   const methods = m.methods === 'all' ? methodIds : m.methods;
   const modelCfg = namedConfig(m.model, cfg.vocab, cfg.maxPositions);
   const weights = randomWeights(modelCfg, 0);
+  const B = m.sequences, P = m.promptLen, T = P + m.newTokens;
+  const prompts = randomPrompts(B, P, cfg.vocab, 5);
+  const batch = batchFrom(randomPrompts(B, T, cfg.vocab, 6), new Float32Array(B * m.newTokens), B, P, m.newTokens);
   const rows: MemoryRow[] = [];
+  const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   for (const method of methods) {
     const row: MemoryRow = {
       gpu: env.gpuName, method, model: m.model, trainableParams: null, weightsBytes: null, adapterBytes: null, optimizerBytes: null,
-      peakTrainBytes: null, peakRolloutBytes: null, peakBytes: null, rows: m.sequences * (m.promptLen + m.newTokens), error: null,
+      peakTrainBytes: null, peakRolloutBytes: null, peakBytes: null, rows: B * T, error: null,
     };
+    await be.sync();
     const mark = memory.mark();
     const base = memory.live;
-    memory.resetPeak();
-    const be = new WebGpuBackend(env.handle, env.shaders);
     try {
       const model = new Model(be, modelCfg, weights);
+      await be.sync();
       row.weightsBytes = memory.live - base;
-      const pc = defaultConfig(method).peft;
-      const peft = await getMethod(method).attach(model, pc);
+      const peft = await getMethod(method).attach(model, defaultConfig(method).peft);
       await be.sync();
       row.adapterBytes = memory.live - base - row.weightsBytes;
       row.trainableParams = trainableCount(peft);
       const opt = new AdamW(be, peft.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
       await be.sync();
       row.optimizerBytes = memory.live - base - row.weightsBytes - row.adapterBytes;
-      const rig: Rig = { model, peft, opt, method, fallback: null };
-      const B = m.sequences;
-      const prompts = randomPrompts(B, m.promptLen, cfg.vocab, 5);
       memory.resetPeak();
-      peft.setTraining?.(false);
-      const gen = await model.generate(prompts, B, m.newTokens, { temperature: 1, topP: 1, seed: 1 });
-      row.peakRolloutBytes = memory.peak - base;
-      peft.setTraining?.(true);
-      memory.resetPeak();
-      await trainStep(rig, batchFrom(gen.tokens, gen.logp, B, m.promptLen, m.newTokens), false);
+      await trainStep({ model, peft, opt, method, fallback: null }, batch, false);
       row.peakTrainBytes = memory.peak - base;
+      // The rollout after a step runs with the step's activations still allocated, as every
+      // rollout after the first does in a run.
+      memory.resetPeak();
+      await model.generate(prompts, B, m.newTokens, { temperature: 1, topP: 1, seed: 1 });
+      row.peakRolloutBytes = memory.peak - base;
       row.peakBytes = Math.max(row.peakTrainBytes, row.peakRolloutBytes);
-      log(`  ${method.padEnd(10)} peak ${(row.peakBytes / 2 ** 20).toFixed(2)} MiB (weights ${(row.weightsBytes / 2 ** 20).toFixed(2)}, ` +
-        `adapter ${(row.adapterBytes / 2 ** 20).toFixed(2)}, optimizer ${(row.optimizerBytes / 2 ** 20).toFixed(2)})`);
+      log(`  ${method.padEnd(10)} peak ${mib(row.peakBytes)} MiB (weights ${mib(row.weightsBytes)}, adapter ${mib(row.adapterBytes)}, ` +
+        `optimizer ${mib(row.optimizerBytes)}, train step ${mib(row.peakTrainBytes)}, rollout ${mib(row.peakRolloutBytes)})`);
     } catch (e) {
       row.error = errorMessage(e);
       log(`  ${method.padEnd(10)} failed: ${row.error}`);
     } finally {
-      try {
-        await be.sync();
-      } catch {
-        // a failed method may leave a device error behind; its buffers are dropped all the same
-      }
-      memory.destroyCreatedSince(mark);
+      await be.sync();
+      memory.destroyCreatedSince(mark, (b) => b.label === SHARED_SCRATCH);
     }
     rows.push(row);
   }

@@ -84,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
   const { backend, description } = await createBackend(backendName);
   const model = new Model(backend, loaded.cfg, loaded.weights);
   const inst = await spec.attach(model, cfg.peft);
-  const refModel = cfg.beta > 0 && cfg.peft.method === 'full' ? new Model(backend, loaded.cfg, loaded.weights) : null;
+  // Full fine-tuning and LN tuning change the model's own weights: the KL reference needs a frozen copy.
+  const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
   const trainer = new Trainer(model, inst, task, tok, cfg, refModel);
   if (meta && extra.resume) loadCheckpoint(trainer, readArrayBuffer(join(extra.resume, 'checkpoint.safetensors')), meta);
 

@@ -22,7 +22,7 @@ export class WebGpuBackend implements Backend {
     return this.ctx.createTensor(label, size, dtype);
   }
   free(t: Tensor): void {
-    gpuTensor(t).buffer.destroy();
+    this.ctx.release(gpuTensor(t));
   }
   upload(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
     const g = gpuTensor(t);

@@ -44,6 +44,8 @@ export class GpuContext {
   private arenaOffset = 0;
   private readonly align: number;
   private failure: GpuError | null = null;
+  /** Buffers freed while the open encoder may still use them: destroyed right after its submit. */
+  private pendingDestroy: GPUBuffer[] = [];
   /** Counters for the benchmark: dispatches and submissions since creation. */
   dispatches = 0;
   submissions = 0;
@@ -149,6 +151,12 @@ export class GpuContext {
     this.dispatches++;
   }
 
+  /** Destroy a tensor's buffer once no encoded work can still reference it. */
+  release(t: GpuTensor): void {
+    if (this.encoder) this.pendingDestroy.push(t.buffer);
+    else t.buffer.destroy();
+  }
+
   clear(t: GpuTensor): void {
     this.endPass().clearBuffer(t.buffer);
   }
@@ -167,12 +175,15 @@ export class GpuContext {
     this.device.queue.submit([cb]);
     this.submissions++;
     this.arenaOffset = 0;
+    for (const b of this.pendingDestroy) b.destroy(); // the submitted work keeps them alive until done
+    this.pendingDestroy = [];
   }
 
   write(t: GpuTensor, data: Float32Array | Int32Array, offset: number): void {
     if (offset + data.length > t.size) {
       throw new Error(`upload to "${t.label}": ${data.length} values at offset ${offset} exceed its size ${t.size}`);
     }
+    if (data.length === 0) return; // Deno's wgpu panics on an empty write
     this.flush(); // queue.writeBuffer is ordered against submissions, not against our open encoder
     this.device.queue.writeBuffer(t.buffer, offset * 4, data.buffer, data.byteOffset, data.byteLength);
   }

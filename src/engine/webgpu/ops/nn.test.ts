@@ -166,6 +166,53 @@ describe('logprob and argmax', () => {
     });
   }
 
+  const scaleCases: [number, number, number][] = [[10, 11, 1 / 0.7], [4, 300, 1 / 1.5], [3, 1000, 2.5]];
+  for (const [N, V, scale] of scaleCases) {
+    it(`with scale (tempered logits): forward, backward (chain factor), N=${N} V=${V} scale=${scale.toFixed(3)}`, async () => {
+      const gpu = await testGpu();
+      const logits = randArray(N * V, 131, 3);
+      const targets = randInts(N, 132, 0, V);
+      targets[1] = -1;
+      const dlogp = randArray(N, 133);
+      const tLogits = put(gpu, 'logits', logits), tTargets = put(gpu, 'targets', targets), tDlogp = put(gpu, 'dlogp', dlogp);
+      const tLogp = put(gpu, 'logp', randArray(N, 134)), tLse = put(gpu, 'lse', randArray(N, 135));
+      const tDl = put(gpu, 'dlogits', randArray(N * V, 136));
+      gpu.logprobForward(tLogp, tLse, tLogits, tTargets, N, V, scale);
+      gpu.logprobBackward(tDl, tDlogp, tLogits, tLse, tTargets, N, V, scale);
+      const logp = await gpu.read(tLogp), lse = await gpu.read(tLse), dl = await gpu.read(tDl);
+      const s32 = Math.fround(scale); // what the shader receives
+      const wantLogp = new Float64Array(N), wantLse = new Float64Array(N);
+      lpRef.logprobForward(wantLogp, wantLse, f64(logits), targets, N, V, s32);
+      expect(relErr(lse, wantLse)).toBeLessThan(TOL);
+      expect(relErr(logp, wantLogp)).toBeLessThan(TOL);
+      expect(logp[1]).toBe(0);
+      const wantDl = new Float64Array(N * V);
+      lpRef.logprobBackward(wantDl, f64(dlogp), f64(logits), f64(lse), targets, N, V, s32);
+      expect(relErr(dl, wantDl)).toBeLessThan(TOL);
+      expect(dl.slice(V, 2 * V).every((x) => x === 0)).toBe(true);
+      // the scale really acts: the unscaled op gives other values
+      gpu.logprobForward(tLogp, tLse, tLogits, tTargets, N, V);
+      expect(relErr(await gpu.read(tLse), wantLse)).toBeGreaterThan(1e-2);
+    });
+  }
+
+  it('scale = 1 gives the same bits as no scale (V=300, and a large row)', async () => {
+    // (Checked also against the shaders from before `scale` existed, Dawn and wgpu: identical bits.)
+    const gpu = await testGpu();
+    for (const [N, V] of [[4, 300], [2, 3000]]) {
+      const logits = randArray(N * V, 141, 4), targets = randInts(N, 142, -1, V), dlogp = randArray(N, 143);
+      const tLogits = put(gpu, 'logits', logits), tTargets = put(gpu, 'targets', targets), tDlogp = put(gpu, 'dlogp', dlogp);
+      const outs = async (scale?: number): Promise<Uint32Array[]> => {
+        const tLogp = gpu.alloc('logp', N), tLse = gpu.alloc('lse', N), tDl = gpu.alloc('dlogits', N * V);
+        gpu.logprobForward(tLogp, tLse, tLogits, tTargets, N, V, scale);
+        gpu.logprobBackward(tDl, tDlogp, tLogits, tLse, tTargets, N, V, scale);
+        return [bits(await gpu.read(tLogp)), bits(await gpu.read(tLse)), bits(await gpu.read(tDl))];
+      };
+      const a = await outs(), b = await outs(1);
+      for (let i = 0; i < 3; i++) expect(b[i]).toEqual(a[i]);
+    }
+  });
+
   it('logsumexp stays finite for large logits (V=300)', async () => {
     const TOL_LARGE = 1e-5; // relative
     const gpu = await testGpu();
