@@ -76,7 +76,7 @@ export function presetConfig(preset: Preset): BenchConfig {
     case 'smoke':
       return {
         preset, sections: ALL, ...common,
-        time: { warmup: 1, reps: 3, targetMs: 0, maxIters: 1 },
+        time: { warmup: 1, reps: 5, targetMs: 0, maxIters: 1 },
         wall: { warmup: 1, reps: 2 },
         // down_proj (K = 384): the model shape where tiling pays off even on SwiftShader (docs/PERFORMANCE.md).
         matmul: { models: ['small'], sequences: 1, tokens: 88, only: ['down_proj'], squares: [], naive: true, tfjs: true },

@@ -1,15 +1,16 @@
-// Where a step's GPU time goes, op by op. The profiler wraps a backend so that, while active, each
-// op is submitted on its own and stamped when the queue reports it done; an op's time is then
-// done − max(previous done, its own submit). The queue stays busy as long as the CPU encodes
-// faster than the GPU runs (true on a CPU rasteriser, where ops take milliseconds); on a fast GPU
-// the stamps are limited by how often the runtime polls for completion, so the profile is only a
-// guide there (the step's own timings are not affected: the profiler is off while they run).
+// Where a step's GPU time goes, op by op, from GPU timestamps. While the profiler is active each
+// backend op is submitted on its own and followed by an empty compute pass that writes a timestamp
+// (timestampWrites, the core `timestamp-query` feature); the queue runs submissions in order, so
+// the difference between consecutive stamps is the GPU time of the op between them. Adds a
+// submission per op, so it runs apart from the step's own timings. Without the feature the profile
+// is empty. Browsers may quantise timestamps (Chrome: 100 µs unless its flag allows full precision).
 import type { Backend } from '../engine/backend.ts';
 import type { WebGpuBackend } from '../engine/webgpu/backend.ts';
-import { now } from './timing.ts';
 
-/** The backend methods that encode GPU work (everything but storage management and readback). */
+/** Backend methods that do not encode GPU work of their own. */
 const STORAGE = new Set(['alloc', 'free', 'upload', 'read', 'readInt', 'sync', 'constructor']);
+/** Timestamps per profile (the WebGPU maximum query-set size). */
+const MAX_STAMPS = 4096;
 
 export interface OpProfile {
   op: string;
@@ -19,18 +20,20 @@ export interface OpProfile {
   share: number;
 }
 
-interface Stamp {
-  op: string;
-  submit: number;
-  done: number;
-}
-
 export class OpProfiler {
-  active = false;
-  private stamps: Stamp[] = [];
+  private active = false;
+  private ops: string[] = [];
+  private querySet: GPUQuerySet | null = null;
+  private be: WebGpuBackend | null = null;
 
-  /** A backend that forwards to `be`, stamping each op while the profiler is active. */
+  /** Whether this device can write timestamps. */
+  static supported(be: WebGpuBackend): boolean {
+    return be.ctx.device.features.has('timestamp-query');
+  }
+
+  /** A backend that forwards to `be`, timing each op while the profiler is active. */
   wrap(be: WebGpuBackend): Backend {
+    this.be = be;
     const handler: ProxyHandler<WebGpuBackend> = {
       get: (target, prop) => {
         const v: unknown = Reflect.get(target, prop, target);
@@ -39,13 +42,9 @@ export class OpProfiler {
         if (typeof prop !== 'string' || STORAGE.has(prop)) return fn.bind(target);
         return (...args: unknown[]): unknown => {
           const result = fn.apply(target, args);
-          if (this.active) {
-            target.ctx.flush();
-            const stamp: Stamp = { op: prop, submit: now(), done: NaN };
-            this.stamps.push(stamp);
-            void target.ctx.device.queue.onSubmittedWorkDone().then(() => {
-              stamp.done = now();
-            });
+          if (this.active && this.ops.length + 1 < MAX_STAMPS) {
+            this.ops.push(prop);
+            this.stamp();
           }
           return result;
         };
@@ -54,27 +53,60 @@ export class OpProfiler {
     return new Proxy(be, handler);
   }
 
-  start(): void {
-    this.stamps = [];
-    this.active = true;
+  private stamp(): void {
+    const be = this.be;
+    if (!be || !this.querySet) return;
+    be.ctx.flush();
+    const enc = be.ctx.device.createCommandEncoder({ label: 'profile-stamp' });
+    enc.beginComputePass({ label: 'profile-stamp', timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: this.ops.length } }).end();
+    be.ctx.device.queue.submit([enc.finish()]);
   }
 
-  /** Stop and summarise, after the caller has waited for the queue to drain (be.sync()). */
-  stop(): OpProfile[] {
+  /** Start profiling (after the caller has synced). Returns false when timestamps are unsupported. */
+  start(): boolean {
+    const be = this.be;
+    if (!be || !OpProfiler.supported(be)) return false;
+    this.querySet ??= be.ctx.device.createQuerySet({ label: 'profile', type: 'timestamp', count: MAX_STAMPS });
+    this.ops = [];
+    this.active = true;
+    this.stamp(); // stamp 0: the start
+    return true;
+  }
+
+  /** Stop, read the stamps back and summarise by op. */
+  async stop(): Promise<OpProfile[]> {
+    const be = this.be;
     this.active = false;
+    if (!be || !this.querySet) return [];
+    const n = this.ops.length + 1;
+    const device = be.ctx.device;
+    be.ctx.flush();
+    const resolve = device.createBuffer({ label: 'profile-resolve', size: n * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = device.createBuffer({ label: 'profile-read', size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder({ label: 'profile-resolve' });
+    enc.resolveQuerySet(this.querySet, 0, n, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ns = new BigInt64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    read.destroy();
+    resolve.destroy();
     const byOp = new Map<string, { calls: number; ms: number }>();
-    let prev = -Infinity, total = 0;
-    for (const s of this.stamps) {
-      const done = Number.isFinite(s.done) ? s.done : s.submit;
-      const ms = Math.max(0, done - Math.max(prev, s.submit));
-      prev = Math.max(prev, done);
-      const e = byOp.get(s.op) ?? { calls: 0, ms: 0 };
+    let total = 0;
+    this.ops.forEach((op, i) => {
+      const ms = Math.max(0, Number(ns[i + 1] - ns[i]) / 1e6);
+      const e = byOp.get(op) ?? { calls: 0, ms: 0 };
       e.calls++;
       e.ms += ms;
-      byOp.set(s.op, e);
+      byOp.set(op, e);
       total += ms;
-    }
-    return [...byOp].map(([op, e]) => ({ op, calls: e.calls, ms: e.ms, share: total > 0 ? e.ms / total : 0 }))
-      .sort((a, b) => b.ms - a.ms);
+    });
+    return [...byOp].map(([op, e]) => ({ op, calls: e.calls, ms: e.ms, share: total > 0 ? e.ms / total : 0 })).sort((a, b) => b.ms - a.ms);
+  }
+
+  dispose(): void {
+    this.querySet?.destroy();
+    this.querySet = null;
   }
 }

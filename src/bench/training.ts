@@ -13,7 +13,7 @@ import { AdamW } from '../rl/optimizer.ts';
 import type { ModelSize } from './config.ts';
 import { errorMessage, type BenchEnv } from './env.ts';
 import type { DecodeRow, MemoryRow, StepResult } from './report.ts';
-import { OpProfiler } from './profile.ts';
+import { OpProfiler, type OpProfile } from './profile.ts';
 import { fromRuns, now, timeWall } from './timing.ts';
 
 const BOS = 1;
@@ -176,15 +176,17 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
   log(`  train step ${B}×${batch.T}: ${step.medianMs.toFixed(1)} ms (forward ${forward.medianMs.toFixed(1)}, loss ${loss.medianMs.toFixed(1)}, ` +
     `backward ${backward.medianMs.toFixed(1)}, optimizer ${optimizer.medianMs.toFixed(1)}), ` +
     `${stepCounts.dispatches} dispatches, ${stepCounts.submissions} submissions`);
-  // Op-by-op profiles of one step and one rollout (not part of the timings above).
-  profiler.start();
-  await trainStep(rig, batch, false);
+  // Op-by-op GPU profiles of one step and one rollout (not part of the timings above).
+  let stepProfile: OpProfile[] = [], rolloutProfile: OpProfile[] = [];
   await be.sync();
-  const stepProfile = profiler.stop();
-  profiler.start();
-  await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 99 });
-  await be.sync();
-  const rolloutProfile = profiler.stop();
+  if (profiler.start()) {
+    await trainStep(rig, batch, false);
+    stepProfile = await profiler.stop();
+    profiler.start();
+    await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 99 });
+    rolloutProfile = await profiler.stop();
+    profiler.dispose();
+  } else log('  (no timestamp-query on this device: no per-op profile)');
   log(`  step GPU time by op: ${stepProfile.slice(0, 6).map((p) => `${p.op} ${(100 * p.share).toFixed(0)}%`).join(', ')}`);
   log(`  rollout GPU time by op: ${rolloutProfile.slice(0, 6).map((p) => `${p.op} ${(100 * p.share).toFixed(0)}%`).join(', ')}`);
   return {

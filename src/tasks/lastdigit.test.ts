@@ -3,7 +3,7 @@ import { Rng } from './rng.ts';
 import { lastdigit } from './lastdigit.ts';
 
 describe('lastdigit', () => {
-  const p = { prompt: 'Last digit of 4821?\nAnswer: ', answer: '1' };
+  const p = { prompt: 'Repeat the last digit: 4821', answer: '1' };
   it('scores the first character of the completion', () => {
     expect(lastdigit.verify('1', p)).toMatchObject({ reward: 1, correct: true, malformed: false, extracted: '1' });
     expect(lastdigit.verify(' 1<garbage', p).reward).toBe(1);
