@@ -9,22 +9,22 @@ export class MemoryTracker {
   peak = 0;
   /** Buffers created so far (including destroyed ones). */
   created = 0;
-  private readonly buffers = new Map<GPUBuffer, { bytes: number; seq: number }>();
+  private readonly buffers = new Map<GPUBuffer, number>();
 
   constructor(readonly device: GPUDevice) {
     const create = device.createBuffer.bind(device);
     device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
       const buffer = create(desc);
-      const seq = this.created++;
-      this.buffers.set(buffer, { bytes: desc.size, seq });
+      this.created++;
+      this.buffers.set(buffer, desc.size);
       this.live += desc.size;
       this.peak = Math.max(this.peak, this.live);
       const destroy = buffer.destroy.bind(buffer);
       buffer.destroy = (): undefined => {
-        const entry = this.buffers.get(buffer);
-        if (entry) {
+        const bytes = this.buffers.get(buffer);
+        if (bytes !== undefined) {
           this.buffers.delete(buffer);
-          this.live -= entry.bytes;
+          this.live -= bytes;
         }
         return destroy();
       };
@@ -35,16 +35,5 @@ export class MemoryTracker {
   /** Start a new peak window at the current live bytes. */
   resetPeak(): void {
     this.peak = this.live;
-  }
-
-  /** A mark for destroyCreatedSince. */
-  mark(): number {
-    return this.created;
-  }
-
-  /** Destroy every still-live buffer created after `mark` (the bench's way to drop a whole
-   * model, adapter, optimizer and execution context between methods). Submit pending work first. */
-  destroyCreatedSince(mark: number, keep: (b: GPUBuffer) => boolean = () => false): void {
-    for (const [buffer, { seq }] of [...this.buffers]) if (seq >= mark && !keep(buffer)) buffer.destroy();
   }
 }

@@ -105,6 +105,8 @@ export interface StepResult {
   /** GPU time by op for one step and one rollout (profile.ts: each op submitted alone). */
   profile: { step: OpProfile[]; rollout: OpProfile[] };
   dispatchesPerStep: number;
+  /** CPU time to encode the step (the three phases' synchronous calls) per dispatch, µs. */
+  encodeUsPerDispatch: number;
   submissionsPerStep: number;
   trainTokensPerS: number;
   rollout: {

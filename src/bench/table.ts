@@ -58,6 +58,7 @@ export function reportTables(r: BenchReport): Table[] {
       rows,
       notes: [
         'phases: the same step with a sync after each phase; CPU encode = the synchronous call alone (the rest is waiting for the GPU).',
+        `CPU encode per dispatch: ${f(s.encodeUsPerDispatch, 1)} µs.`,
         ...(s.fallback ? [s.fallback] : []),
       ],
     });

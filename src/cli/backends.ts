@@ -1,15 +1,36 @@
-// Backend construction for the headless CLI.
+// Backend construction for the headless CLI. `auto` takes WebGPU on a real GPU and the CPU
+// backend when the only adapter is a software rasteriser (SwiftShader, lavapipe/llvmpipe), where
+// the CPU backend is measured faster for the lab's small models (docs/PERFORMANCE.md).
 import type { Backend } from '../engine/backend.ts';
 import { CpuBackend } from '../engine/cpu/backend.ts';
-import { describeGpu } from '../engine/webgpu/device.ts';
+import { describeGpu, GpuError, type GpuInfo } from '../engine/webgpu/device.ts';
 import { createHeadlessGpu, isDeno } from '../engine/webgpu/headless.ts';
 import { WebGpuBackend } from '../engine/webgpu/backend.ts';
 import { shaders } from '../engine/webgpu/shaders.node.ts';
 
-export type BackendName = 'cpu' | 'webgpu';
+export type BackendName = 'cpu' | 'webgpu' | 'auto';
+export const BACKENDS: readonly BackendName[] = ['auto', 'webgpu', 'cpu'];
+
+const CPU_DESCRIPTION = 'CPU (float32 reference kernels)';
+
+export function isSoftwareAdapter(info: GpuInfo): boolean {
+  return /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
 
 export async function createBackend(name: BackendName): Promise<{ backend: Backend; description: string }> {
-  if (name === 'cpu') return { backend: new CpuBackend(), description: 'CPU (float32 reference kernels)' };
-  const handle = await createHeadlessGpu();
-  return { backend: new WebGpuBackend(handle, shaders), description: `WebGPU (${isDeno ? 'Deno wgpu' : 'Dawn'}): ${describeGpu(handle.info)}` };
+  if (!BACKENDS.includes(name)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got "${name}"`);
+  if (name === 'cpu') return { backend: new CpuBackend(), description: CPU_DESCRIPTION };
+  let handle;
+  try {
+    handle = await createHeadlessGpu();
+  } catch (e) {
+    if (name === 'auto' && e instanceof GpuError) return { backend: new CpuBackend(), description: `${CPU_DESCRIPTION} — no WebGPU: ${e.message}` };
+    throw e;
+  }
+  const gpu = `WebGPU (${isDeno ? 'Deno wgpu' : 'Dawn'}): ${describeGpu(handle.info)}`;
+  if (name === 'auto' && isSoftwareAdapter(handle.info)) {
+    handle.device.destroy();
+    return { backend: new CpuBackend(), description: `${CPU_DESCRIPTION} — the only adapter is a software rasteriser (${gpu})` };
+  }
+  return { backend: new WebGpuBackend(handle, shaders), description: gpu };
 }

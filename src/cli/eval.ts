@@ -23,7 +23,7 @@ const HELP = `usage: npm run eval -- --model DIR [--adapter DIR] --task T [--k 4
   --k K                 samples per problem for avg@k and pass@k [4]
   --problems N          problems per held-out set [200]
   --temperature, --top-p, --max-new-tokens   sampling [1, 1, 64]
-  --backend             cpu or webgpu [webgpu]
+  --backend             auto, webgpu or cpu [auto: WebGPU on a real GPU, else CPU]
   --out FILE            write the results as JSON`;
 
 async function main(): Promise<number> {
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
       model: { type: 'string' }, adapter: { type: 'string' }, task: { type: 'string', default: 'arith' },
       k: { type: 'string', default: '4' }, problems: { type: 'string', default: '200' },
       temperature: { type: 'string', default: '1' }, 'top-p': { type: 'string', default: '1' },
-      'max-new-tokens': { type: 'string', default: '64' }, backend: { type: 'string', default: 'webgpu' },
+      'max-new-tokens': { type: 'string', default: '64' }, backend: { type: 'string', default: 'auto' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });

@@ -14,14 +14,14 @@ import { promptWidth } from '../rl/rollout.ts';
 import { Trainer } from '../rl/trainer.ts';
 import { charTokenizer, getTask, taskIds } from '../tasks/index.ts';
 import { ArgError, helpText, leaves, mergeConfig, parseFlags, setPath, type Json } from './args.ts';
-import { createBackend, type BackendName } from './backends.ts';
+import { BACKENDS, createBackend, type BackendName } from './backends.ts';
 
 const EXTRA: Record<string, string> = {
   help: 'print this help',
   method: `PEFT method: ${methodIds.join(', ')} [lora]`,
   loss: 'recipe preset: dapo, grpo, dr_grpo (sets loss type, clip bounds, KL, std scaling, dynamic sampling, overlong shaping) [dapo]',
   config: 'JSON file with any of the settings below (flags override it)',
-  backend: 'cpu or webgpu (Dawn under Node, wgpu under Deno) [webgpu]',
+  backend: 'auto (WebGPU on a real GPU, else CPU), webgpu (Dawn under Node, wgpu under Deno) or cpu [auto]',
   out: 'metrics file, JSON lines [stdout only]',
   model: 'model folder (config.json + model.safetensors)',
   init: 'instead of --model: a randomly initialised model of this size: tiny, small, base',
@@ -65,8 +65,8 @@ async function main(argv: string[]): Promise<number> {
   const tok = charTokenizer;
   const errors = validateConfig(cfg);
 
-  const backendName = (extra.backend ?? 'webgpu') as BackendName;
-  if (backendName !== 'cpu' && backendName !== 'webgpu') throw new ArgError(`--backend: must be cpu or webgpu, got "${backendName}"`);
+  const backendName = (extra.backend ?? 'auto') as BackendName;
+  if (!BACKENDS.includes(backendName)) throw new ArgError(`--backend: must be one of ${BACKENDS.join(', ')}, got "${backendName}"`);
   let loaded: { cfg: ReturnType<typeof namedConfig>; weights: Map<string, Float32Array> };
   if (extra.model) loaded = loadModelDir(extra.model);
   else if (extra.init) {
@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(`  eval ${r.split}: avg@${r.k} ${r.avg_at_k.toFixed(3)}  pass@${r.k} ${r.pass_at_k.toFixed(3)}`);
     }
   };
-  if (trainer.step === 0 && cfg.evalEvery > 0) await runEval();
+  if (trainer.step === 0) await runEval(); // the baseline every curve starts from
   const t0 = performance.now();
   let last: object = {};
   while (trainer.step < cfg.steps) {

@@ -119,7 +119,7 @@ export function validateConfig(c: RLConfig): string[] {
   if (!['grpo', 'bnpo', 'dapo', 'dr_grpo'].includes(c.lossType)) e.push(`lossType: must be grpo, bnpo, dapo or dr_grpo, got "${c.lossType}"`);
   if (!['group', 'batch', 'none'].includes(c.scaleRewards)) e.push(`scaleRewards: must be group, batch or none, got "${c.scaleRewards}"`);
   if (!['constant', 'cosine', 'linear'].includes(c.schedule)) e.push(`schedule: must be constant, cosine or linear, got "${c.schedule}"`);
-  if (c.overlongCache > c.maxNewTokens) e.push(`overlongCache: must not exceed maxNewTokens (${c.maxNewTokens})`);
+  if (c.overlongShaping && c.overlongCache > c.maxNewTokens) e.push(`overlongCache: must not exceed maxNewTokens (${c.maxNewTokens})`);
   if (c.miniBatches > c.groupSize * c.promptsPerStep) e.push(`miniBatches: more mini-batches (${c.miniBatches}) than completions per step (${c.groupSize * c.promptsPerStep})`);
   return e;
 }
