@@ -4,165 +4,12 @@
 // the mean over every adapted A and B (each counted once) of ‖AAᵀ − I‖_F / ‖BᵀB − I‖_F
 // (`regularize`), and its RankAllocator masks the least important E entries to a budget
 // (`afterStep`, adalora_alloc.ts; off by default, as in the study).
-//
-// Also here: the plumbing shared by the lab's other adapters of this family (VeRA, MiSS):
-// growable scratch tensors and input dropout whose mask the backward pass replays.
-import type { Backend, Tensor } from '../engine/backend.ts';
+import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { LinearAdapter, Model } from '../model/model.ts';
 import { RankAllocator, type TripletState } from './adalora_alloc.ts';
-import { peftName, siteRng, sites, trainable, validateCommon, type Site } from './common.ts';
+import { peftName, siteRng, sites, validateCommon, type Site } from './common.ts';
+import { attachAdapters, baseOf, type ActCache, type AdapterRuntime } from './runtime.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
-
-// --- shared adapter plumbing ---------------------------------------------------------------------
-
-/** Free a tensor that ops still queued on the backend may use. An upload submits the WebGPU
- * backend's open command encoder (an empty one moves no data), and a submitted buffer may be
- * destroyed: WebGPU frees it once that work completes. */
-export function safeFree(be: Backend, t: Tensor): void {
-  be.upload(t, t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0));
-  be.free(t);
-}
-
-/**
- * Per-instance runtime of an adapter method: shared scratch tensors (grown to the largest N = B·T
- * asked for) and inverted dropout on the adapter input only (PEFT's lora_dropout / vera_dropout /
- * miss_dropout; the base path sees the undropped input), active while `training` (PEFT's
- * module.train()/eval()). Each forward draws a fresh seed; its backward replays the same mask (the
- * backend's dropout is a pure function of seed and index). Seed −1 means no dropout.
- */
-export class AdapterKit {
-  training = true;
-  private calls = 0;
-  private readonly scratchMap = new Map<string, Tensor>();
-
-  constructor(readonly be: Backend, readonly p: number, private readonly seed: number, private readonly label: string) {}
-
-  /** A seed for one forward call of one layer, or −1 when dropout is off. */
-  forwardSeed(site: number): number {
-    if (!this.training || this.p <= 0) return -1;
-    let h = Math.imul(this.seed | 0, 0x9e3779b1) ^ Math.imul(++this.calls, 0x85ebca77) ^ Math.imul(site + 1, 0xc2b2ae3d);
-    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-    return (h ^ (h >>> 15)) >>> 1;
-  }
-
-  /** A shared scratch tensor of at least n elements. */
-  scratch(key: string, n: number): Tensor {
-    const t = this.scratchMap.get(key);
-    if (t && t.size >= n) return t;
-    if (t) safeFree(this.be, t);
-    const fresh = this.be.alloc(`${this.label}.${key}`, Math.max(1, n));
-    this.scratchMap.set(key, fresh);
-    return fresh;
-  }
-
-  /** The adapter's view of `inp` (n entries) under `seed`: inp itself for seed −1. */
-  apply(inp: Tensor, n: number, seed: number): Tensor {
-    if (seed < 0) return inp;
-    const x = this.scratch('dropx', n);
-    this.be.dropout(x, inp, n, this.p, seed);
-    return x;
-  }
-
-  /** dinp += dropout(g) where `write(g, accumulate)` produces the adapter's input gradient g. */
-  addInputGrad(dinp: Tensor, n: number, seed: number, write: (g: Tensor, accumulate: boolean) => void): void {
-    if (seed < 0) return write(dinp, true);
-    const g = this.scratch('dropg', n), x = this.scratch('dropx', n);
-    write(g, false);
-    this.be.dropout(x, g, n, this.p, seed);
-    this.be.add(dinp, dinp, x, n);
-  }
-
-  free(): void {
-    for (const t of this.scratchMap.values()) safeFree(this.be, t);
-    this.scratchMap.clear();
-  }
-}
-
-/** What one layer's forward over one input kept for its backward. */
-export interface Slot {
-  inp: Tensor;
-  N: number;
-  seed: number;
-  bufs: Tensor[];
-  rows: number;
-  tick: number;
-}
-
-/**
- * A layer's forward-to-backward state keyed by the input tensor, in two slots (the least recently
- * used is reused): the model's training activations and the decoder's buffers are different
- * tensors, so generating between a training forward and its backward does not clobber them.
- * Buffer i holds perRow[i]·N values.
- */
-export class Slots {
-  private readonly slots: Slot[] = [];
-  private tick = 0;
-
-  constructor(private readonly be: Backend, private readonly label: string, private readonly perRow: number[]) {}
-
-  take(inp: Tensor, N: number, seed: number): Slot {
-    let slot = this.slots.find((s) => s.inp === inp);
-    if (!slot && this.slots.length < 2) {
-      slot = { inp, N, seed, bufs: [], rows: 0, tick: 0 };
-      this.slots.push(slot);
-    }
-    slot ??= this.slots.reduce((a, b) => (a.tick <= b.tick ? a : b));
-    if (slot.rows < N) {
-      for (const t of slot.bufs) safeFree(this.be, t);
-      slot.bufs = this.perRow.map((w, i) => this.be.alloc(`${this.label}.act${i}`, Math.max(1, w * N)));
-      slot.rows = N;
-    }
-    Object.assign(slot, { inp, N, seed, tick: ++this.tick });
-    return slot;
-  }
-
-  /** The slot of the last forward over `inp` with N rows; null if it was reused. Losing it only
-   * matters under dropout (the mask is gone); otherwise the layer recomputes what it needs. */
-  find(inp: Tensor, N: number, base: string, dropping: boolean): Slot | null {
-    const slot = this.slots.find((s) => s.inp === inp && s.N === N) ?? null;
-    if (!slot && dropping) {
-      throw new Error(`${base}: backward without its forward (two other forwards over different inputs came in between) while dropout is on: run the forward again`);
-    }
-    return slot;
-  }
-
-  free(): void {
-    for (const s of this.slots) for (const t of s.bufs) safeFree(this.be, t);
-    this.slots.length = 0;
-  }
-}
-
-/** Where a loaded tensor goes: its size and how to set it. */
-export interface LoadTarget {
-  size: number;
-  set(data: Float32Array): void;
-}
-
-/** PeftInstance.load: every name resolved and every size checked (errors name the tensor) before
- * anything is set, so a bad checkpoint changes nothing. */
-export function loadChecked(tensors: Map<string, Float32Array>, method: string, resolve: (name: string) => LoadTarget | undefined): void {
-  const plan: [LoadTarget, Float32Array][] = [];
-  for (const [name, data] of tensors) {
-    const t = resolve(name);
-    if (!t) throw new Error(`${method}: unknown tensor "${name}"`);
-    if (data.length !== t.size) throw new Error(`${method}: ${name}: got ${data.length} values, expected ${t.size}`);
-    plan.push([t, data]);
-  }
-  for (const [t, data] of plan) t.set(data);
-}
-
-/** The LoadTarget of a backend tensor. */
-export function uploadTo(be: Backend, t: Tensor): LoadTarget {
-  return { size: t.size, set: (d) => be.upload(t, d) };
-}
-
-/** Base weight (and bias) of a site. */
-export function baseOf(model: Model, site: Site): { w: Tensor; bias: Tensor | null } {
-  return { w: model.p(`${site.base}.weight`), bias: model.params.get(`${site.base}.bias`) ?? null };
-}
-
-// --- AdaLoRA --------------------------------------------------------------------------------------
 
 interface AdaSite {
   site: Site;
@@ -170,7 +17,7 @@ interface AdaSite {
   B: TrainableParam;
   E: TrainableParam;
   /** xa = x̃·Aᵀ and xe = xa ⊙ E (N × r each), per input. */
-  acts: Slots;
+  acts: ActCache;
 }
 
 const SETTINGS: SettingSpec[] = [
@@ -215,57 +62,51 @@ function gaussian(cfg: PeftConfig, site: Site, what: string, n: number): Float32
   return Float32Array.from({ length: n }, () => rng.normal(0, 0.02));
 }
 
-async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
-  const errors = validate(cfg, model.cfg);
-  if (errors.length) throw new Error(`AdaLoRA: ${errors.join('; ')}`);
-  const be = model.backend, r = cfg.r;
+function build(rt: AdapterRuntime): PeftInstance {
+  const { be, model, cfg } = rt, r = cfg.r;
   let ranknum = r;
   const scale = () => cfg.alpha / (ranknum + 1e-5);
-  model.setTrainable([]);
-  const kit = new AdapterKit(be, cfg.dropout, cfg.seed, 'adalora');
   const list: AdaSite[] = [];
-  const byName = new Map<string, TrainableParam>();
   for (const [index, site] of sites(model.cfg, cfg.targets).entries()) {
     const { inF, outF } = site;
     const nm = (t: string) => peftName(site.base, `${t}.default`);
-    const A = trainable(be, nm('lora_A'), [r, inF], gaussian(cfg, site, 'A', r * inF));
-    const E = trainable(be, nm('lora_E'), [r, 1], new Float32Array(r));
-    const B = trainable(be, nm('lora_B'), [outF, r], gaussian(cfg, site, 'B', outF * r));
-    const s: AdaSite = { site, A, B, E, acts: new Slots(be, `${site.base}.adalora`, [r, r]) };
+    const A = rt.param(nm('lora_A'), [r, inF], gaussian(cfg, site, 'A', r * inF));
+    const B = rt.param(nm('lora_B'), [outF, r], gaussian(cfg, site, 'B', outF * r));
+    const E = rt.param(nm('lora_E'), [r, 1], new Float32Array(r));
+    const s: AdaSite = { site, A, B, E, acts: rt.acts(site.base, [r, r]) };
     list.push(s);
-    for (const p of [A, B, E]) byName.set(p.name, p);
     const { w, bias } = baseOf(model, site);
     const lowRank = (xa: Tensor, xe: Tensor, x: Tensor, N: number) => {
       be.matmulForward(xa, x, A.tensor, null, N, inF, r);
       be.scaleCols(xe, xa, E.tensor, null, N, r, false);
     };
-    const adapter: LinearAdapter = {
+    rt.install(site.base, {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
-        const slot = s.acts.take(inp, N, kit.forwardSeed(index));
+        const slot = s.acts.take(inp, N, rt.forwardSeed(index));
         const [xa, xe] = slot.bufs;
-        lowRank(xa, xe, kit.apply(inp, N * inF, slot.seed), N);
+        lowRank(xa, xe, rt.drop(inp, N * inF, slot.seed), N);
         be.matmulForward(out, xe, B.tensor, null, N, r, outF, true, scale());
       },
       backward(dinp, dout, inp, N, accumulate) {
-        const slot = s.acts.find(inp, N, site.base, kit.training && kit.p > 0), seed = slot?.seed ?? -1;
-        const x = kit.apply(inp, N * inF, seed);
+        const slot = s.acts.find(inp, N), seed = slot?.seed ?? -1;
+        const x = rt.drop(inp, N * inF, seed);
         let [xa, xe] = slot?.bufs ?? [];
-        if (!slot) lowRank((xa = kit.scratch('xa', N * r)), (xe = kit.scratch('xe', N * r)), x, N);
-        const sc = scale(), ge = kit.scratch('dxe', N * r), ga = kit.scratch('dxa', N * r);
+        if (!slot) lowRank((xa = rt.scratch('xa', N * r)), (xe = rt.scratch('xe', N * r)), x, N);
+        const sc = scale(), ge = rt.scratch('dxe', N * r), ga = rt.scratch('dxa', N * r);
         be.matmulBackwardInput(ge, dout, B.tensor, N, r, outF, false, sc);
         be.matmulBackwardWeight(B.grad, dout, xe, N, r, outF, sc);
         be.scaleColsBackward(E.grad, ge, xa, N, r);
         be.scaleCols(ga, ge, E.tensor, null, N, r, false);
         be.matmulBackwardWeight(A.grad, ga, x, N, inF, r);
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
-        kit.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, A.tensor, N, inF, r, acc));
+        rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, A.tensor, N, inF, r, acc));
       },
-    };
-    model.adapters.set(site.base, adapter);
+    });
   }
   const params = list.flatMap((s) => [s.A, s.B, s.E]);
   const allocator = new RankAllocator({ ...cfg.adalora, initR: r }, list.map(() => r));
+  const ranknums = new Set(list.map((s) => peftName(s.site.base, 'ranknum.default')));
 
   const readTriplets = async (grads: boolean): Promise<TripletState[]> => {
     const out: TripletState[] = [];
@@ -281,16 +122,8 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     return out;
   };
 
-  return {
-    config: cfg,
-    params,
-    zeroGrads() {
-      for (const p of params) be.zero(p.grad);
-    },
-    regularize: () => orthRegularize(kit, list, cfg.adalora.orthRegWeight),
-    setTraining(on) {
-      kit.training = on;
-    },
+  return rt.instance(params, {
+    regularize: () => orthRegularize(rt, list, cfg.adalora.orthRegWeight),
     async afterStep(step) {
       if (!cfg.adalora.allocate) return;
       const need = allocator.needs(step);
@@ -306,7 +139,7 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       const out = new Map<string, Float32Array>();
       for (const { site, A, B, E } of list) {
         const { inF, outF, base } = site;
-        const bE = kit.scratch('mergeB', outF * r), V = kit.scratch('merged', outF * inF);
+        const bE = rt.scratch('mergeB', outF * r), V = rt.scratch('merged', outF * inF);
         be.scaleCols(bE, B.tensor, E.tensor, null, outF, r, false);
         be.matmulBackwardInput(V, bE, A.tensor, outF, inF, r, false, scale());
         be.add(V, V, model.p(`${base}.weight`), outF * inF);
@@ -315,32 +148,12 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       return out;
     },
     async snapshot() {
-      const out = new Map<string, Float32Array>();
-      for (const p of params) out.set(p.name, await be.read(p.tensor));
-      for (const s of list) out.set(peftName(s.site.base, 'ranknum.default'), Float32Array.of(ranknum));
+      const out = await rt.snapshot();
+      for (const name of ranknums) out.set(name, Float32Array.of(ranknum));
       return out;
     },
-    load(tensors) {
-      const ranknums = new Set(list.map((s) => peftName(s.site.base, 'ranknum.default')));
-      loadChecked(tensors, 'AdaLoRA', (name) => {
-        if (ranknums.has(name)) return { size: 1, set: (d) => (ranknum = d[0]) };
-        const p = byName.get(name);
-        return p && uploadTo(be, p.tensor);
-      });
-    },
-    detach() {
-      for (const s of list) {
-        model.adapters.delete(s.site.base);
-        for (const p of [s.A, s.B, s.E]) {
-          safeFree(be, p.tensor);
-          be.free(p.grad);
-        }
-        s.acts.free();
-      }
-      kit.free();
-      model.setTrainable(model.params.keys());
-    },
-  };
+    load: (tensors) => rt.load(tensors, (name) => (ranknums.has(name) ? { size: 1, set: (d) => (ranknum = d[0]) } : undefined)),
+  });
 }
 
 /**
@@ -351,10 +164,10 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
  * per matrix, not the r·(in+out) of the factors); the norms and the r×r coefficient matrices are
  * computed here in float64 and go back in one upload; the gradient products run on the backend.
  */
-async function orthRegularize(kit: AdapterKit, list: AdaSite[], weight: number): Promise<number> {
+async function orthRegularize(rt: AdapterRuntime, list: AdaSite[], weight: number): Promise<number> {
   if (list.length === 0 || weight === 0) return 0;
-  const be = kit.be, r = list[0].A.shape[0], rr = r * r;
-  const gram = kit.scratch('gram', rr), packed = kit.scratch('grams', 2 * list.length * rr);
+  const be = rt.be, r = list[0].A.shape[0], rr = r * r;
+  const gram = rt.scratch('gram', rr), packed = rt.scratch('grams', 2 * list.length * rr);
   list.forEach((s, i) => {
     be.matmulForward(gram, s.A.tensor, s.A.tensor, null, r, s.site.inF, r); // A·Aᵀ
     be.copy(packed, gram, rr, 2 * i * rr);
@@ -399,5 +212,5 @@ export const adalora: MethodSpec = {
   validate,
   trainableCount,
   deterministicInit: /\.(lora_E|ranknum)\.default$/,
-  attach,
+  attach: (model, cfg) => attachAdapters(adalora, model, cfg, build),
 };

@@ -5,8 +5,8 @@
 // gradients (the trained weights are the model's).
 import { paramShapes, type ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
-import { loadChecked, uploadTo } from './adalora.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import { baseParamsInstance } from './runtime.ts';
+import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
 
@@ -22,43 +22,9 @@ function trainableCount(_cfg: PeftConfig, model: ModelConfig): number {
 }
 
 async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
-  const be = model.backend;
   const shapes = paramShapes(model.cfg);
-  model.setTrainable(model.params.keys());
-  model.zeroGrads();
-  const params: TrainableParam[] = [...model.params].map(([name, tensor]) => {
-    const grad = model.grads.get(name);
-    if (!grad) throw new Error(`full fine-tuning: the model allocated no gradient for "${name}"`);
-    return { name, shape: shapes.get(name) ?? [tensor.size], tensor, grad, lrScale: 1, weightDecay: !noDecay(name) };
-  });
-  const byName = new Map(params.map((p) => [p.name, p]));
-  const readAll = async () => {
-    const out = new Map<string, Float32Array>();
-    for (const p of params) out.set(p.name, await be.read(p.tensor));
-    return out;
-  };
-  return {
-    config: cfg,
-    params,
-    zeroGrads() {
-      model.zeroGrads();
-    },
-    merged: readAll,
-    snapshot: readAll,
-    load(tensors) {
-      loadChecked(tensors, 'full fine-tuning', (name) => {
-        const p = byName.get(name);
-        return p && uploadTo(be, p.tensor);
-      });
-    },
-    detach() {
-      // Keep the model's default (everything trainable) but release the gradients; an upload of
-      // nothing submits queued work before they are freed.
-      be.upload(params[0].tensor, new Float32Array(0));
-      model.setTrainable([]);
-      model.setTrainable(model.params.keys());
-    },
-  };
+  return baseParamsInstance(model, cfg, 'full fine-tuning', [...model.params.keys()],
+    (name) => ({ name, shape: shapes.get(name) ?? [model.p(name).size], weightDecay: !noDecay(name) }));
 }
 
 export const full: MethodSpec = {

@@ -5,10 +5,10 @@
 // Merge (merge_and_unload): W[o, :] · l[o] (and b · l) for attention targets, W[:, i] · l[i] for
 // feed-forward ones. PEFT requires feedforward_modules ⊆ target_modules; IA³ has no dropout.
 import type { ModelConfig } from '../model/config.ts';
-import type { LinearAdapter, Model } from '../model/model.ts';
-import { AdapterKit, baseOf, loadChecked, safeFree, Slots, uploadTo } from './adalora.ts';
-import { peftName, sites, trainable, validateCommon, type Site } from './common.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import type { LinearAdapter } from '../model/model.ts';
+import { peftName, sites, validateCommon, type Site } from './common.ts';
+import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
+import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'targets', label: 'target modules', kind: 'targets', help: 'linear layers that get a scaling vector (PEFT default for Qwen2/Llama: k, v, down)' },
@@ -29,39 +29,22 @@ function trainableCount(cfg: PeftConfig, model: ModelConfig): number {
   return sites(model, cfg.targets).reduce((n, s) => n + (isFF(cfg, s) ? s.inF : s.outF), 0);
 }
 
-interface Ia3Site {
-  site: Site;
-  l: TrainableParam;
-  ff: boolean;
-  /** Attention targets: the unscaled output W x + b (N × out), per input, kept for dl. */
-  y: Slots | null;
-}
-
-async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
-  const errors = validate(cfg, model.cfg);
-  if (errors.length) throw new Error(`IA³: ${errors.join('; ')}`);
-  const be = model.backend;
-  model.setTrainable([]);
-  const kit = new AdapterKit(be, 0, 0, 'ia3');
-  const list: Ia3Site[] = [];
-  const byName = new Map<string, TrainableParam>();
-  for (const site of sites(model.cfg, cfg.targets)) {
+function build(rt: AdapterRuntime): PeftInstance {
+  const { be, model, cfg } = rt;
+  const list = sites(model.cfg, cfg.targets).map((site) => {
     const { inF, outF } = site, ff = isFF(cfg, site);
-    const n = ff ? inF : outF;
-    const l = trainable(be, peftName(site.base, 'ia3_l.default'), ff ? [1, inF] : [outF, 1], new Float32Array(n).fill(1));
-    const s: Ia3Site = { site, l, ff, y: ff ? null : new Slots(be, `${site.base}.ia3`, [outF]) };
-    list.push(s);
-    byName.set(l.name, l);
+    const l = rt.param(peftName(site.base, 'ia3_l.default'), ff ? [1, inF] : [outF, 1], new Float32Array(ff ? inF : outF).fill(1));
     const { w, bias } = baseOf(model, site);
+    const kept = ff ? null : rt.acts(site.base, [outF]); // attention targets: the unscaled W x + b (N × out), for dl
     const adapter: LinearAdapter = ff
       ? {
           forward(out, inp, N) {
-            const xs = kit.scratch('xs', N * inF);
+            const xs = rt.scratch('xs', N * inF);
             be.scaleCols(xs, inp, l.tensor, null, N, inF, false);
             be.matmulForward(out, xs, w, bias, N, inF, outF);
           },
           backward(dinp, dout, inp, N, accumulate) {
-            const dxs = kit.scratch('xs', N * inF);
+            const dxs = rt.scratch('xs', N * inF);
             be.matmulBackwardInput(dxs, dout, w, N, inF, outF, false);
             be.scaleColsBackward(l.grad, dxs, inp, N, inF);
             be.scaleCols(dinp, dxs, l.tensor, null, N, inF, accumulate);
@@ -69,29 +52,24 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
         }
       : {
           forward(out, inp, N) {
-            const [y] = s.y!.take(inp, N, -1).bufs;
+            const [y] = kept!.take(inp, N, -1).bufs;
             be.matmulForward(y, inp, w, bias, N, inF, outF);
             be.scaleCols(out, y, l.tensor, null, N, outF, false);
           },
           backward(dinp, dout, inp, N, accumulate) {
-            let y = s.y!.find(inp, N, site.base, false)?.bufs[0];
-            if (!y) be.matmulForward((y = kit.scratch('y', N * outF)), inp, w, bias, N, inF, outF);
-            const dy = kit.scratch('dy', N * outF);
+            let y = kept!.find(inp, N)?.bufs[0];
+            if (!y) be.matmulForward((y = rt.scratch('y', N * outF)), inp, w, bias, N, inF, outF);
+            const dy = rt.scratch('dy', N * outF);
             be.scaleColsBackward(l.grad, dout, y, N, outF);
             be.scaleCols(dy, dout, l.tensor, null, N, outF, false);
             be.matmulBackwardInput(dinp, dy, w, N, inF, outF, accumulate);
           },
         };
-    model.adapters.set(site.base, adapter);
-  }
-  const params = list.map((s) => s.l);
+    rt.install(site.base, adapter);
+    return { site, l, ff };
+  });
 
-  return {
-    config: cfg,
-    params,
-    zeroGrads() {
-      for (const p of params) be.zero(p.grad);
-    },
+  return rt.instance(list.map((s) => s.l), {
     async merged() {
       const out = new Map<string, Float32Array>();
       for (const s of list) {
@@ -105,28 +83,7 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       }
       return out;
     },
-    async snapshot() {
-      const out = new Map<string, Float32Array>();
-      for (const p of params) out.set(p.name, await be.read(p.tensor));
-      return out;
-    },
-    load(tensors) {
-      loadChecked(tensors, 'IA³', (name) => {
-        const p = byName.get(name);
-        return p && uploadTo(be, p.tensor);
-      });
-    },
-    detach() {
-      for (const s of list) {
-        model.adapters.delete(s.site.base);
-        safeFree(be, s.l.tensor);
-        be.free(s.l.grad);
-        s.y?.free();
-      }
-      kit.free();
-      model.setTrainable(model.params.keys());
-    },
-  };
+  });
 }
 
 export const ia3: MethodSpec = {
@@ -138,5 +95,5 @@ export const ia3: MethodSpec = {
   validate,
   trainableCount,
   deterministicInit: /\.ia3_l\.default$/,
-  attach,
+  attach: (model, cfg) => attachAdapters(ia3, model, cfg, build, 0), // no dropout
 };

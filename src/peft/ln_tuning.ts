@@ -7,9 +7,9 @@
 // apply). detach() puts the original norm weights back.
 import type { ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
-import { loadChecked, uploadTo } from './adalora.ts';
 import { peftName } from './common.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import { baseParamsInstance } from './runtime.ts';
+import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
 
@@ -35,45 +35,11 @@ function trainableCount(_cfg: PeftConfig, model: ModelConfig): number {
 }
 
 async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
-  const be = model.backend;
   const names = normNames(model.cfg);
   const original = new Map<string, Float32Array>();
-  for (const n of names) original.set(n, await be.read(model.p(n)));
-  model.setTrainable(names);
-  model.zeroGrads();
-  const params: TrainableParam[] = names.map((n) => {
-    const tensor = model.p(n), grad = model.grads.get(n);
-    if (!grad) throw new Error(`LN tuning: the model allocated no gradient for "${n}"`);
-    return { name: lnTuningName(n), shape: [model.cfg.hidden], tensor, grad, lrScale: 1, weightDecay: false };
-  });
-  const byName = new Map(params.map((p) => [p.name, p]));
-  const read = async (list: TrainableParam[], key: (p: TrainableParam, i: number) => string) => {
-    const out = new Map<string, Float32Array>();
-    for (const [i, p] of list.entries()) out.set(key(p, i), await be.read(p.tensor));
-    return out;
-  };
-
-  return {
-    config: cfg,
-    params,
-    zeroGrads() {
-      model.zeroGrads();
-    },
-    merged: () => read(params, (_p, i) => names[i]),
-    snapshot: () => read(params, (p) => p.name),
-    load(tensors) {
-      loadChecked(tensors, 'LN tuning', (name) => {
-        const p = byName.get(name) ?? params[names.indexOf(name)];
-        return p && uploadTo(be, p.tensor);
-      });
-    },
-    detach() {
-      // The uploads submit any queued work first, so the gradients can be freed (setTrainable([])).
-      for (const [n, data] of original) be.upload(model.p(n), data);
-      model.setTrainable([]);
-      model.setTrainable(model.params.keys());
-    },
-  };
+  for (const n of names) original.set(n, await model.backend.read(model.p(n)));
+  return baseParamsInstance(model, cfg, 'LN tuning', names,
+    (n) => ({ name: lnTuningName(n), shape: [model.cfg.hidden], weightDecay: false }), original);
 }
 
 export const lnTuning: MethodSpec = {

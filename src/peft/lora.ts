@@ -1,6 +1,6 @@
 // The LoRA family: LoRA, rank-1 LoRA, rsLoRA, LoRA+, LoRA-FA, PiSSA, MiLoRA and OLoRA share one
 // adapter, y = W x + b + s·B(A·dropout(x)), and differ only in scale, init and optimizer groups.
-// DoRA (dora.ts) builds on the same instance machinery.
+// DoRA (dora.ts) builds on the same instance; the plumbing (dropout, scratch, caches) is runtime.ts.
 //
 // Per adapted layer (N rows, in → out, rank r):
 //   forward   out = x·Wᵀ + b;  xa = x̃·Aᵀ (kept for backward);  out += s·xa·Bᵀ
@@ -8,136 +8,13 @@
 //             dinp = dout·W (= or += per accumulate);  dinp += dropout(dxa·A)
 // x̃ = dropout(x) with a fresh seed per forward call while training (inverted dropout, the same
 // mask recomputed in backward from the seed); x̃ = x when dropout is 0 or in eval mode.
-import type { Backend, Tensor } from '../engine/backend.ts';
+import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { LinearAdapter, Model } from '../model/model.ts';
-import { kaimingUniform, peftName, siteRng, sites, trainable, validateCommon, type Site } from './common.ts';
+import type { LinearAdapter } from '../model/model.ts';
+import { kaimingUniform, peftName, siteRng, sites, validateCommon, type Site } from './common.ts';
+import { attachAdapters, baseOf, type ActCache, type AdapterRuntime } from './runtime.ts';
 import { householderQr, svd } from './svd.ts';
 import type { MethodId, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
-
-// --- shared runtime: mode, dropout seeds, scratch, per-input activation slots ------------------
-
-/** Per-instance machinery shared by all adapted layers of one model. */
-export class AdapterRuntime {
-  /** Dropout is active only while training (PEFT's module.training). */
-  training = true;
-  private calls = 0;
-  private readonly scratchMap = new Map<string, Tensor>();
-  private readonly fence: Tensor;
-
-  constructor(readonly be: Backend, readonly cfg: PeftConfig) {
-    this.fence = be.alloc('peft.fence', 1);
-  }
-
-  /** A fresh dropout seed in [0, 2³¹) for one forward call of one site. */
-  private nextSeed(site: number): number {
-    let h = Math.imul(this.cfg.seed | 0, 0x9e3779b1) ^ Math.imul(++this.calls, 0x85ebca77) ^ Math.imul(site + 1, 0xc2b2ae3d);
-    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-    return (h ^ (h >>> 16)) >>> 1;
-  }
-
-  /** A shared scratch tensor of at least `size` elements (grown on demand). */
-  scratch(key: string, size: number): Tensor {
-    const t = this.scratchMap.get(key);
-    if (t && t.size >= size) return t;
-    if (t) this.release([t]);
-    const n = this.be.alloc(`peft.${key}`, Math.max(size, 1));
-    this.scratchMap.set(key, n);
-    return n;
-  }
-
-  /** Free tensors that queued work may still reference: an upload submits the open WebGPU encoder
-   * first (buffers may be destroyed once the work using them is submitted). */
-  release(ts: Tensor[]): void {
-    if (ts.length === 0) return;
-    this.be.upload(this.fence, new Float32Array(1));
-    for (const t of ts) this.be.free(t);
-  }
-
-  /** Forward: x̃ for this call, and the seed used (−1: no dropout). */
-  dropForward(inp: Tensor, n: number, site: number): { x: Tensor; seed: number } {
-    if (!this.training || this.cfg.dropout <= 0) return { x: inp, seed: -1 };
-    const seed = this.nextSeed(site);
-    const x = this.scratch('xdrop', n);
-    this.be.dropout(x, inp, n, this.cfg.dropout, seed);
-    return { x, seed };
-  }
-
-  /** Backward: the same x̃ as the forward with this seed. */
-  dropAgain(inp: Tensor, n: number, seed: number): Tensor {
-    if (seed < 0) return inp;
-    const x = this.scratch('xdrop', n);
-    this.be.dropout(x, inp, n, this.cfg.dropout, seed);
-    return x;
-  }
-
-  /** dinp += dropout(g) with the forward's mask (dropout's backward is the same call on the gradient). */
-  addDropped(dinp: Tensor, g: Tensor, n: number, seed: number): void {
-    const t = this.scratch('gdrop', n);
-    this.be.dropout(t, g, n, this.cfg.dropout, seed);
-    this.be.add(dinp, dinp, t, n);
-  }
-
-  free(): void {
-    this.release([...this.scratchMap.values(), this.fence]);
-    this.scratchMap.clear();
-  }
-}
-
-/** What one forward call left for its backward. */
-export interface Slot {
-  key: Tensor | null;
-  N: number;
-  seed: number;
-  bufs: Tensor[];
-  capRows: number;
-  tick: number;
-}
-
-/** Activations an adapter keeps from forward for backward, keyed by the input tensor: the model's
- * training activations and the decoder's buffers are different tensors, so decoding between a
- * forward and its backward does not clobber them. Two slots, the least recently used is reused;
- * a backward whose slot was reused recomputes (see `find`). Buffer i holds perRow[i]·N values,
- * then the fixed-size buffers follow. */
-export class ActCache {
-  private readonly slots: Slot[] = [];
-  private tick = 0;
-
-  constructor(private readonly rt: AdapterRuntime, private readonly label: string, private readonly perRow: number[],
-    private readonly fixed: number[] = [], private readonly capacity = 2) {}
-
-  take(inp: Tensor, N: number): Slot {
-    let slot = this.slots.find((s) => s.key === inp);
-    if (!slot && this.slots.length < this.capacity) {
-      slot = { key: null, N: 0, seed: -1, bufs: [], capRows: 0, tick: 0 };
-      this.slots.push(slot);
-    }
-    slot ??= this.slots.reduce((a, b) => (a.tick <= b.tick ? a : b));
-    if (slot.capRows < N) {
-      this.rt.release(slot.bufs);
-      const be = this.rt.be;
-      slot.bufs = [...this.perRow.map((w, i) => be.alloc(`${this.label}.act${i}`, Math.max(1, w * N))),
-        ...this.fixed.map((n, i) => be.alloc(`${this.label}.fix${i}`, Math.max(1, n)))];
-      slot.capRows = N;
-    }
-    slot.key = inp;
-    slot.N = N;
-    slot.seed = -1;
-    slot.tick = ++this.tick;
-    return slot;
-  }
-
-  /** The slot the last forward over `inp` with N rows filled, or null if it has been reused. */
-  find(inp: Tensor, N: number): Slot | null {
-    return this.slots.find((s) => s.key === inp && s.N === N) ?? null;
-  }
-
-  free(): void {
-    this.rt.release(this.slots.flatMap((s) => s.bufs));
-    this.slots.length = 0;
-  }
-}
 
 // --- one adapted layer ---------------------------------------------------------------------------
 
@@ -155,61 +32,42 @@ export interface LowRankSite {
   bias: Tensor | null;
 }
 
-export interface FreeableAdapter extends LinearAdapter {
-  free(): void;
+/** V = W + s·B·A of one site (W the current, possibly residual, base weight), in a scratch tensor. */
+export function denseUpdate(rt: AdapterRuntime, ls: LowRankSite): Tensor {
+  const { inF, outF } = ls.site;
+  const V = rt.scratch('dense', outF * inF);
+  rt.be.matmulBackwardInput(V, ls.B.tensor, ls.A.tensor, outF, inF, ls.r, false, ls.scale);
+  rt.be.add(V, V, ls.W, outF * inF);
+  return V;
 }
 
-/** The missing-dropout-seed error: a backward needs the mask its forward drew. */
-export function lostSlot(base: string): Error {
-  return new Error(`${base}: backward without its forward's activations (more than one other forward over a different input `
-    + 'happened in between) while dropout is active: run forward again before backward');
-}
-
-export class LoraAdapter implements FreeableAdapter {
-  private readonly cache: ActCache;
+class LoraAdapter implements LinearAdapter {
+  private readonly acts: ActCache;
 
   constructor(private readonly rt: AdapterRuntime, private readonly s: LowRankSite) {
-    this.cache = new ActCache(rt, `${s.site.base}.lora`, [s.r]);
+    this.acts = rt.acts(s.site.base, [s.r]);
   }
 
   forward(out: Tensor, inp: Tensor, N: number): void {
-    const be = this.rt.be, { inF, outF } = this.s.site, { r, scale, A, B, W, bias } = this.s;
+    const { be } = this.rt, { inF, outF } = this.s.site, { r, scale, A, B, W, bias } = this.s;
     be.matmulForward(out, inp, W, bias, N, inF, outF);
-    const slot = this.cache.take(inp, N);
-    const { x, seed } = this.rt.dropForward(inp, N * inF, this.s.index);
-    slot.seed = seed;
-    const xa = slot.bufs[0];
-    be.matmulForward(xa, x, A.tensor, null, N, inF, r);
+    const slot = this.acts.take(inp, N, this.rt.forwardSeed(this.s.index)), xa = slot.bufs[0];
+    be.matmulForward(xa, this.rt.drop(inp, N * inF, slot.seed), A.tensor, null, N, inF, r);
     be.matmulForward(out, xa, B.tensor, null, N, r, outF, true, scale);
   }
 
   backward(dinp: Tensor, dout: Tensor, inp: Tensor, N: number, accumulate: boolean): void {
-    const be = this.rt.be, { inF, outF } = this.s.site, { r, scale, A, B, W } = this.s;
-    const slot = this.cache.find(inp, N);
-    if (!slot && this.rt.training && this.rt.cfg.dropout > 0) throw lostSlot(this.s.site.base);
-    const seed = slot?.seed ?? -1;
-    const x = this.rt.dropAgain(inp, N * inF, seed);
-    let xa: Tensor;
-    if (slot) xa = slot.bufs[0];
-    else {
-      xa = this.rt.scratch('xa', N * r);
-      be.matmulForward(xa, x, A.tensor, null, N, inF, r);
-    }
+    const rt = this.rt, { be } = rt, { inF, outF } = this.s.site, { r, scale, A, B, W } = this.s;
+    const slot = this.acts.find(inp, N), seed = slot?.seed ?? -1;
+    const x = rt.drop(inp, N * inF, seed);
+    let xa = slot?.bufs[0];
+    if (!xa) be.matmulForward((xa = rt.scratch('xa', N * r)), x, A.tensor, null, N, inF, r);
     be.matmulBackwardWeight(B.grad, dout, xa, N, r, outF, scale);
-    const dxa = this.rt.scratch('dxa', N * r);
+    const dxa = rt.scratch('dxa', N * r);
     be.matmulBackwardInput(dxa, dout, B.tensor, N, r, outF, false, scale);
     if (this.s.trainA) be.matmulBackwardWeight(A.grad, dxa, x, N, inF, r);
     be.matmulBackwardInput(dinp, dout, W, N, inF, outF, accumulate);
-    if (seed < 0) be.matmulBackwardInput(dinp, dxa, A.tensor, N, inF, r, true);
-    else {
-      const g = this.rt.scratch('gx', N * inF);
-      be.matmulBackwardInput(g, dxa, A.tensor, N, inF, r, false);
-      this.rt.addDropped(dinp, g, N * inF, seed);
-    }
-  }
-
-  free(): void {
-    this.cache.free();
+    rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, dxa, A.tensor, N, inF, r, acc));
   }
 }
 
@@ -259,83 +117,58 @@ export interface LowRankVariant {
   loraPlus: boolean;
 }
 
-export function loraScale(cfg: PeftConfig, rs: boolean): number {
+function loraScale(cfg: PeftConfig, rs: boolean): number {
   return rs ? cfg.alpha / Math.sqrt(cfg.r) : cfg.alpha / cfg.r;
 }
 
-/** A low-rank adapter set attached to a model. Subclasses (DoRA) add tensors and a different layer. */
+/** A low-rank adapter set attached to a model. DoRA subclasses it with its own layer. */
 export class LowRankInstance implements PeftInstance {
+  readonly config: PeftConfig;
   readonly params: TrainableParam[] = [];
   readonly sites: LowRankSite[] = [];
-  readonly rt: AdapterRuntime;
   /** Initial factors of SVD/QR inits, by module (PEFT's "mutated init", for export as plain LoRA). */
   readonly initFactors = new Map<string, { A: Float32Array; B: Float32Array }>();
-  protected readonly be: Backend;
-  protected readonly adapters = new Map<string, FreeableAdapter>();
-  /** Every loadable tensor (trainable or frozen) by PEFT name. */
-  protected readonly byName = new Map<string, TrainableParam>();
+  /** Base weights an SVD/QR init replaced by its residual, by HF name; detach puts them back. */
   private readonly originals = new Map<string, Float32Array>();
-  private froze = false;
-  private detached = false;
 
-  constructor(readonly model: Model, readonly config: PeftConfig, readonly variant: LowRankVariant) {
-    this.be = model.backend;
-    this.rt = new AdapterRuntime(this.be, config);
+  constructor(readonly rt: AdapterRuntime, readonly variant: LowRankVariant) {
+    this.config = rt.cfg;
+    rt.onDetach(() => {
+      for (const [name, w] of this.originals) rt.be.upload(rt.model.p(name), w);
+    });
   }
 
-  /** Validate, build every site, install the adapters, freeze the base model. */
-  async init(spec: MethodSpec): Promise<void> {
-    const errors = spec.validate(this.config, this.model.cfg);
-    if (errors.length) throw new Error(`${spec.name}: invalid settings: ${errors.join('; ')}`);
-    const list = sites(this.model.cfg, this.config.targets);
-    for (const site of list) {
-      if (this.model.adapters.has(site.base)) throw new Error(`${site.base} already has an adapter attached: detach it first`);
-    }
-    const cfg = this.config, r = cfg.r, scale = loraScale(cfg, this.variant.rsScale);
-    for (const [index, site] of list.entries()) {
-      const W = this.model.p(`${site.base}.weight`);
-      const bias = this.model.params.get(`${site.base}.bias`) ?? null;
-      let a: Float32Array, b: Float32Array;
-      const needW = this.variant.init !== 'kaiming' || this.needsBaseWeight();
-      const w0 = needW ? await this.be.read(W) : null;
-      if (this.variant.init === 'kaiming' || !w0) {
-        a = kaimingUniform(siteRng(cfg, site, 'lora_A'), r, site.inF);
-        b = new Float32Array(site.outF * r);
-      } else {
-        const init = structuredInit(this.variant.init, w0, site.outF, site.inF, r, scale);
-        a = init.A;
-        b = init.B;
+  /** Build every site and install its layer. */
+  async build(): Promise<this> {
+    const { rt, variant } = this, { be, model, cfg } = rt, r = cfg.r, scale = loraScale(cfg, variant.rsScale);
+    for (const [index, site] of sites(model.cfg, cfg.targets).entries()) {
+      const { w: W, bias } = baseOf(model, site);
+      const w0 = variant.init !== 'kaiming' || this.needsBaseWeight() ? await be.read(W) : null;
+      const init = variant.init === 'kaiming' || !w0 ? null : structuredInit(variant.init, w0, site.outF, site.inF, r, scale);
+      const a = init?.A ?? kaimingUniform(siteRng(cfg, site, 'lora_A'), r, site.inF), b = init?.B ?? new Float32Array(site.outF * r);
+      if (init && w0) {
         this.originals.set(`${site.base}.weight`, w0);
         this.initFactors.set(site.base, { A: a, B: b });
-        this.be.upload(W, init.residual);
+        be.upload(W, init.residual);
       }
-      const A = trainable(this.be, peftName(site.base, 'lora_A.default.weight'), [r, site.inF], a);
-      const B = trainable(this.be, peftName(site.base, 'lora_B.default.weight'), [site.outF, r], b,
-        this.variant.loraPlus ? cfg.loraPlusRatio : 1);
-      const ls: LowRankSite = { site, index, r, scale, A, B, trainA: this.variant.trainA, W, bias };
+      const A = rt.param(peftName(site.base, 'lora_A.default.weight'), [r, site.inF], a);
+      const B = rt.param(peftName(site.base, 'lora_B.default.weight'), [site.outF, r], b, variant.loraPlus ? cfg.loraPlusRatio : 1);
+      const ls: LowRankSite = { site, index, r, scale, A, B, trainA: variant.trainA, W, bias };
       if (ls.trainA) this.params.push(A);
       this.params.push(B);
-      this.byName.set(A.name, A);
-      this.byName.set(B.name, B);
       this.sites.push(ls);
-      this.siteExtras(ls, w0);
-      const adapter = this.makeAdapter(ls);
-      this.adapters.set(site.base, adapter);
-      this.model.adapters.set(site.base, adapter);
+      rt.install(site.base, this.adapterFor(ls, w0));
     }
-    this.model.setTrainable([]);
-    this.froze = true;
+    return this;
   }
 
-  /** Whether siteExtras needs the base weight on the host (DoRA's magnitude). */
+  /** Whether adapterFor needs the base weight on the host (DoRA's magnitude). */
   protected needsBaseWeight(): boolean {
     return false;
   }
 
-  /** Extra tensors of a site (DoRA's magnitude); push them to params/byName. */
-  protected siteExtras(_ls: LowRankSite, _w0: Float32Array | null): void {}
-
-  protected makeAdapter(ls: LowRankSite): FreeableAdapter {
+  /** The layer of a site (DoRA: its magnitude, pushed to params, and its own layer). */
+  protected adapterFor(ls: LowRankSite, _w0: Float32Array | null): LinearAdapter {
     return new LoraAdapter(this.rt, ls);
   }
 
@@ -345,32 +178,22 @@ export class LowRankInstance implements PeftInstance {
   }
 
   zeroGrads(): void {
-    for (const p of this.params) this.be.zero(p.grad);
-  }
-
-  /** s·B·A + W (the current, possibly residual, base weight) of one site, on the backend. */
-  protected denseUpdate(ls: LowRankSite): Tensor {
-    const { inF, outF } = ls.site;
-    const V = this.rt.scratch('dense', outF * inF);
-    this.be.matmulBackwardInput(V, ls.B.tensor, ls.A.tensor, outF, inF, ls.r, false, ls.scale);
-    this.be.add(V, V, ls.W, outF * inF);
-    return V;
+    this.rt.zeroGrads(this.params);
   }
 
   async merged(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     for (const ls of this.sites) {
       const n = ls.site.outF * ls.site.inF;
-      out.set(`${ls.site.base}.weight`, (await this.be.read(this.denseUpdate(ls))).slice(0, n));
+      out.set(`${ls.site.base}.weight`, (await this.rt.be.read(denseUpdate(this.rt, ls))).slice(0, n));
     }
     return out;
   }
 
   async snapshot(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const [name, p] of this.byName) out.set(name, await this.be.read(p.tensor));
+    const out = await this.rt.snapshot();
     for (const ls of this.sites) {
-      if (this.originals.has(`${ls.site.base}.weight`)) out.set(peftName(ls.site.base, 'base_layer.weight'), await this.be.read(ls.W));
+      if (this.originals.has(`${ls.site.base}.weight`)) out.set(peftName(ls.site.base, 'base_layer.weight'), await this.rt.be.read(ls.W));
     }
     return out;
   }
@@ -379,35 +202,17 @@ export class LowRankInstance implements PeftInstance {
    * (PiSSA/OLoRA residual from another SVD, e.g. PEFT's float32 one); detach restores the original. */
   load(tensors: Map<string, Float32Array>): void {
     const bases = new Map(this.sites.map((ls) => [peftName(ls.site.base, 'base_layer.weight'), ls]));
-    for (const [name, data] of tensors) {
-      const p = this.byName.get(name), ls = bases.get(name);
-      const size = p ? p.tensor.size : ls ? ls.site.outF * ls.site.inF : -1;
-      if (size < 0) throw new Error(`load: "${name}" is not a tensor of this ${this.config.method} adapter (e.g. ${[...this.byName.keys()][0]})`);
-      if (data.length !== size) throw new Error(`load: "${name}" has ${data.length} values, expected ${p ? `shape [${p.shape}] = ` : ''}${size}`);
-    }
-    for (const [name, data] of tensors) {
-      const p = this.byName.get(name), ls = bases.get(name);
-      if (p) this.be.upload(p.tensor, data);
-      else if (ls) {
-        const key = `${ls.site.base}.weight`;
-        if (!this.originals.has(key)) throw new Error(`load: "${name}": the original of ${key} is not kept; load base weights only into SVD/QR-initialised adapters`);
-        this.be.upload(ls.W, data);
-      }
-    }
+    this.rt.load(tensors, (name) => {
+      const ls = bases.get(name);
+      if (!ls) return undefined;
+      const key = `${ls.site.base}.weight`;
+      if (!this.originals.has(key)) throw new Error(`${this.rt.name}: ${name}: the original of ${key} is not kept; load base weights only into SVD/QR-initialised adapters`);
+      return { size: ls.site.outF * ls.site.inF, set: (d) => this.rt.be.upload(ls.W, d) };
+    });
   }
 
   detach(): void {
-    if (this.detached) return;
-    this.detached = true;
-    for (const [base, a] of this.adapters) {
-      if (this.model.adapters.get(base) === a) this.model.adapters.delete(base);
-      a.free();
-    }
-    for (const [name, w] of this.originals) this.be.upload(this.model.p(name), w);
-    this.rt.release([...this.byName.values()].flatMap((p) => [p.tensor, p.grad]));
-    this.rt.free();
-    // Back to the model's default (every base parameter trainable), unless attach failed early.
-    if (this.froze) this.model.setTrainable(this.model.params.keys());
+    this.rt.detach();
   }
 }
 
@@ -462,16 +267,7 @@ function makeSpec(d: LoraDef): MethodSpec {
     ...(d.variant.init === 'kaiming'
       ? { deterministicInit: /\.lora_B\.default\.weight$/ }
       : { initProducts: true, fixtureInit: /\.base_layer\.weight$/ }),
-    async attach(model, cfg) {
-      const inst = new LowRankInstance(model, cfg, d.variant);
-      try {
-        await inst.init(spec);
-      } catch (e) {
-        inst.detach();
-        throw e;
-      }
-      return inst;
-    },
+    attach: (model, cfg) => attachAdapters(spec, model, cfg, (rt) => new LowRankInstance(rt, d.variant).build()),
   };
   return spec;
 }

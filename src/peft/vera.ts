@@ -8,10 +8,9 @@
 // `…vera_A.default` alias of the same tensor). Trainable: λ_d (r, init d_initial), λ_b (out, init 0).
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { LinearAdapter, Model } from '../model/model.ts';
 import { Rng } from '../tasks/rng.ts';
-import { AdapterKit, baseOf, loadChecked, safeFree, Slots, uploadTo } from './adalora.ts';
-import { peftName, sites, trainable, validateCommon, type Site } from './common.ts';
+import { peftName, sites, validateCommon, type Site } from './common.ts';
+import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
 const SHARED_A = 'base_model.vera_A.default';
@@ -58,18 +57,13 @@ interface VeraSite {
   site: Site;
   ld: TrainableParam;
   lb: TrainableParam;
-  /** xa = x̃·Aᵀ and xd = λ_d ⊙ xa (N × r each), per input. */
-  acts: Slots;
 }
 
-async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
-  const errors = validate(cfg, model.cfg);
-  if (errors.length) throw new Error(`VeRA: ${errors.join('; ')}`);
-  const be = model.backend, r = cfg.r;
+function build(rt: AdapterRuntime): PeftInstance {
+  const { be, model, cfg } = rt, r = cfg.r;
   const { inMax, outMax } = veraDims(cfg, model.cfg);
-  model.setTrainable([]);
   const proj = veraProjections(cfg.vera.seed, r, inMax, outMax);
-  const A = be.alloc(SHARED_A, r * inMax), B = be.alloc(SHARED_B, outMax * r);
+  const A = rt.alloc(SHARED_A, r * inMax), B = rt.alloc(SHARED_B, outMax * r);
   // Contiguous slices A[:, :in] (r × in) and B[:out, :] (out × r), one per distinct size.
   const aSlices = new Map<number, Tensor>(), bSlices = new Map<number, Tensor>();
   const setProjections = (a: Float32Array, b: Float32Array) => {
@@ -78,39 +72,35 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     for (const [inF, t] of aSlices) for (let k = 0; k < r; k++) be.copy(t, A, inF, k * inF, k * inMax);
     for (const [outF, t] of bSlices) be.copy(t, B, outF * r);
   };
-  const kit = new AdapterKit(be, cfg.dropout, cfg.seed, 'vera');
   const list: VeraSite[] = [];
-  const byName = new Map<string, TrainableParam>();
   for (const [index, site] of sites(model.cfg, cfg.targets).entries()) {
     const { inF, outF } = site;
-    if (!aSlices.has(inF)) aSlices.set(inF, be.alloc(`vera_A[:, :${inF}]`, r * inF));
-    if (!bSlices.has(outF)) bSlices.set(outF, be.alloc(`vera_B[:${outF}]`, outF * r));
+    if (!aSlices.has(inF)) aSlices.set(inF, rt.alloc(`vera_A[:, :${inF}]`, r * inF));
+    if (!bSlices.has(outF)) bSlices.set(outF, rt.alloc(`vera_B[:${outF}]`, outF * r));
     const As = aSlices.get(inF)!, Bs = bSlices.get(outF)!;
-    const ld = trainable(be, peftName(site.base, 'vera_lambda_d.default'), [r], new Float32Array(r).fill(cfg.vera.dInitial));
-    const lb = trainable(be, peftName(site.base, 'vera_lambda_b.default'), [outF], new Float32Array(outF));
-    const s: VeraSite = { site, ld, lb, acts: new Slots(be, `${site.base}.vera`, [r, r]) };
-    list.push(s);
-    byName.set(ld.name, ld);
-    byName.set(lb.name, lb);
+    const lb = rt.param(peftName(site.base, 'vera_lambda_b.default'), [outF], new Float32Array(outF));
+    const ld = rt.param(peftName(site.base, 'vera_lambda_d.default'), [r], new Float32Array(r).fill(cfg.vera.dInitial));
+    list.push({ site, ld, lb });
+    const acts = rt.acts(site.base, [r, r]); // xa = x̃·Aᵀ and xd = λ_d ⊙ xa (N × r each)
     const { w, bias } = baseOf(model, site);
     const lowRank = (xa: Tensor, xd: Tensor, x: Tensor, N: number) => {
       be.matmulForward(xa, x, As, null, N, inF, r);
       be.scaleCols(xd, xa, ld.tensor, null, N, r, false);
     };
-    const adapter: LinearAdapter = {
+    rt.install(site.base, {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
-        const slot = s.acts.take(inp, N, kit.forwardSeed(index));
-        const [xa, xd] = slot.bufs, y = kit.scratch('xb', N * outF);
-        lowRank(xa, xd, kit.apply(inp, N * inF, slot.seed), N);
+        const slot = acts.take(inp, N, rt.forwardSeed(index));
+        const [xa, xd] = slot.bufs, y = rt.scratch('xb', N * outF);
+        lowRank(xa, xd, rt.drop(inp, N * inF, slot.seed), N);
         be.matmulForward(y, xd, Bs, null, N, r, outF);
         be.scaleCols(out, y, lb.tensor, null, N, outF, true);
       },
       backward(dinp, dout, inp, N, accumulate) {
-        const slot = s.acts.find(inp, N, site.base, kit.training && kit.p > 0), seed = slot?.seed ?? -1;
+        const slot = acts.find(inp, N), seed = slot?.seed ?? -1;
         let [xa, xd] = slot?.bufs ?? [];
-        if (!slot) lowRank((xa = kit.scratch('xa', N * r)), (xd = kit.scratch('xd', N * r)), inp, N);
-        const y = kit.scratch('xb', N * outF), gd = kit.scratch('dxd', N * r), ga = kit.scratch('dxa', N * r);
+        if (!slot) lowRank((xa = rt.scratch('xa', N * r)), (xd = rt.scratch('xd', N * r)), inp, N);
+        const y = rt.scratch('xb', N * outF), gd = rt.scratch('dxd', N * r), ga = rt.scratch('dxa', N * r);
         be.matmulForward(y, xd, Bs, null, N, r, outF); // B(λ_d ⊙ Ax) again rather than kept per layer
         be.scaleColsBackward(lb.grad, dout, y, N, outF);
         be.scaleCols(y, dout, lb.tensor, null, N, outF, false); // y is now d(B·xd)
@@ -118,23 +108,13 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
         be.scaleColsBackward(ld.grad, gd, xa, N, r);
         be.scaleCols(ga, gd, ld.tensor, null, N, r, false);
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
-        kit.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, As, N, inF, r, acc));
+        rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, As, N, inF, r, acc));
       },
-    };
-    model.adapters.set(site.base, adapter);
+    });
   }
   setProjections(proj.A, proj.B);
-  const params = list.flatMap((s) => [s.lb, s.ld]);
 
-  return {
-    config: cfg,
-    params,
-    zeroGrads() {
-      for (const p of params) be.zero(p.grad);
-    },
-    setTraining(on) {
-      kit.training = on;
-    },
+  return rt.instance(list.flatMap((s) => [s.lb, s.ld]), {
     async merged() {
       // W + (B ⊙ λ_b λ_dᵀ)·A on the backend: the r-wide factor is scaled here, then one matmul.
       const out = new Map<string, Float32Array>();
@@ -144,7 +124,7 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
         const [ld, lb] = [await be.read(s.ld.tensor), await be.read(s.lb.tensor)];
         const scaled = new Float32Array(outF * r);
         for (let o = 0; o < outF; o++) for (let k = 0; k < r; k++) scaled[o * r + k] = b[o * r + k] * lb[o] * ld[k];
-        const Bs = kit.scratch('mergeB', outF * r), V = kit.scratch('merged', outF * inF);
+        const Bs = rt.scratch('mergeB', outF * r), V = rt.scratch('merged', outF * inF);
         be.upload(Bs, scaled);
         be.matmulBackwardInput(V, Bs, aSlices.get(inF)!, outF, inF, r, false);
         be.add(V, V, model.p(`${base}.weight`), outF * inF);
@@ -153,8 +133,7 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       return out;
     },
     async snapshot() {
-      const out = new Map<string, Float32Array>();
-      for (const p of params) out.set(p.name, await be.read(p.tensor));
+      const out = await rt.snapshot();
       out.set(SHARED_A, await be.read(A));
       out.set(SHARED_B, await be.read(B));
       return out;
@@ -165,28 +144,14 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
       const aliases = (t: string) => new Set([`base_model.${t}.default`, ...list.map((s) => peftName(s.site.base, `${t}.default`))]);
       const aNames = aliases('vera_A'), bNames = aliases('vera_B');
       let changed = false;
-      loadChecked(tensors, 'VeRA', (name) => {
+      rt.load(tensors, (name) => {
         if (aNames.has(name)) return { size: r * inMax, set: (d) => ((proj.A = d), (changed = true)) };
         if (bNames.has(name)) return { size: outMax * r, set: (d) => ((proj.B = d), (changed = true)) };
-        const p = byName.get(name);
-        return p && uploadTo(be, p.tensor);
+        return undefined;
       });
       if (changed) setProjections(proj.A, proj.B);
     },
-    detach() {
-      for (const s of list) {
-        model.adapters.delete(s.site.base);
-        for (const p of [s.ld, s.lb]) {
-          safeFree(be, p.tensor);
-          be.free(p.grad);
-        }
-        s.acts.free();
-      }
-      for (const t of [A, B, ...aSlices.values(), ...bSlices.values()]) safeFree(be, t);
-      kit.free();
-      model.setTrainable(model.params.keys());
-    },
-  };
+  });
 }
 
 export const vera: MethodSpec = {
@@ -199,5 +164,5 @@ export const vera: MethodSpec = {
   trainableCount,
   deterministicInit: /\.vera_lambda_[bd]\.default$/,
   fixtureInit: /(^|\.)vera_[AB]\.default$/,
-  attach,
+  attach: (model, cfg) => attachAdapters(vera, model, cfg, build),
 };
