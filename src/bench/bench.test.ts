@@ -79,6 +79,8 @@ describe('bench suite (smoke preset)', () => {
     expect(s.trainTokensPerS).toBeGreaterThan(0);
     expect(s.rollout.tokensPerS).toBeGreaterThan(0);
     expect(s.profile.step.length).toBeGreaterThan(0); // SwiftShader and Dawn have timestamp-query
+    expect(s.overhead.encodeUs.medianMs).toBeGreaterThan(0);
+    expect(s.overhead.roundTripMs.runsMs.length).toBeGreaterThanOrEqual(wallReps);
 
     // 4. decode rows at each length, with the no-cache comparison.
     expect(r.decode.map((d) => d.positions)).toEqual(cfg.decode.positions);

@@ -10,7 +10,7 @@ import { backendClock, errorMessage, relErr, testData, type BenchEnv } from './e
 import { naiveMatmul } from './naive.ts';
 import type { AdapterRow, BenchReport, MatmulRow, Throughput } from './report.ts';
 import { createTfjsMatmul, type TfjsMatmul } from './tfjs.ts';
-import { timeGpu, type Timing } from './timing.ts';
+import { fromRuns, now, timeGpu, type Timing } from './timing.ts';
 
 export interface MatmulShape {
   label: string;
@@ -170,4 +170,34 @@ export async function adapterSection(env: BenchEnv): Promise<AdapterRow[]> {
     }
   }
   return rows;
+}
+
+/** Fixed costs every dispatch and every submission pay, whatever the work: the CPU time to encode
+ * one trivial dispatch (a 16-element add; uniform write, bind group, dispatch), and the round trip
+ * of one submission of it (submit → onSubmittedWorkDone). */
+export async function dispatchOverhead(env: BenchEnv): Promise<{ encodeUs: Timing; roundTripMs: Timing }> {
+  const { be, cfg } = env;
+  const a = be.alloc('bench.ovh.a', 16), b = be.alloc('bench.ovh.b', 16), o = be.alloc('bench.ovh.o', 16);
+  const n = 128;
+  try {
+    be.add(o, a, b, 16);
+    await be.sync();
+    const encode: number[] = [], trip: number[] = [];
+    for (let r = 0; r < cfg.wall.warmup + Math.max(cfg.wall.reps, 3); r++) {
+      const t0 = now();
+      for (let i = 0; i < n; i++) be.add(o, a, b, 16);
+      const t1 = now();
+      await be.sync();
+      be.add(o, a, b, 16);
+      const t2 = now();
+      await be.sync();
+      const t3 = now();
+      if (r < cfg.wall.warmup) continue;
+      encode.push((1000 * (t1 - t0)) / n);
+      trip.push(t3 - t2);
+    }
+    return { encodeUs: fromRuns(encode, cfg.wall.warmup, 'wall'), roundTripMs: fromRuns(trip, cfg.wall.warmup, 'wall') };
+  } finally {
+    for (const t of [a, b, o]) be.free(t);
+  }
 }

@@ -105,8 +105,11 @@ export interface StepResult {
   /** GPU time by op for one step and one rollout (profile.ts: each op submitted alone). */
   profile: { step: OpProfile[]; rollout: OpProfile[] };
   dispatchesPerStep: number;
-  /** CPU time to encode the step (the three phases' synchronous calls) per dispatch, µs. */
+  /** CPU time in the step's synchronous calls (the three phases') per dispatch, µs. */
   encodeUsPerDispatch: number;
+  /** Fixed costs on this runtime: CPU µs to encode one trivial dispatch (a Timing whose values are µs), and ms for one submission's
+   * round trip (submit → onSubmittedWorkDone) — the floor under every dispatch and every readback. */
+  overhead: { encodeUs: Timing; roundTripMs: Timing };
   submissionsPerStep: number;
   trainTokensPerS: number;
   rollout: {

@@ -8,6 +8,8 @@ export interface Table {
   columns: string[];
   rows: string[][];
   notes: string[];
+  /** Columns of text, aligned left in the text rendering (the first always is). */
+  textColumns?: number[];
 }
 
 const f = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
@@ -58,7 +60,8 @@ export function reportTables(r: BenchReport): Table[] {
       rows,
       notes: [
         'phases: the same step with a sync after each phase; CPU encode = the synchronous call alone (the rest is waiting for the GPU).',
-        `CPU encode per dispatch: ${f(s.encodeUsPerDispatch, 1)} µs.`,
+        `CPU time in the step's synchronous calls per dispatch: ${f(s.encodeUsPerDispatch, 1)} µs (encoding, plus the submits that uploads trigger); ` +
+          `one trivial dispatch: ${f(s.overhead.encodeUs.medianMs, 1)} µs to encode; one submission round trip: ${f(s.overhead.roundTripMs.medianMs)} ms.`,
         ...(s.fallback ? [s.fallback] : []),
       ],
     });
@@ -67,7 +70,8 @@ export function reportTables(r: BenchReport): Table[] {
       title: `3b. GPU time by op (each op submitted alone; a guide, not a timing)`,
       columns: ['what', 'ops by share of GPU time'],
       rows: [['train step', top(s.profile.step)], ['rollout', top(s.profile.rollout)]],
-      notes: [],
+      notes: s.profile.step.length ? [] : ['no timestamp-query on this device: no profile'],
+      textColumns: [1],
     });
   }
   if (r.decode.length) {
@@ -93,7 +97,8 @@ export function reportTables(r: BenchReport): Table[] {
 
 export function formatTable(t: Table): string {
   const widths = t.columns.map((c, i) => Math.max(c.length, ...t.rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const left = new Set([0, ...(t.textColumns ?? [])]);
+  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [t.title, line(t.columns), widths.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line), ...t.notes.map((n) => `  ${n}`)].join('\n');
 }
 

@@ -4,7 +4,7 @@
 import type { Backend, DType, Tensor } from '../engine/backend.ts';
 import { paramCount } from '../model/config.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
-import { Model } from '../model/model.ts';
+import { Model, type Generation } from '../model/model.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { MethodId, PeftInstance } from '../peft/types.ts';
 import { defaultConfig } from '../rl/config.ts';
@@ -12,6 +12,7 @@ import { policyLoss } from '../rl/loss.ts';
 import { AdamW } from '../rl/optimizer.ts';
 import type { ModelSize } from './config.ts';
 import { errorMessage, type BenchEnv } from './env.ts';
+import { dispatchOverhead } from './kernels.ts';
 import type { DecodeRow, MemoryRow, StepResult } from './report.ts';
 import { OpProfiler, type OpProfile } from './profile.ts';
 import { fromRuns, now, timeWall } from './timing.ts';
@@ -130,13 +131,16 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
   const B = s.prompts * s.group, P = s.promptLen;
   const prompts = randomPrompts(B, P, cfg.vocab, 1);
   const ctx = be.ctx;
+  const overhead = await dispatchOverhead(env);
+  log(`  fixed costs: ${overhead.encodeUs.medianMs.toFixed(1)} µs CPU to encode a dispatch, ` +
+    `${overhead.roundTripMs.medianMs.toFixed(2)} ms per submission round trip`);
   // Rollout: prompts × group rows sampled at temperature 1 for newTokens steps (no early stop).
-  let gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 1 });
-  let d0 = 0, s0 = 0, d1 = 0, s1 = 0, seed = 2;
+  const last: { gen?: Generation } = {};
+  let d0 = 0, s0 = 0, d1 = 0, s1 = 0, seed = 1;
   const rollout = await timeWall(async () => {
     d0 = ctx.dispatches;
     s0 = ctx.submissions;
-    gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: seed++ });
+    last.gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: seed++ });
     d1 = ctx.dispatches;
     s1 = ctx.submissions;
   }, cfg.wall);
@@ -144,6 +148,8 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
   log(`  rollout ${s.prompts}×${s.group}×${s.newTokens}: ${rollout.medianMs.toFixed(1)} ms, ` +
     `${rolloutCounts.dispatches} dispatches, ${rolloutCounts.submissions} submissions`);
 
+  const gen = last.gen;
+  if (!gen) throw new Error('the rollout did not run');
   const batch = batchFrom(gen.tokens, gen.logp, B, P, s.newTokens);
   // The step as the trainer runs it (counts taken on the last run).
   const step = await timeWall(async () => {
@@ -193,6 +199,7 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     prompts: s.prompts, group: s.group, promptLen: P, newTokens: s.newTokens, sequences: B, seqLen: batch.T,
     step, phases, profile: { step: stepProfile, rollout: rolloutProfile },
     dispatchesPerStep: stepCounts.dispatches, submissionsPerStep: stepCounts.submissions,
+    overhead,
     encodeUsPerDispatch: (1000 * (phases.forwardEncode.medianMs + phases.backwardEncode.medianMs + phases.optimizerEncode.medianMs)) /
       Math.max(1, stepCounts.dispatches),
     trainTokensPerS: (B * batch.T) / (step.medianMs / 1000),
