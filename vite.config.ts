@@ -35,11 +35,14 @@ export default defineConfig({
   // Two pages: the lab (index.html) and the in-browser engine checks Playwright reads (tests.html).
   build: {
     rolldownOptions: {
-      input: { main: 'index.html', tests: 'tests.html' },
+      input: { main: 'index.html', tests: 'tests.html', bench: 'bench.html' },
     },
   },
-  // Pre-bundled up front, so the first visit to tests.html does not trigger a re-optimise reload.
-  optimizeDeps: { include: ['@vitest/expect'] },
+  // The training worker (src/worker/lab.worker.ts) loads the engine with dynamic imports: ES module workers.
+  worker: { format: 'es' },
+  // Pre-bundled up front, so the first visit to tests.html (or the lab's charts and run store) does not
+  // trigger a re-optimise reload.
+  optimizeDeps: { include: ['@vitest/expect', 'uplot', 'idb'] },
   test: {
     include: ['src/**/*.test.ts'],
     // GPU tests run on SwiftShader, which is slow: allow time, never skip.

@@ -22,7 +22,7 @@ test('shows the adapter, and Check engine (from the keyboard) fills the table wi
   await expect(button).toBeEnabled();
 
   // Keyboard: Tab until the button has focus, then press Enter.
-  for (let i = 0; i < 20 && !(await button.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
+  for (let i = 0; i < 400 && !(await button.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
   await expect(button).toBeFocused();
   await page.keyboard.press('Enter');
 

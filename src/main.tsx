@@ -1,13 +1,38 @@
-// Entry point of the lab page (index.html).
+// Entry point of the lab page (index.html): read a shared link's settings, bring stored runs back
+// from IndexedDB, look for WebGPU (falling back to the CPU backend when there is none), render,
+// and keep the address bar in step with the settings so a reload or a copied URL keeps them.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { loadFromLink, setBackend, shareLink, useConfig } from './store/config.ts';
+import { detectGpu, useLab } from './store/lab.ts';
+import { loadRuns } from './store/runs.ts';
+import { loadSweep } from './store/sweep.ts';
+import { loseDevice } from './store/training.ts';
 import { App } from './ui/App.tsx';
-import { detectGpu } from './store/lab.ts';
 import './ui/app.css';
+
+loadFromLink(window.location.search);
 
 createRoot(document.getElementById('root') as HTMLElement).render(
   <StrictMode>
     <App />
   </StrictMode>,
 );
-void detectGpu();
+
+void loadRuns().then(loadSweep);
+void detectGpu().then(() => {
+  const gpu = useLab.getState().gpu;
+  if (gpu.status === 'unavailable' && useConfig.getState().backend === 'webgpu') setBackend('cpu');
+});
+
+let lastUrl = '';
+useConfig.subscribe((s) => {
+  const url = shareLink(s);
+  if (url !== lastUrl) {
+    lastUrl = url;
+    window.history.replaceState(null, '', url);
+  }
+});
+
+// Test aid in development builds: simulate a GPU device loss in the worker.
+if (import.meta.env.DEV) (window as unknown as { __rlvrLab: object }).__rlvrLab = { loseDevice };

@@ -1,5 +1,6 @@
 // What the page found when it looked for WebGPU: the adapter, or a plain explanation of what is
 // missing and what the visitor can do about it.
+import { setBackend, useConfig } from '../store/config.ts';
 import { detectGpu, useLab } from '../store/lab.ts';
 
 function NoWebGpuHelp() {
@@ -19,7 +20,7 @@ function NoWebGpuHelp() {
           On Linux, Chrome keeps WebGPU off by default: enable <code>chrome://flags/#enable-unsafe-webgpu</code>, or start it
           with <code>--enable-unsafe-webgpu --enable-features=Vulkan</code>.
         </li>
-        <li>A CPU backend for the tiny model (slow, but works in any browser) is on the way.</li>
+        <li>Or train on the <strong>CPU backend</strong> below: slow, but it works in any browser for the tiny model.</li>
       </ul>
     </>
   );
@@ -35,6 +36,26 @@ function NoAdapterHelp() {
         <li>On Linux, start Chrome with <code>--enable-unsafe-webgpu --enable-features=Vulkan</code>.</li>
       </ul>
     </>
+  );
+}
+
+/** WebGPU or the CPU backend: offered plainly, the CPU chosen for the visitor when WebGPU is missing. */
+function BackendChoice() {
+  const backend = useConfig((s) => s.backend);
+  const ready = useLab((s) => s.gpu.status === 'ready');
+  const checking = useLab((s) => s.gpu.status === 'checking');
+  return (
+    <fieldset className="backend-choice" data-testid="backend-choice">
+      <legend>Train on</legend>
+      <label>
+        <input type="radio" name="backend" value="webgpu" checked={backend === 'webgpu'} disabled={!ready && !checking}
+          onChange={() => setBackend('webgpu')} /> WebGPU (your GPU)
+      </label>
+      <label>
+        <input type="radio" name="backend" value="cpu" checked={backend === 'cpu'} onChange={() => setBackend('cpu')} /> CPU backend (slow; fine for the tiny model)
+      </label>
+      {!ready && !checking && backend === 'cpu' && <p className="detail">WebGPU is not available here, so the lab will train on the CPU backend.</p>}
+    </fieldset>
   );
 }
 
@@ -72,6 +93,7 @@ export function GpuStatus() {
           </div>
         )}
       </div>
+      <BackendChoice />
     </section>
   );
 }

@@ -1,0 +1,131 @@
+// Runs out of and into the lab: a JSON file with each run's config and metrics (import reads it
+// back, checking every field: a file is untrusted), and one run's step metrics as CSV.
+import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
+import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
+import type { EvalRow, RunRecord, StepRow } from './db.ts';
+import { DEFAULT_MODEL } from './defaults.ts';
+import { configFromJson, decodeModel } from './share.ts';
+import { STEP_KEYS } from './series.ts';
+
+export const FORMAT = 'rlvr-lab-runs';
+const MAX_RUNS = 200;
+const MAX_ROWS = 200_000;
+
+export interface ExportedRun {
+  name: string;
+  color: string;
+  createdAt: number;
+  config: RunRecord['config'];
+  model: ModelSource;
+  backend: BackendChoice;
+  status: RunRecord['status'];
+  seconds: number;
+  steps: Omit<StepRow, 'runId'>[];
+  evals: Omit<EvalRow, 'runId'>[];
+}
+
+export interface RunsFile {
+  format: typeof FORMAT;
+  version: 1;
+  exportedAt: string;
+  runs: ExportedRun[];
+}
+
+export function toRunsFile(runs: { run: RunRecord; steps: StepRow[]; evals: EvalRow[] }[]): RunsFile {
+  return {
+    format: FORMAT, version: 1, exportedAt: new Date().toISOString(),
+    runs: runs.map(({ run, steps, evals }) => ({
+      name: run.name, color: run.color, createdAt: run.createdAt, config: run.config, model: run.model, backend: run.backend,
+      status: run.status, seconds: run.seconds,
+      steps: steps.map(({ runId: _r, ...m }) => m), evals: evals.map(({ runId: _r, ...e }) => e),
+    })),
+  };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : Number.NaN);
+const str = (v: unknown, max: number, dflt: string): string => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : dflt);
+
+function stepRow(v: unknown): Omit<StepRow, 'runId'> | null {
+  if (!isObj(v) || !Number.isInteger(v.step) || (v.step as number) < 1) return null;
+  const out: Record<string, number | null> = { step: v.step as number };
+  for (const k of STEP_KEYS) {
+    const x = num(v[k]);
+    out[k] = Number.isNaN(x) && (k === 'kl' || k === 'gpu_bytes') ? null : x;
+  }
+  return out as unknown as Omit<StepRow, 'runId'>;
+}
+
+function evalRow(v: unknown): Omit<EvalRow, 'runId'> | null {
+  if (!isObj(v) || !Number.isInteger(v.step) || (v.step as number) < 0 || typeof v.split !== 'string' || !/^[\w-]{1,24}$/.test(v.split)) return null;
+  const r: EvalRecord = {
+    step: v.step as number, split: v.split, k: num(v.k), avg_at_k: num(v.avg_at_k), pass_at_k: num(v.pass_at_k),
+    malformed_frac: num(v.malformed_frac), problems: num(v.problems),
+  };
+  return r;
+}
+
+function modelOf(v: unknown, notes: string[]): ModelSource {
+  if (!isObj(v)) return DEFAULT_MODEL;
+  const text = v.kind === 'random' ? v.size : v.kind === 'url' ? v.base : undefined;
+  if (typeof text !== 'string') return DEFAULT_MODEL;
+  const d = decodeModel(text);
+  if (d.note) notes.push(d.note);
+  return d.model;
+}
+
+/** Parse a runs file; throws with a plain message when it is not one. */
+export function parseRunsFile(text: string): { runs: ExportedRun[]; notes: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('the file is not valid JSON');
+  }
+  if (!isObj(json) || json.format !== FORMAT || !Array.isArray(json.runs)) throw new Error(`the file is not a runs file of the lab (expected "format": "${FORMAT}")`);
+  if (json.version !== 1) throw new Error(`runs file version ${String(json.version)} is not supported`);
+  const notes: string[] = [];
+  const runs: ExportedRun[] = [];
+  for (const [i, r] of json.runs.slice(0, MAX_RUNS).entries()) {
+    if (!isObj(r)) {
+      notes.push(`run ${i + 1}: not an object, skipped`);
+      continue;
+    }
+    const runNotes: string[] = [];
+    const config = configFromJson(r.config, runNotes);
+    const steps = Array.isArray(r.steps) ? r.steps.slice(0, MAX_ROWS).map(stepRow).filter((x) => x !== null) : [];
+    const evals = Array.isArray(r.evals) ? r.evals.slice(0, MAX_ROWS).map(evalRow).filter((x) => x !== null) : [];
+    const name = str(r.name, 80, `Imported ${i + 1}`);
+    notes.push(...runNotes.map((n) => `${name}: ${n}`));
+    runs.push({
+      name, color: typeof r.color === 'string' && /^#[0-9a-fA-F]{6}$/.test(r.color) ? r.color : '', createdAt: Number.isFinite(r.createdAt) ? (r.createdAt as number) : Date.now(),
+      config, model: modelOf(r.model, notes), backend: r.backend === 'cpu' ? 'cpu' : 'webgpu', status: r.status === 'done' ? 'done' : 'stopped',
+      seconds: Number.isFinite(r.seconds) ? (r.seconds as number) : 0, steps, evals,
+    });
+  }
+  if (json.runs.length > MAX_RUNS) notes.push(`only the first ${MAX_RUNS} runs were read`);
+  return { runs, notes };
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))) return '';
+  const s = String(v);
+  // Quote anything a spreadsheet could read as a formula or a separator.
+  return /[",\n\r]/.test(s) || (typeof v === 'string' && /^[=+\-@]/.test(s)) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One row per step (metrics) plus the held-out evaluations as extra columns at their steps. */
+export function metricsCsv(steps: StepMetrics[] | Omit<StepRow, 'runId'>[], evals: EvalRecord[]): string {
+  const splits = [...new Set(evals.map((e) => e.split))].sort();
+  const header = ['step', ...STEP_KEYS, ...splits.flatMap((s) => [`eval_${s}_avg_at_k`, `eval_${s}_pass_at_k`])];
+  const byStep = new Map<number, Record<string, unknown>>();
+  for (const m of steps) byStep.set(m.step, { ...m });
+  for (const e of evals) {
+    const row = byStep.get(e.step) ?? { step: e.step };
+    row[`eval_${e.split}_avg_at_k`] = e.avg_at_k;
+    row[`eval_${e.split}_pass_at_k`] = e.pass_at_k;
+    byStep.set(e.step, row);
+  }
+  const rows = [...byStep.values()].sort((a, b) => (a.step as number) - (b.step as number));
+  return [header.join(','), ...rows.map((r) => header.map((h) => csvCell(r[h])).join(','))].join('\n') + '\n';
+}

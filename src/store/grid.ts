@@ -1,0 +1,135 @@
+// Sweeps as data: a grid over method, rank, learning rate, loss type, batch size (prompts per
+// step) and seed, expanded into configs; the study's experiments as presets at the lab's scale;
+// and the results table (method × final and best held-out accuracy, mean ± spread over seeds).
+import { methodIds } from '../peft/registry.ts';
+import type { MethodId } from '../peft/types.ts';
+import { PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
+import type { LossType } from '../rl/loss.ts';
+import { pageDefaults } from './defaults.ts';
+
+export interface GridSpec {
+  methods: MethodId[];
+  ranks: number[];
+  /** Empty: each method's default learning rate on the page. */
+  lrs: number[];
+  lossTypes: LossType[];
+  batchSizes: number[];
+  seeds: number[];
+}
+
+export interface GridItem {
+  label: string;
+  config: RLConfig;
+}
+
+/** Methods whose size is not set by a rank. */
+const RANKLESS: MethodId[] = ['full', 'ia3', 'ln_tuning'];
+
+export const PAPER_METHODS: MethodId[] = ['full', 'lora', 'dora', 'adalora', 'miss', 'pissa', 'milora', 'vera', 'ia3', 'lora_r1', 'rslora', 'lora_plus', 'lora_fa'];
+
+export const SWEEP_PRESETS: Record<string, { name: string; spec: Partial<GridSpec> }> = {
+  methods: { name: 'Method comparison (the study’s main table)', spec: { methods: PAPER_METHODS, ranks: [16], lrs: [], lossTypes: ['dapo'], seeds: [0, 1, 2] } },
+  rank: { name: 'Rank ablation (1, 8, 16, 32)', spec: { methods: ['lora'], ranks: [1, 8, 16, 32], lrs: [], lossTypes: ['dapo'], seeds: [0, 1, 2] } },
+  lr: { name: 'Learning-rate ablation', spec: { methods: ['lora'], ranks: [16], lrs: [3e-3, 1e-2, 3e-2], lossTypes: ['dapo'], seeds: [0, 1, 2] } },
+  loss: { name: 'Loss-type ablation (grpo, dapo, dr_grpo)', spec: { methods: ['lora'], ranks: [16], lrs: [], lossTypes: ['grpo', 'dapo', 'dr_grpo'], seeds: [0, 1, 2] } },
+  batch: { name: 'Batch-size ablation (prompts per step)', spec: { methods: ['lora'], ranks: [16], lrs: [], lossTypes: ['dapo'], batchSizes: [4, 8, 16], seeds: [0, 1, 2] } },
+};
+
+/** Reported average accuracies (DeepSeek-R1-Distill-Qwen-1.5B, docs METHODS.md), for reference only:
+ * the lab's tiny models and tasks are not comparable in absolute terms. */
+export const PAPER_ACCURACY: Partial<Record<MethodId, number>> = {
+  dora: 0.466, full: 0.449, pissa: 0.002, milora: 0.18, vera: 0.407, lora_r1: 0.405, ia3: 0.22,
+};
+
+/** "1, 8, 16" → [1, 8, 16], or an error naming the bad entry. */
+export function parseList(text: string, what: string, integer: boolean, min: number): { values: number[]; error: string | null } {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  const values: number[] = [];
+  for (const p of parts) {
+    const v = Number(p);
+    if (!Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min) return { values, error: `${what}: "${p.slice(0, 20)}" is not ${integer ? 'a whole number' : 'a number'} ≥ ${min}` };
+    if (!values.includes(v)) values.push(v);
+  }
+  if (parts.length > 50) return { values, error: `${what}: at most 50 values` };
+  return { values, error: null };
+}
+
+const fmt = (v: number) => String(Number(v.toPrecision(3)));
+
+/** Every combination, in a stable order; rank collapses for methods without one. */
+export function expandGrid(base: RLConfig, g: GridSpec): GridItem[] {
+  const out: GridItem[] = [];
+  const seen = new Set<string>();
+  const dims = (xs: number[], dflt: number) => (xs.length ? xs : [dflt]);
+  for (const method of g.methods.filter((m) => methodIds.includes(m))) {
+    const def = pageDefaults(method);
+    for (const r of RANKLESS.includes(method) || method === 'lora_r1' ? [def.peft.r] : dims(g.ranks, def.peft.r)) {
+      for (const lr of dims(g.lrs, def.lr)) {
+        for (const loss of g.lossTypes.length ? g.lossTypes : [base.lossType]) {
+          for (const bs of dims(g.batchSizes, base.promptsPerStep)) {
+            for (const seed of dims(g.seeds, base.seed)) {
+              const preset = loss in PRESETS ? PRESETS[loss as PresetId] : { lossType: loss };
+              const alpha = method === 'lora_r1' ? def.peft.alpha : (def.peft.alpha / def.peft.r) * r;
+              const config: RLConfig = {
+                ...base, ...preset, overlongShaping: base.overlongShaping && preset.lossType === 'dapo', lr, promptsPerStep: bs, seed,
+                peft: { ...def.peft, r, alpha, seed },
+              };
+              const label = [method, RANKLESS.includes(method) ? null : `r${r}`, `lr ${fmt(lr)}`, loss, `${bs}×${config.groupSize}`, `seed ${seed}`].filter(Boolean).join(' · ');
+              if (seen.has(label)) continue;
+              seen.add(label);
+              out.push({ label, config });
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** A results-table group: the item label without its seed. */
+export const groupKey = (label: string) => label.replace(/ · seed \d+$/, '');
+
+export interface ResultInput {
+  label: string;
+  method: MethodId;
+  /** Held-out accuracy (avg@k, in-distribution) at each evaluation, in step order. */
+  evals: number[];
+  trainable: number | null;
+  seconds: number;
+}
+
+export interface ResultRow {
+  group: string;
+  method: MethodId;
+  runs: number;
+  final: { mean: number; spread: number };
+  best: { mean: number; spread: number };
+  trainable: number | null;
+  seconds: number;
+  paper: number | null;
+}
+
+function stats(xs: number[]): { mean: number; spread: number } {
+  if (xs.length === 0) return { mean: Number.NaN, spread: Number.NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const spread = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, spread };
+}
+
+/** Mean ± sample standard deviation over the seeds of each group, best final accuracy first. */
+export function aggregate(items: ResultInput[]): ResultRow[] {
+  const groups = new Map<string, ResultInput[]>();
+  for (const it of items) {
+    if (it.evals.length === 0) continue;
+    const k = groupKey(it.label);
+    groups.set(k, [...(groups.get(k) ?? []), it]);
+  }
+  return [...groups].map(([group, xs]) => ({
+    group, method: xs[0].method, runs: xs.length,
+    final: stats(xs.map((x) => x.evals[x.evals.length - 1])),
+    best: stats(xs.map((x) => Math.max(...x.evals))),
+    trainable: xs[0].trainable, seconds: xs.reduce((a, x) => a + x.seconds, 0) / xs.length,
+    paper: PAPER_ACCURACY[xs[0].method] ?? null,
+  })).sort((a, b) => b.final.mean - a.final.mean);
+}

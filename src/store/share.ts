@@ -1,0 +1,108 @@
+// The experiment as a link, and back. The query string lists every setting that differs from the
+// page's defaults for the run's method (`?peft.method=lora&lr=0.01&seed=3`), plus the base model
+// when it is not the default; decoding starts from the same defaults, so the round trip is exact.
+// Anything a link carries is untrusted: unknown keys are ignored with a note, values are checked
+// against the type of the default (numbers that do not parse stay NaN so the field shows why), and
+// the panel's validation reports the rest next to each field. Nothing from a URL reaches the page
+// as markup: React renders it as text.
+import { methodIds } from '../peft/registry.ts';
+import type { MethodId } from '../peft/types.ts';
+import type { RLConfig } from '../rl/config.ts';
+import { checkModelBase } from '../worker/model-source.ts';
+import { MODEL_SIZES, type ModelSize, type ModelSource } from '../worker/protocol.ts';
+import { DEFAULT_METHOD, DEFAULT_MODEL, pageDefaults } from './defaults.ts';
+import { coerce, fromJson, getPath, leaves, sameLeaf, setPath, type Leaf } from './paths.ts';
+
+const MAX_PARAMS = 200;
+const MAX_VALUE = 200;
+
+export function encodeModel(m: ModelSource): string {
+  return m.kind === 'random' ? m.size : m.base;
+}
+
+export function decodeModel(text: string): { model: ModelSource; note?: string } {
+  if ((MODEL_SIZES as readonly string[]).includes(text)) return { model: { kind: 'random', size: text as ModelSize } };
+  const err = checkModelBase(text);
+  if (err) return { model: DEFAULT_MODEL, note: `${err}; using the default model` };
+  return { model: { kind: 'url', base: text } };
+}
+
+export function toQuery(cfg: RLConfig, model: ModelSource): string {
+  const base = pageDefaults(cfg.peft.method);
+  const q = new URLSearchParams();
+  if (cfg.peft.method !== DEFAULT_METHOD) q.set('peft.method', cfg.peft.method);
+  for (const [path, v] of leaves(cfg)) {
+    if (path === 'peft.method') continue;
+    if (!sameLeaf(getPath(base, path), v)) q.set(path, Array.isArray(v) ? v.join(',') : String(v));
+  }
+  if (encodeModel(model) !== encodeModel(DEFAULT_MODEL)) q.set('model', encodeModel(model));
+  return q.toString();
+}
+
+export interface Decoded {
+  config: RLConfig;
+  model: ModelSource;
+  /** What was ignored, in words (unknown keys, values of the wrong kind). */
+  notes: string[];
+}
+
+const shown = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
+
+export function fromQuery(search: string): Decoded {
+  const q = new URLSearchParams(search);
+  const notes: string[] = [];
+  const m = q.get('peft.method');
+  let method: MethodId = DEFAULT_METHOD;
+  if (m !== null) {
+    if ((methodIds as string[]).includes(m)) method = m as MethodId;
+    else notes.push(`unknown PEFT method ${shown(m)}; using ${DEFAULT_METHOD}`);
+  }
+  let config = pageDefaults(method);
+  let model = DEFAULT_MODEL;
+  let count = 0;
+  for (const [key, value] of q) {
+    if (++count > MAX_PARAMS) {
+      notes.push(`more than ${MAX_PARAMS} settings in the link; the rest were ignored`);
+      break;
+    }
+    if (key === 'peft.method') continue;
+    if (key === 'model') {
+      const d = decodeModel(value);
+      model = d.model;
+      if (d.note) notes.push(d.note);
+      continue;
+    }
+    const like = getPath(config, key);
+    if (like === undefined || (typeof like === 'object' && !Array.isArray(like))) {
+      notes.push(`ignored unknown setting ${shown(key)}`);
+      continue;
+    }
+    if (value.length > MAX_VALUE) {
+      notes.push(`ignored ${shown(key)}: value too long`);
+      continue;
+    }
+    const v = coerce(like as Leaf, value);
+    if (v === undefined) notes.push(`ignored ${shown(key)}: ${shown(value)} is not ${typeof like === 'boolean' ? 'true or false' : 'valid'}`);
+    else config = setPath(config, key, v);
+  }
+  return { config, model, notes };
+}
+
+/** A config from untrusted JSON (an imported run): known keys of the right type, the rest from the
+ * defaults of its method. */
+export function configFromJson(json: unknown, notes: string[] = []): RLConfig {
+  const obj = typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {};
+  const m = getPath(obj, 'peft.method');
+  const method = typeof m === 'string' && (methodIds as string[]).includes(m) ? m as MethodId : DEFAULT_METHOD;
+  if (m !== method) notes.push(`unknown PEFT method ${shown(String(m))}; using ${DEFAULT_METHOD}`);
+  let config = pageDefaults(method);
+  for (const [path, like] of leaves(config)) {
+    if (path === 'peft.method') continue;
+    const raw = getPath(obj, path);
+    if (raw === undefined) continue;
+    const v = fromJson(like, raw);
+    if (v === undefined) notes.push(`ignored ${shown(path)}: wrong type`);
+    else config = setPath(config, path, v);
+  }
+  return config;
+}

@@ -1,0 +1,220 @@
+// The live run: the worker client, the run's state as the worker reports it, the latest step's
+// values (components select single fields), the group inspector's data, and the run controls as
+// module-level actions (start, pause, resume, stop, reset).
+import { create } from 'zustand';
+import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
+import { LabClient } from '../worker/client.ts';
+import type { BackendChoice, CheckpointData, GroupView, ModelSource, RunInfo, RunState, WorkerEvent } from '../worker/protocol.ts';
+import type { RLConfig } from '../rl/config.ts';
+import { currentIssues, modelConfigOf, useConfig } from './config.ts';
+import { configIssues } from './validate.ts';
+import { getCheckpoint, putCheckpoint, putEval, putStep, truncateRun, type RunRecord } from './db.ts';
+import { nextColor, patchRun, removeRun, runById, saveRun, setSelected, useRuns } from './runs.ts';
+import { seriesFor, tick } from './series.ts';
+
+export type LiveStatus = RunState | 'idle';
+export type Pending = 'start' | 'pause' | 'resume' | 'stop' | 'reset' | 'export' | null;
+
+export interface LiveState {
+  runId: string | null;
+  state: LiveStatus;
+  step: number;
+  message: string | null;
+  info: RunInfo | null;
+  latest: StepMetrics | null;
+  gpuBytes: number | null;
+  evals: EvalRecord[];
+  evalSeconds: number | null;
+  groups: { step: number; groups: GroupView[] } | null;
+  /** The action waiting for the worker's reply, if any. */
+  pending: Pending;
+  /** The last action's error, in words. */
+  error: string | null;
+  /** Step of the last checkpoint the page holds for the live run. */
+  checkpointStep: number | null;
+}
+
+const initial: LiveState = {
+  runId: null, state: 'idle', step: 0, message: null, info: null, latest: null, gpuBytes: null, evals: [], evalSeconds: null,
+  groups: null, pending: null, error: null, checkpointStep: null,
+};
+
+export const useLive = create<LiveState>()(() => ({ ...initial }));
+
+let client: LabClient | null = null;
+
+export function labClient(): LabClient {
+  client ??= new LabClient(new Worker(new URL('../worker/lab.worker.ts', import.meta.url), { type: 'module', name: 'rlvr-lab-trainer' }), onEvent);
+  return client;
+}
+
+const isLive = (runId: string) => useLive.getState().runId === runId;
+
+function onEvent(e: WorkerEvent): void {
+  switch (e.kind) {
+    case 'status': {
+      if (isLive(e.runId)) useLive.setState({ state: e.state, step: e.step, message: e.message ?? null });
+      void patchRun(e.runId, { status: e.state, step: e.step, message: e.message });
+      return;
+    }
+    case 'step': {
+      seriesFor(e.runId).pushStep(e.metrics, e.gpuBytes);
+      tick();
+      if (isLive(e.runId)) useLive.setState({ latest: e.metrics, gpuBytes: e.gpuBytes, step: e.metrics.step });
+      const r = runById(e.runId);
+      if (r) void patchRun(e.runId, { step: e.metrics.step, seconds: r.seconds + e.metrics.time_rollout_s + e.metrics.time_train_s });
+      void putStep({ ...e.metrics, runId: e.runId, gpu_bytes: e.gpuBytes });
+      return;
+    }
+    case 'eval': {
+      const s = seriesFor(e.runId);
+      for (const r of e.records) {
+        s.pushEval(r);
+        void putEval({ ...r, runId: e.runId });
+      }
+      tick();
+      if (isLive(e.runId)) useLive.setState({ evals: e.records, evalSeconds: e.seconds });
+      return;
+    }
+    case 'groups':
+      if (isLive(e.runId)) useLive.setState({ groups: { step: e.step, groups: e.groups } });
+      return;
+    case 'checkpoint':
+      if (isLive(e.runId)) useLive.setState({ checkpointStep: e.step });
+      void putCheckpoint({ runId: e.runId, step: e.step, checkpoint: e.checkpoint });
+      return;
+    default: {
+      const never: never = e;
+      throw new Error(`unexpected event ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+async function act<T>(pending: Pending, f: () => Promise<T>): Promise<T | undefined> {
+  useLive.setState({ pending, error: null });
+  try {
+    return await f();
+  } catch (e) {
+    useLive.setState({ error: message(e) });
+    return undefined;
+  } finally {
+    useLive.setState({ pending: null });
+  }
+}
+
+function newRunName(runs: RunRecord[]): string {
+  const n = runs.reduce((m, r) => Math.max(m, Number(/^Run (\d+)$/.exec(r.name)?.[1] ?? 0)), 0);
+  return `Run ${n + 1}`;
+}
+
+export function newId(): string {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface StartOptions {
+  config?: RLConfig;
+  model?: ModelSource;
+  backend?: BackendChoice;
+  sweepId?: string;
+  /** The run's id, when the caller must record it before the run exists (a sweep's queue). */
+  id?: string;
+  name?: string;
+  /** Overlay the new run on the charts (sweeps do not, to keep the charts readable). */
+  select?: boolean;
+}
+
+/** Start a new run with the configured experiment (or the given one). Resolves once the worker has built it. */
+export async function startRun(opts: StartOptions = {}): Promise<string | undefined> {
+  const cs = useConfig.getState();
+  const config = opts.config ?? cs.config, model = opts.model ?? cs.model;
+  const issues = opts.config ? configIssues(config, modelConfigOf({ config, model, remoteModel: cs.remoteModel })) : currentIssues(cs);
+  if (issues.length) {
+    useLive.setState({ error: `Fix ${issues.length === 1 ? 'the highlighted setting' : `the ${issues.length} highlighted settings`} first.` });
+    return undefined;
+  }
+  const live = useLive.getState();
+  if (hasLiveRun(live)) return undefined;
+  const runs = useRuns.getState().runs;
+  const run: RunRecord = {
+    id: opts.id ?? newId(), name: opts.name ?? newRunName(runs), color: nextColor(runs), createdAt: Date.now(), config, model,
+    backend: opts.backend ?? cs.backend, status: 'loading', step: 0, seconds: 0, sweepId: opts.sweepId,
+  };
+  useLive.setState({ ...initial, runId: run.id, state: 'loading' });
+  await saveRun(run);
+  if (opts.select !== false) setSelected(run.id, true);
+  seriesFor(run.id);
+  tick();
+  return act('start', async () => {
+    const info = await labClient().request<'start'>({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend });
+    useLive.setState({ info });
+    await patchRun(run.id, { info });
+    return run.id;
+  });
+}
+
+export function pauseRun(): Promise<unknown> {
+  return act('pause', () => labClient().request<'pause'>({ type: 'pause' }));
+}
+
+/** Resume a paused run, or continue a run from its last checkpoint (after a lost device, a stop, or a reload). */
+export async function resumeRun(runId: string | null = useLive.getState().runId): Promise<unknown> {
+  const live = useLive.getState();
+  if (runId && runId === live.runId && live.state === 'paused') return act('resume', () => labClient().request<'resume'>({ type: 'resume' }));
+  const run = runById(runId);
+  if (!run) return undefined;
+  return act('resume', async () => {
+    const ck = await getCheckpoint(run.id);
+    const from = ck?.step ?? -1;
+    await truncateRun(run.id, from);
+    seriesFor(run.id).truncateAfter(from);
+    tick();
+    useLive.setState({ ...initial, runId: run.id, state: 'loading', step: Math.max(0, from), checkpointStep: ck?.step ?? null, pending: 'resume' });
+    const resumeFrom: CheckpointData | undefined = ck?.checkpoint;
+    const info = await labClient().request<'start'>({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend, resumeFrom });
+    useLive.setState({ info });
+    await patchRun(run.id, { info });
+  });
+}
+
+export function stopRun(): Promise<unknown> {
+  return act('stop', () => labClient().request<'stop'>({ type: 'stop' }));
+}
+
+/** Back to step 0: free the model in the worker and throw an unfinished live run away (a finished
+ * one stays in the list); Start then repeats the experiment with the same seed. */
+export async function resetRun(): Promise<void> {
+  const { runId, state } = useLive.getState();
+  await act('reset', async () => {
+    await labClient().request<'dispose'>({ type: 'dispose' });
+    if (runId && state !== 'done') await removeRun(runId);
+  });
+  useLive.setState({ ...initial });
+}
+
+/** Test aid (dev builds): lose the GPU device as a driver reset would. */
+export function loseDevice(): Promise<unknown> {
+  return labClient().request<'loseDevice'>({ type: 'loseDevice' });
+}
+
+export function hasLiveRun(s: LiveState): boolean {
+  return s.state === 'running' || s.state === 'paused' || s.state === 'loading';
+}
+
+/** The run's trained adapter as PEFT files (or, for full fine-tuning, the model's weights): from the
+ * live run in the worker, or rebuilt on the CPU from the run's stored checkpoint. */
+export async function adapterFiles(runId: string): Promise<{ files: Record<string, Uint8Array | string>; format: 'peft' | 'safetensors' } | undefined> {
+  const run = runById(runId);
+  if (!run) return undefined;
+  return act('export', async () => {
+    const live = useLive.getState();
+    const inMemory = live.runId === runId && live.state !== 'lost' && live.state !== 'failed' && live.state !== 'idle';
+    if (inMemory && live.state === 'running') throw new Error('pause or stop the run first, then export');
+    const ck = inMemory ? undefined : await getCheckpoint(runId);
+    if (!inMemory && !ck) throw new Error('this run has no stored checkpoint (it is written every 5 steps, on pause, stop and at the end)');
+    return labClient().request<'exportAdapter'>({
+      type: 'exportAdapter', runId, stored: ck ? { config: run.config, model: run.model, checkpoint: ck.checkpoint } : undefined,
+    });
+  });
+}

@@ -1,0 +1,85 @@
+// Start, Pause, Resume, Stop, Reset, and what the run is doing right now.
+import { currentIssues, useConfig } from '../store/config.ts';
+import { useRuns } from '../store/runs.ts';
+import { pauseRun, resetRun, resumeRun, startRun, stopRun, useLive } from '../store/training.ts';
+import { formatBytes, formatCount, formatSeconds, formatValue } from './format.ts';
+
+const STATE_TEXT: Record<string, string> = {
+  idle: 'Ready.', loading: 'Building the model…', running: 'Training', paused: 'Paused', stopped: 'Stopped',
+  done: 'Finished', failed: 'Failed', lost: 'GPU device lost',
+};
+
+function StatusLine() {
+  const state = useLive((s) => s.state);
+  const step = useLive((s) => s.step);
+  const runId = useLive((s) => s.runId);
+  const steps = useRuns((s) => (runId ? s.runs.find((r) => r.id === runId)?.config.steps : undefined));
+  const name = useRuns((s) => (runId ? s.runs.find((r) => r.id === runId)?.name : undefined));
+  const color = useRuns((s) => (runId ? s.runs.find((r) => r.id === runId)?.color : undefined));
+  const message = useLive((s) => s.message);
+  const error = useLive((s) => s.error);
+  const reward = useLive((s) => s.latest?.reward_mean);
+  const seed = useConfig((s) => s.config.seed);
+  return (
+    <div className="status-line" role="status" aria-live="polite" data-testid="run-status" data-state={state} data-step={step}>
+      <p>
+        {name && <span className="swatch" style={{ background: color }} aria-hidden="true" />}
+        {name && <strong>{name}: </strong>}
+        {STATE_TEXT[state] ?? state}
+        {state !== 'idle' && steps !== undefined && <> — step {step} of {steps}</>}
+        {reward !== undefined && state !== 'idle' && <>, reward {formatValue(reward)}</>}
+        {state === 'idle' && <> Press Start to train with seed {Number.isFinite(seed) ? seed : '?'}.</>}
+      </p>
+      {message && <p className={state === 'failed' || state === 'lost' ? 'bad' : 'detail'}>{message}</p>}
+      {error && <p className="bad" data-testid="run-error">{error}</p>}
+    </div>
+  );
+}
+
+function RunFacts() {
+  const info = useLive((s) => s.info);
+  const gpuBytes = useLive((s) => s.gpuBytes);
+  const rollout = useLive((s) => s.latest?.time_rollout_s);
+  const train = useLive((s) => s.latest?.time_train_s);
+  const evalS = useLive((s) => s.evalSeconds);
+  if (!info) return null;
+  return (
+    <dl className="facts compact" data-testid="run-facts">
+      <dt>Runs on</dt><dd>{info.device}</dd>
+      <dt>Trainable</dt><dd>{formatCount(info.trainableParams)} of {formatCount(info.totalParams)} parameters ({((100 * info.trainableParams) / info.totalParams).toPrecision(3)}%)</dd>
+      <dt>Time per phase</dt><dd data-testid="phase-times">rollout {formatSeconds(rollout)} · update {formatSeconds(train)} · last evaluation {formatSeconds(evalS)}</dd>
+      <dt>GPU memory</dt><dd>{info.backend === 'webgpu' ? `${formatBytes(gpuBytes)} in buffers (estimate)` : 'none (CPU backend)'}</dd>
+    </dl>
+  );
+}
+
+export function RunControls() {
+  const state = useLive((s) => s.state);
+  const pending = useLive((s) => s.pending);
+  const runId = useLive((s) => s.runId);
+  const invalid = useConfig((s) => currentIssues(s).length);
+  const canContinue = useRuns((s) => {
+    const r = runId ? s.runs.find((x) => x.id === runId) : undefined;
+    return !!r && r.step < r.config.steps;
+  });
+  const busy = pending !== null;
+  const active = state === 'running' || state === 'paused' || state === 'loading';
+  const resumable = state === 'paused' || ((state === 'lost' || state === 'stopped') && canContinue);
+  return (
+    <section className="card controls" aria-labelledby="controls-heading">
+      <h2 id="controls-heading">Run</h2>
+      <div className="button-row" role="group" aria-label="Run controls">
+        <button type="button" onClick={() => void startRun()} disabled={busy || active || invalid > 0}
+          aria-describedby={invalid > 0 ? 'start-blocked' : undefined}>Start</button>
+        <button type="button" onClick={() => void pauseRun()} disabled={busy || state !== 'running'}>Pause</button>
+        <button type="button" onClick={() => void resumeRun(runId)} disabled={busy || !resumable}>Resume</button>
+        <button type="button" onClick={() => void stopRun()} disabled={busy || !active} className="secondary">Stop</button>
+        <button type="button" onClick={() => void resetRun()} disabled={busy || state === 'idle'} className="secondary" aria-describedby="reset-help">Reset</button>
+      </div>
+      <p id="reset-help" className="hint">Reset goes back to step 0 (an unfinished run is discarded); Start then repeats the run with the same seed.</p>
+      {invalid > 0 && <p id="start-blocked" className="bad">Fix {invalid === 1 ? 'the highlighted setting' : `the ${invalid} highlighted settings`} to start.</p>}
+      <StatusLine />
+      <RunFacts />
+    </section>
+  );
+}

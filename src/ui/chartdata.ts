@@ -1,0 +1,62 @@
+// Data for the charts: debiased EMA smoothing and the alignment of several runs' series on one
+// shared x axis (uPlot draws series that share their x values).
+
+/** Exponential moving average with TensorBoard's debiasing: each output depends only on the points
+ * before it, so the curve never shifts as points are added. NaN inputs pass through as NaN (and do
+ * not advance the average). weight 0 returns the input unchanged. */
+export function ema(values: ArrayLike<number>, weight: number): Float64Array {
+  const out = new Float64Array(values.length);
+  if (!(weight > 0)) {
+    for (let i = 0; i < values.length; i++) out[i] = values[i];
+    return out;
+  }
+  let acc = 0, n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (!Number.isFinite(x)) {
+      out[i] = Number.NaN;
+      continue;
+    }
+    acc = weight * acc + (1 - weight) * x;
+    n++;
+    out[i] = acc / (1 - weight ** n);
+  }
+  return out;
+}
+
+export interface XY {
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+}
+
+/** One x array (the sorted union of every series' x) and each series' y on it, null where a series
+ * has no point (or a non-finite one, or a non-positive one on a log axis). */
+export function align(series: XY[], opts: { positiveOnly?: boolean } = {}): { x: number[]; ys: (number | null)[][] } {
+  const xs = new Set<number>();
+  for (const s of series) for (let i = 0; i < s.x.length; i++) xs.add(s.x[i]);
+  const x = [...xs].sort((a, b) => a - b);
+  const at = new Map(x.map((v, i) => [v, i]));
+  const ys = series.map((s) => {
+    const y: (number | null)[] = new Array<number | null>(x.length).fill(null);
+    for (let i = 0; i < s.x.length; i++) {
+      const v = s.y[i];
+      if (Number.isFinite(v) && (!opts.positiveOnly || v > 0)) y[at.get(s.x[i]) as number] = v;
+    }
+    return y;
+  });
+  return { x, ys };
+}
+
+/** The y range: a little padding; a flat (or numerically flat: 2 vs 2.0000000000000004, 1e-17
+ * vs 0) series gets a readable span around its value. uPlot's tick search never ends on a span
+ * below float precision, so no span is narrower than 1e-9 of the values' size or 1e-12. */
+export function linearRange(_u: unknown, min: number | null, max: number | null): [number, number] {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  const size = Math.max(Math.abs(min), Math.abs(max));
+  if (max - min <= Math.max(size * 1e-9, 1e-12)) {
+    const mid = (min + max) / 2, half = Math.abs(mid) > 1e-12 ? Math.abs(mid) * 0.5 : 0.5;
+    return mid >= 0 && mid - half < 0 ? [0, mid + half] : [mid - half, mid + half];
+  }
+  const pad = (max - min) * 0.08;
+  return [min >= 0 && min - pad < 0 ? 0 : min - pad, max + pad];
+}

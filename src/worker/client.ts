@@ -1,0 +1,66 @@
+// The page's side of the worker protocol: request() returns a promise that settles with the
+// worker's one reply to it (or rejects if the worker dies), and events go to one listener.
+import { unreachable, type Request, type RequestBody, type RequestMap, type RequestType, type WorkerEvent, type WorkerMessage } from './protocol.ts';
+
+export interface WorkerLike {
+  postMessage(msg: unknown, transfer?: Transferable[]): void;
+  onmessage: ((ev: MessageEvent<WorkerMessage>) => void) | null;
+  onerror: ((ev: ErrorEvent) => void) | null;
+  terminate(): void;
+}
+
+interface Pending {
+  resolve: (v: RequestMap[RequestType]['res']) => void;
+  reject: (e: Error) => void;
+}
+
+export class LabClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly worker: WorkerLike, private readonly onEvent: (e: WorkerEvent) => void) {
+    worker.onmessage = (ev) => this.receive(ev.data);
+    worker.onerror = (ev) => this.failAll(`the training worker crashed: ${ev.message || 'unknown error'}`);
+  }
+
+  request<K extends RequestType>(body: RequestBody<K>, transfer: Transferable[] = []): Promise<RequestMap[K]['res']> {
+    const id = this.nextId++;
+    return new Promise<RequestMap[K]['res']>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as Pending['resolve'], reject });
+      try {
+        this.worker.postMessage({ ...body, id } as Request, transfer);
+      } catch (e) {
+        this.pending.delete(id);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  private receive(msg: WorkerMessage): void {
+    switch (msg.type) {
+      case 'reply': {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (msg.ok) p.resolve(msg.value);
+        else p.reject(new Error(msg.error));
+        return;
+      }
+      case 'event':
+        this.onEvent(msg.event);
+        return;
+      default:
+        unreachable(msg);
+    }
+  }
+
+  private failAll(message: string): void {
+    for (const p of this.pending.values()) p.reject(new Error(message));
+    this.pending.clear();
+  }
+
+  terminate(): void {
+    this.worker.terminate();
+    this.failAll('the training worker was stopped');
+  }
+}

@@ -1,0 +1,118 @@
+// The message protocol between the page (main thread) and the training worker, which owns the GPU,
+// the model and the Trainer. Two directions, each a discriminated union:
+//   page → worker   Request: carries an `id`; the worker answers every one with exactly one Reply
+//                   (ok with a typed value, or an error message), so every request resolves or rejects.
+//   worker → page   Reply, or an unsolicited WorkerEvent (status, step metrics, evals, groups, …).
+import type { CheckpointMeta } from '../rl/checkpoint.ts';
+import type { RLConfig } from '../rl/config.ts';
+import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
+
+/** Where the base model comes from: a randomly initialised size, or a shipped checkpoint folder
+ * (`<base>/config.json` + `<base>/model.safetensors`, e.g. `/models/lab-small`). */
+export type ModelSource = { kind: 'random'; size: ModelSize } | { kind: 'url'; base: string };
+export type ModelSize = 'tiny' | 'small' | 'base';
+export const MODEL_SIZES: readonly ModelSize[] = ['tiny', 'small', 'base'];
+
+/** The compute backend the visitor chose: WebGPU, or the (slow) CPU backend when WebGPU is missing. */
+export type BackendChoice = 'webgpu' | 'cpu';
+
+/** A checkpoint in transit: the trainable tensors + optimizer moments (safetensors) and the JSON header. */
+export interface CheckpointData {
+  tensors: Uint8Array;
+  meta: CheckpointMeta;
+}
+
+/** What rebuilding a finished run needs: its config, base model and last checkpoint. */
+export interface StoredRun {
+  config: RLConfig;
+  model: ModelSource;
+  checkpoint: CheckpointData;
+}
+
+export interface StartRequest {
+  type: 'start';
+  runId: string;
+  config: RLConfig;
+  model: ModelSource;
+  backend: BackendChoice;
+  /** Continue from this checkpoint instead of step 0 (after a device loss or a reload). */
+  resumeFrom?: CheckpointData;
+}
+
+/** Each request type and the value its reply carries. */
+export interface RequestMap {
+  start: { req: StartRequest; res: RunInfo };
+  pause: { req: { type: 'pause' }; res: { step: number } };
+  resume: { req: { type: 'resume' }; res: { step: number } };
+  stop: { req: { type: 'stop' }; res: { step: number } };
+  /** Free the model and trainer (Reset): the next start begins at step 0. */
+  dispose: { req: { type: 'dispose' }; res: null };
+  checkpoint: { req: { type: 'checkpoint' }; res: CheckpointData };
+  /** The trained adapter of the live run `runId`, or of a stored run rebuilt from its checkpoint. */
+  exportAdapter: { req: { type: 'exportAdapter'; runId: string; stored?: StoredRun }; res: AdapterExport };
+  /** Test aid: destroy the GPU device as a driver reset would (device loss handling). */
+  loseDevice: { req: { type: 'loseDevice' }; res: null };
+}
+
+export type RequestType = keyof RequestMap;
+export type Request = { [K in RequestType]: RequestMap[K]['req'] & { id: number } }[RequestType];
+export type RequestBody<K extends RequestType> = RequestMap[K]['req'];
+
+export type Reply =
+  | { type: 'reply'; id: number; ok: true; value: RequestMap[RequestType]['res'] }
+  | { type: 'reply'; id: number; ok: false; error: string };
+
+export interface RunInfo {
+  runId: string;
+  /** What the backend runs on, in words. */
+  device: string;
+  backend: BackendChoice;
+  trainableParams: number;
+  totalParams: number;
+  /** Which policy the KL term compares against, in words. */
+  reference: string;
+  /** The step the run continues from (0 for a new run). */
+  step: number;
+}
+
+export interface AdapterExport {
+  /** File name → contents, as PEFT's save_pretrained writes them. */
+  files: Record<string, Uint8Array | string>;
+  format: 'peft' | 'safetensors';
+}
+
+/** One completion of a group, as the inspector shows it. */
+export interface SampleView {
+  completion: string;
+  /** Per generated token: its text and log-prob under the sampler. */
+  tokens: { text: string; logp: number }[];
+  extracted: string | null;
+  reward: number;
+  advantage: number;
+  correct: boolean;
+  malformed: boolean;
+}
+
+export interface GroupView {
+  prompt: string;
+  answer: string;
+  samples: SampleView[];
+  /** Every reward equal: Â = 0 for all, the group teaches nothing (dropped under dynamic sampling). */
+  zeroVariance: boolean;
+}
+
+export type RunState = 'loading' | 'running' | 'paused' | 'stopped' | 'done' | 'failed' | 'lost';
+
+export type WorkerEvent =
+  | { kind: 'status'; runId: string; state: RunState; step: number; message?: string }
+  | { kind: 'step'; runId: string; metrics: StepMetrics; gpuBytes: number | null }
+  | { kind: 'eval'; runId: string; records: EvalRecord[]; seconds: number }
+  | { kind: 'groups'; runId: string; step: number; groups: GroupView[] }
+  | { kind: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData };
+
+export type WorkerMessage = Reply | { type: 'event'; event: WorkerEvent };
+
+/** For exhaustive switches: a compile error when a case is missing. */
+export function unreachable(x: never): never {
+  throw new Error(`unexpected message ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,275 @@
+// One training run inside the worker: the backend, the model, the PEFT instance and the Trainer,
+// and the loop that steps it, honouring pause / resume / stop between steps. Everything it learns
+// is posted as WorkerEvents; the page keeps the data (so a lost device loses nothing but the
+// steps since the last checkpoint, which replay identically: runs are deterministic).
+import type { Backend } from '../engine/backend.ts';
+import { CpuBackend } from '../engine/cpu/backend.ts';
+import { createGpu, describeGpu, GpuError, type GpuHandle } from '../engine/webgpu/device.ts';
+import { paramCount } from '../model/config.ts';
+import { Model } from '../model/model.ts';
+import { getMethod } from '../peft/registry.ts';
+import type { PeftInstance } from '../peft/types.ts';
+import { loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
+import { validateConfig, type RLConfig } from '../rl/config.ts';
+import { Trainer } from '../rl/trainer.ts';
+import { charTokenizer, getTask } from '../tasks/index.ts';
+import { groupViews } from './inspector.ts';
+import { BufferBytes } from './memory.ts';
+import { loadModel } from './model-source.ts';
+import type { BackendChoice, CheckpointData, RunInfo, RunState, StartRequest, WorkerEvent } from './protocol.ts';
+
+/** A checkpoint is posted to the page every this many steps (and on pause, stop and the end). */
+export const CHECKPOINT_EVERY = 5;
+
+export type Post = (e: WorkerEvent, transfer?: Transferable[]) => void;
+
+interface Gpu {
+  handle: GpuHandle;
+  backend: Backend;
+  bytes: BufferBytes;
+  lost: boolean;
+}
+
+export interface Built {
+  backend: Backend;
+  model: Model;
+  refModel: Model | null;
+  peft: PeftInstance;
+  trainer: Trainer;
+  info: Omit<RunInfo, 'runId' | 'step'>;
+}
+
+/** Which policy the KL term compares against, in words. */
+export function referenceText(cfg: RLConfig): string {
+  if (!(cfg.beta > 0)) return 'none: β = 0, so there is no KL term and no reference forward pass (the study’s setting)';
+  if (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') return 'a frozen copy of the initial weights (this method changes the model’s own weights)';
+  return 'the base model with the adapter switched off (no extra copy in memory)';
+}
+
+const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Session {
+  private gpu: Gpu | null = null;
+  private run: (Built & { runId: string; cfg: RLConfig }) | null = null;
+  state: RunState | 'idle' = 'idle';
+  private pauseWanted = false;
+  private stopWanted = false;
+  private paused: (() => void) | null = null;
+  private resumed: (() => void) | null = null;
+  private stopped: (() => void) | null = null;
+
+  constructor(private readonly post: Post) {}
+
+  private async webgpu(): Promise<Gpu> {
+    if (this.gpu && !this.gpu.lost) return this.gpu;
+    const handle = await createGpu(globalThis.navigator?.gpu);
+    const bytes = new BufferBytes(handle.device);
+    const { WebGpuBackend } = await import('../engine/webgpu/backend.ts');
+    const { shaders } = await import('../engine/webgpu/shaders.vite.ts');
+    const gpu: Gpu = { handle, backend: new WebGpuBackend(handle, shaders), bytes, lost: false };
+    void handle.device.lost.then((info) => {
+      gpu.lost = true;
+      if (this.run && this.gpu === gpu && (this.state === 'paused' || this.state === 'stopped' || this.state === 'done')) {
+        this.setState('lost', `The GPU device was lost (${info.reason || 'unknown reason'}).`);
+      }
+    });
+    this.gpu = gpu;
+    return gpu;
+  }
+
+  /** Build the model, adapter and trainer for a config (also used to export a stored run). */
+  async build(cfg: RLConfig, source: StartRequest['model'], choice: BackendChoice): Promise<Built> {
+    const errors = validateConfig(cfg);
+    if (errors.length) throw new Error(`invalid settings: ${errors.join('; ')}`);
+    const task = getTask(cfg.task);
+    const spec = getMethod(cfg.peft.method);
+    let backend: Backend, device: string;
+    if (choice === 'webgpu') {
+      const gpu = await this.webgpu();
+      backend = gpu.backend;
+      device = `WebGPU: ${describeGpu(gpu.handle.info).split(';')[0]}`;
+    } else {
+      backend = new CpuBackend();
+      device = 'CPU backend (JavaScript, one thread)';
+    }
+    const loaded = await loadModel(source, cfg);
+    const peftErrors = spec.validate(cfg.peft, loaded.cfg);
+    if (peftErrors.length) throw new Error(`invalid ${spec.name} settings: ${peftErrors.join('; ')}`);
+    const model = new Model(backend, loaded.cfg, loaded.weights);
+    const peft = await spec.attach(model, cfg.peft);
+    const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
+    const trainer = new Trainer(model, peft, task, charTokenizer, cfg, refModel);
+    const trainableParams = peft.params.reduce((a, p) => a + p.tensor.size, 0);
+    return { backend, model, refModel, peft, trainer, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
+  }
+
+  /** Free a built run's GPU tensors (the model has no free(); its activations go with the backend). */
+  static free(b: Built): void {
+    try {
+      b.peft.detach();
+      for (const m of [b.model, b.refModel]) {
+        if (!m) continue;
+        for (const t of m.params.values()) b.backend.free(t);
+        for (const t of m.grads.values()) b.backend.free(t);
+      }
+      for (const t of [...b.trainer.opt.m, ...b.trainer.opt.v]) b.backend.free(t);
+    } catch {
+      // a lost device has nothing left to free
+    }
+  }
+
+  private setState(state: RunState, message?: string): void {
+    this.state = state;
+    if (this.run) this.post({ kind: 'status', runId: this.run.runId, state, step: this.run.trainer.step, message });
+  }
+
+  get active(): boolean {
+    return this.state === 'loading' || this.state === 'running' || this.state === 'paused';
+  }
+
+  async start(req: StartRequest): Promise<RunInfo> {
+    if (this.active) throw new Error('a run is already in progress: stop it first');
+    this.dispose();
+    this.state = 'loading';
+    this.pauseWanted = this.stopWanted = false;
+    this.post({ kind: 'status', runId: req.runId, state: 'loading', step: req.resumeFrom?.meta.trainer.step ?? 0 });
+    let built: Built;
+    try {
+      built = await this.build(req.config, req.model, req.backend);
+      if (req.resumeFrom) loadCheckpoint(built.trainer, req.resumeFrom.tensors, req.resumeFrom.meta);
+    } catch (e) {
+      this.state = 'failed';
+      this.post({ kind: 'status', runId: req.runId, state: 'failed', step: 0, message: errorText(e) });
+      this.stopped?.(); // a Stop sent while building still gets its answer
+      this.stopped = null;
+      throw e;
+    }
+    this.run = { ...built, runId: req.runId, cfg: req.config };
+    if (this.stopWanted) {
+      // Stopped while the model was being built: nothing ran, nothing to keep but the run itself.
+      this.setState('stopped');
+      this.stopped?.();
+      this.stopped = null;
+    } else {
+      this.setState('running');
+      void this.loop(!req.resumeFrom);
+    }
+    return { runId: req.runId, ...built.info, step: built.trainer.step };
+  }
+
+  private async loop(fresh: boolean): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    const { trainer, cfg, runId } = run;
+    try {
+      if (fresh) await this.evaluate(); // the baseline every accuracy curve starts from
+      while (trainer.step < cfg.steps && !this.stopWanted) {
+        if (this.pauseWanted) {
+          await this.sendCheckpoint();
+          this.setState('paused');
+          this.paused?.();
+          this.paused = null;
+          await new Promise<void>((r) => (this.resumed = r));
+          if (this.stopWanted) break;
+          this.setState('running');
+        }
+        const m = await trainer.trainStep();
+        this.post({ kind: 'step', runId, metrics: m, gpuBytes: run.backend.name === 'webgpu' ? (this.gpu?.bytes.live ?? null) : null });
+        if (trainer.lastRollout) this.post({ kind: 'groups', runId, step: m.step, groups: groupViews(trainer.lastRollout, cfg, charTokenizer) });
+        if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await this.evaluate();
+        if (m.step % CHECKPOINT_EVERY === 0) await this.sendCheckpoint();
+        await wait(0); // let pause / stop messages in
+      }
+      if (trainer.step >= cfg.steps && !this.stopWanted) {
+        await this.evaluate();
+        await this.sendCheckpoint();
+        this.setState('done');
+      } else {
+        await this.sendCheckpoint();
+        this.setState('stopped');
+      }
+    } catch (e) {
+      const lost = this.gpu?.lost || (e instanceof GpuError && e.kind === 'device-lost');
+      if (lost && run.backend.name === 'webgpu') {
+        this.setState('lost', `The GPU device was lost at step ${trainer.step + 1}: ${errorText(e)}. The run’s data is kept; Resume continues from its last checkpoint.`);
+      } else {
+        this.setState('failed', errorText(e));
+      }
+    } finally {
+      this.pauseWanted = false;
+      this.paused?.();
+      this.paused = null;
+      this.stopped?.();
+      this.stopped = null;
+    }
+  }
+
+  private async evaluate(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    const t0 = performance.now();
+    const records = await run.trainer.evaluate();
+    this.post({ kind: 'eval', runId: run.runId, records, seconds: (performance.now() - t0) / 1000 });
+  }
+
+  async checkpoint(): Promise<CheckpointData> {
+    if (!this.run) throw new Error('no run to checkpoint');
+    const ck = await saveCheckpoint(this.run.trainer);
+    return { tensors: ck.tensors, meta: JSON.parse(JSON.stringify(ck.meta)) as CheckpointData['meta'] };
+  }
+
+  private async sendCheckpoint(): Promise<void> {
+    if (!this.run) return;
+    const ck = await this.checkpoint();
+    this.post({ kind: 'checkpoint', runId: this.run.runId, step: ck.meta.trainer.step, checkpoint: ck }, [ck.tensors.buffer as ArrayBuffer]);
+  }
+
+  pause(): Promise<{ step: number }> {
+    if (this.state !== 'running' || !this.run) return Promise.reject(new Error(`cannot pause: the run is ${this.state}`));
+    const run = this.run;
+    this.pauseWanted = true;
+    return new Promise((res) => (this.paused = () => res({ step: run.trainer.step })));
+  }
+
+  resume(): { step: number } {
+    if (this.state !== 'paused' || !this.run) throw new Error(`cannot resume: the run is ${this.state}`);
+    this.pauseWanted = false;
+    this.resumed?.();
+    this.resumed = null;
+    return { step: this.run.trainer.step };
+  }
+
+  stop(): Promise<{ step: number }> {
+    if (this.state === 'loading') {
+      this.stopWanted = true;
+      return new Promise((res) => (this.stopped = () => res({ step: this.run?.trainer.step ?? 0 })));
+    }
+    const run = this.run;
+    if (!run || !this.active) return Promise.resolve({ step: run?.trainer.step ?? 0 });
+    this.stopWanted = true;
+    const done = new Promise<{ step: number }>((res) => (this.stopped = () => res({ step: run.trainer.step })));
+    this.resumed?.();
+    this.resumed = null;
+    return done;
+  }
+
+  dispose(): void {
+    if (this.run) Session.free(this.run);
+    this.run = null;
+    this.state = 'idle';
+  }
+
+  /** The live run's trainer (for the adapter export), if any. */
+  get current(): (Built & { runId: string; cfg: RLConfig }) | null {
+    return this.run;
+  }
+
+  loseDevice(): void {
+    if (!this.gpu) throw new Error('no GPU device in use');
+    this.gpu.handle.device.destroy();
+  }
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
