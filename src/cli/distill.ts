@@ -26,7 +26,7 @@ const EXTRA: Record<string, string> = {
   backend: 'auto (headless WebGPU on a real GPU, else the CPU backend), webgpu, or cpu (the reference CPU kernels with cache-friendly matmuls, bit-identical) [auto]',
   config: 'JSON file with any of the settings below (flags override it)',
   'save-every': 'steps between checkpoints (DIR/checkpoint, resumable; DIR stays a loadable model) [50]',
-  resume: 'continue the run whose checkpoint is in DIR/checkpoint (its settings are used; only --out, --backend, --save-every may be given)',
+  resume: 'DIR: continue the run whose checkpoint is in DIR/checkpoint (its settings are used; only --backend, --save-every, --log may be given)',
   'keep-checkpoint': 'true: keep DIR/checkpoint (optimizer state) after the run finishes [false]',
   name: 'model name for the card [basename of DIR]',
   note: 'a line for the card\'s Notes section (repeat the flag for more)',
@@ -82,8 +82,9 @@ async function main(argv: string[]): Promise<number> {
   let ck: SftCheckpoint | null = null;
   let out: string;
   if (extra.resume !== undefined) {
-    out = extra.out ?? extra.resume;
-    if (!out) throw new ArgError('--resume: give the run\'s folder: --resume DIR (or --out DIR --resume)');
+    out = extra.resume || (extra.out ?? '');
+    if (!out) throw new ArgError('--resume: give the run\'s folder: --resume DIR');
+    if (extra.out !== undefined && resolve(extra.out) !== resolve(out)) throw new ArgError('--resume DIR continues the run in DIR; --out may not name another folder');
     if (!hasSftCheckpoint(join(out, 'checkpoint'))) throw new ArgError(`--resume: no checkpoint in ${join(out, 'checkpoint')}`);
     if (changed.length || extra.config) throw new ArgError(`--resume: the checkpoint's settings are used; --${changed[0]?.[0] ?? 'config'} may not be given`);
     ck = readSftCheckpoint(join(out, 'checkpoint'));

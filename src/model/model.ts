@@ -147,6 +147,15 @@ export class Model {
     return this.acts;
   }
 
+  /** Free every backend tensor the model owns: weights, gradients and activations (detach adapters first). */
+  free(): void {
+    if (this.acts) this.freeActs(this.acts);
+    this.acts = null;
+    for (const t of [...this.params.values(), ...this.grads.values()]) this.backend.free(t);
+    this.params.clear();
+    this.grads.clear();
+  }
+
   private freeActs(acts: Acts): void {
     for (const [key, v] of Object.entries(acts)) {
       if (key === 'layers') for (const l of acts.layers) for (const t of Object.values(l)) this.backend.free(t);

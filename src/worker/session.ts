@@ -103,16 +103,13 @@ export class Session {
     return { backend, model, refModel, peft, trainer, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
   }
 
-  /** Free a built run's GPU tensors (the model has no free(); its activations go with the backend). */
+  /** Free a built run's GPU tensors: adapters, models (weights, gradients, activations), optimizer state. */
   static free(b: Built): void {
     try {
       b.peft.detach();
-      for (const m of [b.model, b.refModel]) {
-        if (!m) continue;
-        for (const t of m.params.values()) b.backend.free(t);
-        for (const t of m.grads.values()) b.backend.free(t);
-      }
-      for (const t of [...b.trainer.opt.m, ...b.trainer.opt.v]) b.backend.free(t);
+      b.model.free();
+      b.refModel?.free();
+      b.trainer.opt.free();
     } catch {
       // a lost device has nothing left to free
     }
