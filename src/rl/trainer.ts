@@ -125,7 +125,7 @@ export class Trainer {
     // 3. Updates: the kept rows split into mini-batches, `epochs` passes.
     const t1 = now();
     let lossSum = 0, polSum = 0, klLossSum = 0, klSum = 0, klN = 0, clipLo = 0, clipHi = 0, counted = 0, entSum = 0, entN = 0, lenSum = 0;
-    let gradNorm = 0, trainTokens = 0, lr = learningRate(c, this.step, c.steps);
+    let updated = false, trainTokens = 0, lr = learningRate(c, this.step, c.steps);
     const mb = Math.min(c.miniBatches, Math.max(1, rows.length));
     for (let epoch = 0; epoch < c.epochs && rows.length > 0; epoch++) {
       for (let m = 0; m < mb; m++) {
@@ -165,7 +165,7 @@ export class Trainer {
         lr = learningRate(c, this.opt.step, c.steps * c.epochs * mb);
         this.opt.update(lr);
         if (this.peft.afterStep) await this.peft.afterStep(this.opt.step);
-        gradNorm = await this.opt.lastGradNorm();
+        updated = true;
         const st = res.stats;
         lossSum += res.loss + reg;
         polSum += st.policyTerm;
@@ -180,6 +180,8 @@ export class Trainer {
         trainTokens += N;
       }
     }
+    // One readback for the metric, after the last update, not a sync point per mini-batch.
+    const gradNorm = updated ? await this.opt.lastGradNorm() : 0;
     const tTrain = now() - t1;
     const updates = Math.max(1, c.epochs * mb);
     const mean = allRewards.reduce((a, b) => a + b, 0) / Math.max(1, allRewards.length);
