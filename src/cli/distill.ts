@@ -6,7 +6,6 @@
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { Backend } from '../engine/backend.ts';
 import { toHfConfig, type ModelConfig } from '../model/config.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
 import { saveModelDir } from '../model/io.node.ts';
@@ -14,7 +13,6 @@ import { Model } from '../model/model.ts';
 import { modelCard, type CurvePoint } from '../sft/card.ts';
 import { hasSftCheckpoint, readSftCheckpoint, restoreSft, saveSftCheckpoint, type SftCheckpoint } from '../sft/checkpoint.node.ts';
 import { defaultSftConfig, validateSftConfig, type SftConfig } from '../sft/config.ts';
-import { FastCpuBackend } from '../sft/fastcpu.ts';
 import { SftTrainer } from '../sft/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { ArgError, helpText, leaves, mergeConfig, parseFlags, setPath, type Json } from './args.ts';
@@ -34,14 +32,6 @@ const EXTRA: Record<string, string> = {
 };
 
 const usage = 'usage: npm run distill -- [--out DIR] [--size tiny|small|base] [--task arith] [--steps N] [--backend auto|webgpu|cpu] [--seed S] [settings...]';
-
-/** The CPU backend with fast matmuls wherever the plain CPU backend would run. */
-async function distillBackend(name: BackendName): Promise<{ backend: Backend; description: string }> {
-  if (name === 'cpu') return { backend: new FastCpuBackend(), description: 'CPU (float32, cache-friendly matmuls)' };
-  const made = await createBackend(name);
-  if (made.backend.name === 'cpu') return { backend: new FastCpuBackend(), description: made.description.replace('CPU (float32 reference kernels)', 'CPU (float32, cache-friendly matmuls)') };
-  return made;
-}
 
 function machine(): string {
   const c = cpus();
@@ -113,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
   const tok = charTokenizer;
   const ids = tok.configIds();
   const mc: ModelConfig = ck?.modelConfig ?? { ...namedConfig(cfg.size, ids.vocab_size, cfg.maxPositions), bosTokenId: ids.bos_token_id, eosTokenId: ids.eos_token_id };
-  const { backend, description } = await distillBackend(backendName);
+  const { backend, description } = await createBackend(backendName);
   const model = new Model(backend, mc, ck?.weights ?? randomWeights(mc, cfg.seed));
   const tr = await SftTrainer.create(model, task, tok, cfg);
   if (ck) restoreSft(tr, ck);

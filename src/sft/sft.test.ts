@@ -12,7 +12,7 @@ import { arith, charTokenizer as tok, Rng } from '../tasks/index.ts';
 import { readSftCheckpoint, restoreSft, saveSftCheckpoint } from './checkpoint.node.ts';
 import { defaultSftConfig, sftLearningRate, validateSftConfig, type SftConfig } from './config.ts';
 import { crossEntropyGrad, heldOutBatches, packBatch, sftExample, TeacherStream, type SftBatch } from './data.ts';
-import { FastCpuBackend } from './fastcpu.ts';
+import { FastCpuBackend } from '../engine/cpu/fast.ts';
 import { SftTrainer } from './trainer.ts';
 
 const cfg = (over: Partial<SftConfig> = {}): SftConfig => ({

@@ -1,12 +1,12 @@
 // The fast CPU matmuls give the reference kernels' results bit for bit, on shapes that exercise
 // every remainder path, and so does a whole model's forward and backward.
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../engine/cpu/backend.ts';
-import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../engine/ref/matmul.ref.ts';
-import { namedConfig, randomWeights } from '../model/init.ts';
-import { Model } from '../model/model.ts';
-import { Rng } from '../tasks/index.ts';
-import { FastCpuBackend, fastMatmulBackwardInput, fastMatmulBackwardWeight, fastMatmulForward } from './fastcpu.ts';
+import { CpuBackend } from './backend.ts';
+import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../ref/matmul.ref.ts';
+import { namedConfig, randomWeights } from '../../model/init.ts';
+import { Model } from '../../model/model.ts';
+import { Rng } from '../../tasks/index.ts';
+import { FastCpuBackend, fastMatmulBackwardInput, fastMatmulBackwardWeight, fastMatmulForward } from './fast.ts';
 
 const rand = (rng: Rng, n: number) => Float32Array.from({ length: n }, () => rng.normal(0, 1));
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));

@@ -1,4 +1,4 @@
-// The CPU backend with cache-friendly matmuls, for distillation on machines without a GPU.
+// The CPU backend with cache-friendly matmuls: what the CLI runs when there is no real GPU.
 //
 // The reference kernels (src/engine/ref/matmul.ref.ts) walk memory with a stride in two of the
 // three matmuls; those three ops are ~90% of a training step. These versions reorder the loops
@@ -8,8 +8,8 @@
 // final scale / bias / accumulate arithmetic. The results are therefore bit-identical to the
 // reference CPU backend (tested), so a checkpoint distilled here evaluates identically with
 // `--backend cpu` anywhere, and `npm run eval` reproduces its numbers.
-import type { Tensor } from '../engine/backend.ts';
-import { CpuBackend, CpuTensor } from '../engine/cpu/backend.ts';
+import type { Tensor } from '../backend.ts';
+import { CpuBackend, CpuTensor } from './backend.ts';
 
 function f32(t: Tensor, n: number, op: string): Float32Array {
   if (!(t instanceof CpuTensor)) throw new Error(`${op}: tensor '${t.label}' does not belong to the CPU backend`);
