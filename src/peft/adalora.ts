@@ -80,6 +80,15 @@ function build(rt: AdapterRuntime): PeftInstance {
       be.matmulForward(xa, x, A.tensor, null, N, inF, r);
       be.scaleCols(xe, xa, E.tensor, null, N, r, false);
     };
+    // W′ = W + s·(B ⊙ Eᵀ)·A: E scales B's columns, then one matmul.
+    const merge = {
+      weight(dst: Tensor) {
+        const bE = rt.scratch('mergeB', outF * r);
+        be.scaleCols(bE, B.tensor, E.tensor, null, outF, r, false);
+        be.matmulBackwardInput(dst, bE, A.tensor, outF, inF, r, false, scale());
+        be.add(dst, dst, w, outF * inF);
+      },
+    };
     rt.install(site.base, {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
@@ -102,7 +111,7 @@ function build(rt: AdapterRuntime): PeftInstance {
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
         rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, A.tensor, N, inF, r, acc));
       },
-    });
+    }, merge);
   }
   const params = list.flatMap((s) => [s.A, s.B, s.E]);
   const allocator = new RankAllocator({ ...cfg.adalora, initR: r }, list.map(() => r));
@@ -134,19 +143,7 @@ function build(rt: AdapterRuntime): PeftInstance {
         if (c) be.upload(list[i].E.tensor, data[i].E);
       });
     },
-    async merged() {
-      // W + s·(B ⊙ Eᵀ)·A on the backend: E scales B's columns, then one matmul per layer.
-      const out = new Map<string, Float32Array>();
-      for (const { site, A, B, E } of list) {
-        const { inF, outF, base } = site;
-        const bE = rt.scratch('mergeB', outF * r), V = rt.scratch('merged', outF * inF);
-        be.scaleCols(bE, B.tensor, E.tensor, null, outF, r, false);
-        be.matmulBackwardInput(V, bE, A.tensor, outF, inF, r, false, scale());
-        be.add(V, V, model.p(`${base}.weight`), outF * inF);
-        out.set(`${base}.weight`, (await be.read(V)).slice(0, outF * inF));
-      }
-      return out;
-    },
+    merged: () => rt.readMerged(), // the merge rule itself, checked against HF PEFT's merged weights
     async snapshot() {
       const out = await rt.snapshot();
       for (const name of ranknums) out.set(name, Float32Array.of(ranknum));

@@ -11,7 +11,7 @@ import type { Tensor } from '../engine/backend.ts';
 import type { LinearAdapter } from '../model/model.ts';
 import { peftName, validateCommon } from './common.ts';
 import { denseUpdate, lowRankCount, lowRankSettings, LowRankInstance, type LowRankSite } from './lora.ts';
-import { attachAdapters, type ActCache, type AdapterRuntime } from './runtime.ts';
+import { attachAdapters, type ActCache, type AdapterRuntime, type MergeRule } from './runtime.ts';
 import type { MethodSpec, TrainableParam } from './types.ts';
 
 /** ‖row‖₂ (float64) of each row of a row-major rows × cols matrix. */
@@ -105,16 +105,24 @@ class DoraInstance extends LowRankInstance {
     return true;
   }
 
-  protected override adapterFor(ls: LowRankSite, w0: Float32Array | null): LinearAdapter {
+  protected override layerFor(ls: LowRankSite, w0: Float32Array | null): { adapter: LinearAdapter; merge: MergeRule } {
     if (!w0) throw new Error('DoRA: base weight not read');
-    const { inF, outF, base } = ls.site;
-    const m = this.rt.param(peftName(base, 'lora_magnitude_vector.default.weight'), [outF], Float32Array.from(rowNorms(w0, outF, inF)));
+    const rt = this.rt, { inF, outF, base } = ls.site;
+    const m = rt.param(peftName(base, 'lora_magnitude_vector.default.weight'), [outF], Float32Array.from(rowNorms(w0, outF, inF)));
     this.params.push(m);
     this.magnitudes.set(ls.index, m);
-    return new DoraAdapter(this.rt, ls, m);
+    // W′ = V ⊙ (m / ‖V‖_row) per row, V = W₀ + s·B·A: the forward's own m/n, applied to the weight.
+    const weight = (dst: Tensor) => {
+      const V = denseUpdate(rt, ls), n = rt.scratch('mergeNorm', outF), mn = rt.scratch('mergeMn', outF);
+      rt.be.rowNorm(n, V, outF, inF);
+      rt.be.div(mn, m.tensor, n, outF, false);
+      rt.scaleRows(dst, V, mn, outF, inF);
+    };
+    return { adapter: new DoraAdapter(rt, ls, m), merge: { weight } };
   }
 
-  /** PEFT's merge: (m / ‖W₀ + s·BA‖_row) ⊙ (W₀ + s·BA). */
+  /** PEFT's merge: (m / ‖W₀ + s·BA‖_row) ⊙ (W₀ + s·BA), the row scaling on the host (in float64):
+   * the reference the merge rule is tested against. */
   override async merged(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>(), be = this.rt.be;
     for (const ls of this.sites) {

@@ -4,10 +4,11 @@
 // default) scale their input, the MLP's intermediate activation: y = W (l ⊙ x) + b, l (1, in).
 // Merge (merge_and_unload): W[o, :] · l[o] (and b · l) for attention targets, W[:, i] · l[i] for
 // feed-forward ones. PEFT requires feedforward_modules ⊆ target_modules; IA³ has no dropout.
+import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LinearAdapter } from '../model/model.ts';
 import { peftName, sites, validateCommon, type Site } from './common.ts';
-import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
+import { attachAdapters, baseOf, type AdapterRuntime, type MergeRule } from './runtime.ts';
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
@@ -65,21 +66,28 @@ function build(rt: AdapterRuntime): PeftInstance {
             be.matmulBackwardInput(dinp, dy, w, N, inF, outF, accumulate);
           },
         };
-    rt.install(site.base, adapter);
-    return { site, l, ff };
+    // W′ = W ⊙ l per column (feed-forward) or per row, with b′ = b ⊙ l (output targets), as merged().
+    const merge: MergeRule = ff
+      ? { weight: (dst) => be.scaleCols(dst, w, l.tensor, null, outF, inF, false) }
+      : {
+          weight: (dst) => rt.scaleRows(dst, w, l.tensor, outF, inF),
+          ...(bias ? { bias: (dst: Tensor) => be.scaleCols(dst, bias, l.tensor, null, 1, outF, false) } : {}),
+        };
+    rt.install(site.base, adapter, merge);
+    return { site, l, ff, w, bias };
   });
 
   return rt.instance(list.map((s) => s.l), {
+    /** On the host: the reference the merge rules are tested against. */
     async merged() {
       const out = new Map<string, Float32Array>();
       for (const s of list) {
         const { inF, outF, base } = s.site;
-        const [w, l] = await Promise.all([be.read(model.p(`${base}.weight`)), be.read(s.l.tensor)]);
+        const [w, l] = await Promise.all([be.read(s.w), be.read(s.l.tensor)]);
         const m = new Float32Array(outF * inF);
         for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) m[o * inF + i] = w[o * inF + i] * (s.ff ? l[i] : l[o]);
         out.set(`${base}.weight`, m);
-        const b = model.params.get(`${base}.bias`);
-        if (b && !s.ff) out.set(`${base}.bias`, (await be.read(b)).map((v, o) => v * l[o]));
+        if (s.bias && !s.ff) out.set(`${base}.bias`, (await be.read(s.bias)).map((v, o) => v * l[o]));
       }
       return out;
     },

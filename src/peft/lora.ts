@@ -12,7 +12,7 @@ import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LinearAdapter } from '../model/model.ts';
 import { kaimingUniform, peftName, siteRng, sites, validateCommon, type Site } from './common.ts';
-import { attachAdapters, baseOf, type ActCache, type AdapterRuntime } from './runtime.ts';
+import { attachAdapters, baseOf, type ActCache, type AdapterRuntime, type MergeRule } from './runtime.ts';
 import { householderQr, svd } from './svd.ts';
 import type { MethodId, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
@@ -32,10 +32,10 @@ export interface LowRankSite {
   bias: Tensor | null;
 }
 
-/** V = W + s·B·A of one site (W the current, possibly residual, base weight), in a scratch tensor. */
-export function denseUpdate(rt: AdapterRuntime, ls: LowRankSite): Tensor {
+/** V = W + s·B·A of one site (W the current, possibly residual, base weight), in `V` (a scratch
+ * tensor by default). This is LoRA's merged weight. */
+export function denseUpdate(rt: AdapterRuntime, ls: LowRankSite, V = rt.scratch('dense', ls.site.outF * ls.site.inF)): Tensor {
   const { inF, outF } = ls.site;
-  const V = rt.scratch('dense', outF * inF);
   rt.be.matmulBackwardInput(V, ls.B.tensor, ls.A.tensor, outF, inF, ls.r, false, ls.scale);
   rt.be.add(V, V, ls.W, outF * inF);
   return V;
@@ -157,19 +157,20 @@ export class LowRankInstance implements PeftInstance {
       if (ls.trainA) this.params.push(A);
       this.params.push(B);
       this.sites.push(ls);
-      rt.install(site.base, this.adapterFor(ls, w0));
+      const { adapter, merge } = this.layerFor(ls, w0);
+      rt.install(site.base, adapter, merge);
     }
     return this;
   }
 
-  /** Whether adapterFor needs the base weight on the host (DoRA's magnitude). */
+  /** Whether layerFor needs the base weight on the host (DoRA's magnitude). */
   protected needsBaseWeight(): boolean {
     return false;
   }
 
-  /** The layer of a site (DoRA: its magnitude, pushed to params, and its own layer). */
-  protected adapterFor(ls: LowRankSite, _w0: Float32Array | null): LinearAdapter {
-    return new LoraAdapter(this.rt, ls);
+  /** The layer of a site and its merge rule (DoRA: its magnitude, pushed to params, and its own layer). */
+  protected layerFor(ls: LowRankSite, _w0: Float32Array | null): { adapter: LinearAdapter; merge: MergeRule } {
+    return { adapter: new LoraAdapter(this.rt, ls), merge: { weight: (dst) => denseUpdate(this.rt, ls, dst) } };
   }
 
   /** Dropout on (training) or off (evaluation, generation). */
@@ -181,13 +182,13 @@ export class LowRankInstance implements PeftInstance {
     this.rt.zeroGrads(this.params);
   }
 
-  async merged(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const ls of this.sites) {
-      const n = ls.site.outF * ls.site.inF;
-      out.set(`${ls.site.base}.weight`, (await this.rt.be.read(denseUpdate(this.rt, ls))).slice(0, n));
-    }
-    return out;
+  /** W + s·B·A read back: the merge rule itself (checked against HF PEFT's merged weights). */
+  merged(): Promise<Map<string, Float32Array>> {
+    return this.rt.readMerged();
+  }
+
+  withMerged<T>(fn: () => Promise<T>): Promise<T> {
+    return this.rt.withMerged(fn);
   }
 
   async snapshot(): Promise<Map<string, Float32Array>> {

@@ -5,6 +5,7 @@
 // Equivalently W = W₀ + ΔW with ΔW[o, k·r + j] = D[j, o] (Dᵀ tiled along the input, the last tile
 // cut to in mod r), which is what merge_and_unload() writes. PEFT requires r > 0 only: r need not
 // divide in (the "bat" variant, which needs r | in and r | out, is not implemented here).
+import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { PROJS } from '../model/model.ts';
 import { linearDims, peftName, sites, validateCommon } from './common.ts';
@@ -43,11 +44,22 @@ export function missMerge(w: Float32Array, d: Float32Array, r: number, inF: numb
 
 function build(rt: AdapterRuntime): PeftInstance {
   const { be, model, cfg } = rt, r = cfg.r;
+  // The merge's tiling P (r × in): P[j, i] = 1 where i mod r = j, so (Dᵀ·P)[o, i] = D[i mod r, o] = ΔW[o, i].
+  const tiles = new Map<number, Tensor>();
+  for (const { inF } of sites(model.cfg, cfg.targets)) {
+    if (tiles.has(inF)) continue;
+    const P = new Float32Array(r * inF);
+    for (let i = 0; i < inF; i++) P[(i % r) * inF + i] = 1;
+    const t = rt.alloc(`miss.tile[${inF}]`, r * inF);
+    be.upload(t, P);
+    tiles.set(inF, t);
+  }
   const list = sites(model.cfg, cfg.targets).map((site, index) => {
     const { inF, outF } = site;
     const D = rt.param(peftName(site.base, 'miss_block.default'), [r, outF], new Float32Array(r * outF));
     const acts = rt.acts(site.base, []); // only the dropout seed of each forward (x̄ is cheap to recompute)
     const { w, bias } = baseOf(model, site);
+    const tile = tiles.get(inF)!;
     rt.install(site.base, {
       forward(out, inp, N) {
         be.matmulForward(out, inp, w, bias, N, inF, outF);
@@ -64,15 +76,21 @@ function build(rt: AdapterRuntime): PeftInstance {
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
         rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.chunkSumBackward(g, gx, N, inF, r, acc));
       },
+    }, {
+      weight(dst) {
+        be.copy(dst, w, outF * inF);
+        be.matmulBackwardWeight(dst, D.tensor, tile, r, inF, outF); // W′ = W + Dᵀ·P: one term per entry, exact
+      },
     });
-    return { site, D };
+    return { site, D, w };
   });
 
   return rt.instance(list.map((s) => s.D), {
+    /** On the host: the reference the merge rules are tested against. */
     async merged() {
       const out = new Map<string, Float32Array>();
-      for (const { site: { inF, outF, base }, D } of list) {
-        const [w, d] = await Promise.all([be.read(model.p(`${base}.weight`)), be.read(D.tensor)]);
+      for (const { site: { inF, outF, base }, D, w: W } of list) {
+        const [w, d] = await Promise.all([be.read(W), be.read(D.tensor)]);
         out.set(`${base}.weight`, missMerge(w, d, r, inF, outF));
       }
       return out;

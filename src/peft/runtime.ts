@@ -8,7 +8,10 @@
 //     miss_dropout; the base path sees the undropped input), on while `training` (PEFT's
 //     module.train()/eval()). Each forward draws a fresh seed and its backward replays the same
 //     mask (the backend's dropout is a pure function of seed and index); seed −1 means no dropout;
-//   - checked loading by name, snapshots, and detach.
+//   - checked loading by name, snapshots, and detach;
+//   - merged weights for inference (withMerged): each layer's MergeRule forms its effective weight
+//     W′ on the backend into a fresh tensor, the model reads W′ in place of its base weight with the
+//     adapters bypassed, and afterwards the base weights are back and W′ is freed.
 // Full fine-tuning and LN tuning train base parameters in place: baseParamsInstance.
 // backend.free() is always safe here: the WebGPU backend defers destruction past the open encoder.
 import type { Backend, Tensor } from '../engine/backend.ts';
@@ -114,6 +117,16 @@ export class ActCache {
 
 // --- the runtime ---------------------------------------------------------------------------------
 
+// --- merged weights ---------------------------------------------------------------------------------
+
+/** How one adapted layer's effective weight W′ (out × in) is formed on the backend from the current
+ * adapter tensors, and its bias where the method changes it (IA³ on an output target): the dense
+ * layer that computes what the adapter computes in eval mode (no dropout). */
+export interface MergeRule {
+  weight(dst: Tensor): void;
+  bias?(dst: Tensor): void;
+}
+
 /** What a method adds to the default PeftInstance of its runtime (see AdapterRuntime.instance). */
 type InstanceParts = Pick<PeftInstance, 'merged'> & Partial<PeftInstance>;
 
@@ -128,6 +141,8 @@ export class AdapterRuntime {
   private readonly caches: ActCache[] = [];
   private readonly frozen: Tensor[] = [];
   private readonly installed = new Map<string, LinearAdapter>();
+  private readonly rules = new Map<string, MergeRule>();
+  private merging = false;
   private readonly cleanups: (() => void)[] = [];
   private detached = false;
 
@@ -165,11 +180,12 @@ export class AdapterRuntime {
     return c;
   }
 
-  /** Put an adapter on a layer of the model. */
-  install(base: string, adapter: LinearAdapter): void {
+  /** Put an adapter on a layer of the model, with the rule that merges it into a dense weight. */
+  install(base: string, adapter: LinearAdapter, merge: MergeRule): void {
     if (this.model.adapters.has(base)) throw new Error(`${base} already has an adapter attached: detach it first`);
     this.model.adapters.set(base, adapter);
     this.installed.set(base, adapter);
+    this.rules.set(base, merge);
   }
 
   /** Run `fn` on detach, before anything is freed (LoRA's PiSSA/OLoRA put the original weights back). */
@@ -216,6 +232,74 @@ export class AdapterRuntime {
     this.be.add(dinp, dinp, x, n);
   }
 
+  /** dst (rows × cols) = M ⊙ s per row, s (rows): s broadcast along the rows by a K = 1 matmul against
+   * ones (exact: one product by 1 per entry), then one elementwise product. dst may not alias M. */
+  scaleRows(dst: Tensor, M: Tensor, s: Tensor, rows: number, cols: number): void {
+    let ones = this.scratchMap.get('ones');
+    if (!ones || ones.size < cols) {
+      ones = this.scratch('ones', cols);
+      this.be.upload(ones, new Float32Array(ones.size).fill(1));
+    }
+    const S = this.scratch('rowScale', rows * cols);
+    this.be.matmulForward(S, s, ones, null, rows, 1, cols);
+    this.be.scaleCols(dst, M, S, null, 1, rows * cols, false);
+  }
+
+  // --- merged weights ---
+
+  /**
+   * Run `fn` with every adapted layer reading its merged weight W′ (formed here on the backend, no
+   * readback) and the adapters bypassed: the eval-mode forward at one matmul per layer, equal to the
+   * adapters' forward up to float32 rounding. W′ goes into fresh tensors that stand in the model's
+   * parameter table for the base weights, which are never written (rounding cannot accumulate over
+   * steps); afterwards, however `fn` ends, the base tensors are back, the adapters on and W′ freed.
+   * The adapter tensors must not change inside `fn` (W′ would not follow).
+   */
+  async withMerged<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.detached) throw new Error(`${this.name}: withMerged after detach`);
+    if (this.merging) throw new Error(`${this.name}: withMerged is already running`);
+    const { model, be } = this, enabled = model.adaptersEnabled;
+    const swaps: { name: string; base: Tensor; merged: Tensor }[] = [];
+    const form = (name: string, write: (dst: Tensor) => void) => {
+      const base = model.p(name), merged = be.alloc(`merged:${name}`, base.size);
+      swaps.push({ name, base, merged });
+      write(merged);
+    };
+    this.merging = true;
+    try {
+      for (const [base, rule] of this.rules) {
+        form(`${base}.weight`, (d) => rule.weight(d));
+        if (rule.bias) form(`${base}.bias`, (d) => rule.bias!(d));
+      }
+      for (const s of swaps) model.params.set(s.name, s.merged);
+      model.adaptersEnabled = false;
+      return await fn();
+    } finally {
+      model.adaptersEnabled = enabled;
+      for (const s of swaps) {
+        model.params.set(s.name, s.base);
+        be.free(s.merged);
+      }
+      this.merging = false;
+    }
+  }
+
+  /** Every layer's merge rule read back, under HF names (a method's merged() when its rule is the
+   * reference itself: the LoRA family and AdaLoRA). */
+  async readMerged(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    const read = async (name: string, n: number, write: (dst: Tensor) => void) => {
+      const t = this.scratch('merged', n);
+      write(t);
+      out.set(name, (await this.be.read(t)).slice(0, n));
+    };
+    for (const [base, rule] of this.rules) {
+      await read(`${base}.weight`, this.model.p(`${base}.weight`).size, (d) => rule.weight(d));
+      if (rule.bias) await read(`${base}.bias`, this.model.p(`${base}.bias`).size, (d) => rule.bias!(d));
+    }
+    return out;
+  }
+
   // --- the instance ---
 
   zeroGrads(params: TrainableParam[]): void {
@@ -252,6 +336,7 @@ export class AdapterRuntime {
       params,
       zeroGrads: () => this.zeroGrads(params),
       setTraining: (on) => void (this.training = on),
+      withMerged: (fn) => this.withMerged(fn),
       snapshot: () => this.snapshot(),
       load: (tensors) => this.load(tensors),
       detach: () => this.detach(),
@@ -297,6 +382,8 @@ export function baseParamsInstance(model: Model, cfg: PeftConfig, method: string
     params,
     zeroGrads: () => model.zeroGrads(),
     merged: () => readNamed(be, hfNames.map((hf, i) => [hf, params[i].tensor])),
+    // The trained parameters are the model's own: there is nothing to merge.
+    withMerged: (fn) => fn(),
     snapshot: () => readNamed(be, params.map((p) => [p.name, p.tensor])),
     load: (tensors) => loadChecked(be, tensors, method, byName),
     detach() {

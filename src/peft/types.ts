@@ -1,7 +1,8 @@
 // What a parameter-efficient fine-tuning method is to the rest of the lab: a registry entry the UI
 // and CLI read (name, description, settings with ranges, trainable-parameter count), and an
 // instance that attaches to a Model (LinearAdapters for its target layers, or base parameters it
-// unfreezes), owns its trainable tensors, and can merge and export itself in HF PEFT's format.
+// unfreezes), owns its trainable tensors, and can merge itself into dense weights (on the backend
+// for rollouts, or read back as HF PEFT's merged weights) and export itself in HF PEFT's format.
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Model, Proj } from '../model/model.ts';
@@ -70,6 +71,11 @@ export interface PeftInstance {
   afterStep?(step: number): Promise<void>;
   /** The effective dense weight of every adapted layer (HF base names, e.g. `model.layers.0.mlp.up_proj.weight`). */
   merged(): Promise<Map<string, Float32Array>>;
+  /** Run `fn` (sampling: no gradients) with the model reading every adapted layer's merged weight,
+   * formed on the backend without readback, and the adapters bypassed: the eval-mode forward (no
+   * dropout) in fewer dispatches, equal to it up to float32 rounding. Base weights and adapter
+   * tensors are left exactly as they were; the adapter tensors must not change inside `fn`. */
+  withMerged<T>(fn: () => Promise<T>): Promise<T>;
   /** Every adapter tensor (trainable and frozen) and every base weight the init rewrote
    * (`…q_proj.base_layer.weight` for PiSSA/MiLoRA/OLoRA), under HF PEFT names. */
   snapshot(): Promise<Map<string, Float32Array>>;

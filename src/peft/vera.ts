@@ -57,6 +57,8 @@ interface VeraSite {
   site: Site;
   ld: TrainableParam;
   lb: TrainableParam;
+  /** The base weight. */
+  w: Tensor;
 }
 
 function build(rt: AdapterRuntime): PeftInstance {
@@ -80,9 +82,9 @@ function build(rt: AdapterRuntime): PeftInstance {
     const As = aSlices.get(inF)!, Bs = bSlices.get(outF)!;
     const lb = rt.param(peftName(site.base, 'vera_lambda_b.default'), [outF], new Float32Array(outF));
     const ld = rt.param(peftName(site.base, 'vera_lambda_d.default'), [r], new Float32Array(r).fill(cfg.vera.dInitial));
-    list.push({ site, ld, lb });
-    const acts = rt.acts(site.base, [r, r]); // xa = x̃·Aᵀ and xd = λ_d ⊙ xa (N × r each)
     const { w, bias } = baseOf(model, site);
+    list.push({ site, ld, lb, w });
+    const acts = rt.acts(site.base, [r, r]); // xa = x̃·Aᵀ and xd = λ_d ⊙ xa (N × r each)
     const lowRank = (xa: Tensor, xd: Tensor, x: Tensor, N: number) => {
       be.matmulForward(xa, x, As, null, N, inF, r);
       be.scaleCols(xd, xa, ld.tensor, null, N, r, false);
@@ -110,13 +112,23 @@ function build(rt: AdapterRuntime): PeftInstance {
         be.matmulBackwardInput(dinp, dout, w, N, inF, outF, accumulate);
         rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, ga, As, N, inF, r, acc));
       },
+    }, {
+      // W′ = W + (B ⊙ λ_b λ_dᵀ)·A: the r-wide factor scaled by columns (λ_d), then rows (λ_b); one matmul.
+      weight(dst) {
+        const bd = rt.scratch('mergeBd', outF * r), bdb = rt.scratch('mergeB', outF * r);
+        be.scaleCols(bd, Bs, ld.tensor, null, outF, r, false);
+        rt.scaleRows(bdb, bd, lb.tensor, outF, r);
+        be.copy(dst, w, outF * inF);
+        be.matmulBackwardInput(dst, bdb, As, outF, inF, r, true);
+      },
     });
   }
   setProjections(proj.A, proj.B);
 
   return rt.instance(list.flatMap((s) => [s.lb, s.ld]), {
     async merged() {
-      // W + (B ⊙ λ_b λ_dᵀ)·A on the backend: the r-wide factor is scaled here, then one matmul.
+      // W + (B ⊙ λ_b λ_dᵀ)·A with the r-wide factor scaled on the host (in float64), then one matmul
+      // on the backend: the reference the merge rules are tested against.
       const out = new Map<string, Float32Array>();
       const b = await be.read(B);
       for (const s of list) {
@@ -127,7 +139,7 @@ function build(rt: AdapterRuntime): PeftInstance {
         const Bs = rt.scratch('mergeB', outF * r), V = rt.scratch('merged', outF * inF);
         be.upload(Bs, scaled);
         be.matmulBackwardInput(V, Bs, aSlices.get(inF)!, outF, inF, r, false);
-        be.add(V, V, model.p(`${base}.weight`), outF * inF);
+        be.add(V, V, s.w, outF * inF);
         out.set(`${base}.weight`, (await be.read(V)).slice(0, outF * inF));
       }
       return out;
