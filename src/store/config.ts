@@ -1,17 +1,36 @@
 // The experiment being configured: one typed RLConfig (src/rl/config.ts), the base model and the
 // backend. Text fields keep what the visitor typed in `drafts` (so "0." or "abc" stays on screen
 // with its message) while the config holds the parsed value. Actions are module functions.
+// The base model may be a checkpoint folder: the catalogue of shipped models
+// (public/models/index.json) lists them, and the training worker downloads and checks the chosen
+// one as soon as it is chosen (`modelLoad` follows the download), so Start finds it ready.
 import { create } from 'zustand';
 import type { ModelConfig } from '../model/config.ts';
 import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import { PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
-import { fetchModelConfig, positionsFor, randomModelConfig } from '../worker/model-source.ts';
-import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
+import { getTask } from '../tasks/index.ts';
+import { defaultEntry, entryFor, fetchCatalogue, type Catalogue, type CatalogueEntry } from '../worker/catalogue.ts';
+import { positionsFor, randomModelConfig } from '../worker/model-source.ts';
+import type { BackendChoice, CheckpointSummary, ModelSource } from '../worker/protocol.ts';
 import { DEFAULT_BACKEND, DEFAULT_MODEL, pageDefaults, pagePeft } from './defaults.ts';
 import { coerce, getPath, sameLeaf, setPath, type Leaf } from './paths.ts';
-import { fromQuery, toQuery } from './share.ts';
+import { fromQuery, linkQuery } from './share.ts';
 import { configIssues, issuesByPath, type Issue } from './validate.ts';
+import { labClient, onWorkerEvent } from './worker.ts';
+
+export type CatalogueState = { status: 'loading' } | { status: 'ready'; catalogue: Catalogue } | { status: 'failed'; error: string };
+
+/** The chosen checkpoint's download (random models need none). */
+export interface ModelLoad {
+  base: string;
+  status: 'loading' | 'ready' | 'failed';
+  /** Bytes of model.safetensors received so far, and the size to expect (null: unknown). */
+  received: number;
+  total: number | null;
+  summary: CheckpointSummary | null;
+  error: string | null;
+}
 
 export interface ConfigState {
   config: RLConfig;
@@ -20,8 +39,10 @@ export interface ConfigState {
   drafts: Record<string, string>;
   /** What a shared link carried that could not be used. */
   linkNotes: string[];
-  /** A checkpoint's config.json once fetched (random models need no fetch). */
-  remoteModel: { base: string; cfg: ModelConfig | null; error: string | null } | null;
+  catalogue: CatalogueState;
+  modelLoad: ModelLoad | null;
+  /** A link or the visitor chose the model: the catalogue's default no longer replaces it. */
+  modelChosen: boolean;
 }
 
 export const useConfig = create<ConfigState>()(() => ({
@@ -30,13 +51,15 @@ export const useConfig = create<ConfigState>()(() => ({
   backend: DEFAULT_BACKEND,
   drafts: {},
   linkNotes: [],
-  remoteModel: null,
+  catalogue: { status: 'loading' },
+  modelLoad: null,
+  modelChosen: false,
 }));
 
 /** The model config the panel sizes things against (null while a checkpoint's config loads). */
 let randomCache: { key: string; cfg: ModelConfig | null } | null = null;
 
-export function modelConfigOf(s: Pick<ConfigState, 'config' | 'model' | 'remoteModel'>): ModelConfig | null {
+export function modelConfigOf(s: Pick<ConfigState, 'config' | 'model' | 'modelLoad'>): ModelConfig | null {
   if (s.model.kind === 'random') {
     // The same object while the size and context length stay the same (it keys the issue memo).
     const key = `${s.model.size}:${positionsFor(s.config)}`;
@@ -51,18 +74,23 @@ export function modelConfigOf(s: Pick<ConfigState, 'config' | 'model' | 'remoteM
     }
     return randomCache.cfg;
   }
-  return s.remoteModel?.base === s.model.base ? s.remoteModel.cfg : null;
+  return s.modelLoad?.base === s.model.base ? (s.modelLoad.summary?.cfg ?? null) : null;
 }
 
-let issueCache: { key: ConfigState['config']; model: ModelConfig | null; remote: ConfigState['remoteModel']; out: Issue[] } | null = null;
+/** Why the chosen checkpoint cannot be used, if it failed to load. */
+function modelError(s: Pick<ConfigState, 'model' | 'modelLoad'>): string | null {
+  return s.model.kind === 'url' && s.modelLoad?.base === s.model.base ? s.modelLoad.error : null;
+}
 
-/** Validation of the current config (memoised on the config, model and checkpoint state objects). */
+let issueCache: { key: ConfigState['config']; model: ModelConfig | null; error: string | null; out: Issue[] } | null = null;
+
+/** Validation of the current config (memoised on the config, the model's config and its load error). */
 export function currentIssues(s: ConfigState = useConfig.getState()): Issue[] {
-  const model = modelConfigOf(s);
-  if (issueCache?.key === s.config && issueCache.model === model && issueCache.remote === s.remoteModel) return issueCache.out;
+  const model = modelConfigOf(s), error = modelError(s);
+  if (issueCache?.key === s.config && issueCache.model === model && issueCache.error === error) return issueCache.out;
   const out = configIssues(s.config, model);
-  if (s.model.kind === 'url' && s.remoteModel?.error) out.push({ path: 'model', message: s.remoteModel.error });
-  issueCache = { key: s.config, model, remote: s.remoteModel, out };
+  if (error) out.push({ path: 'model', message: error });
+  issueCache = { key: s.config, model, error, out };
   return out;
 }
 
@@ -131,19 +159,86 @@ export function setBackend(backend: BackendChoice): void {
   useConfig.setState({ backend });
 }
 
-export function setModel(model: ModelSource): void {
-  useConfig.setState({ model });
-  if (model.kind === 'url') void loadRemoteModel(model.base);
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+let catalogueLoad: Promise<Catalogue | null> | null = null;
+
+/** The catalogue of shipped models, fetched once (null when it could not be read). */
+export function loadCatalogue(): Promise<Catalogue | null> {
+  catalogueLoad ??= fetchCatalogue().then(
+    (catalogue) => {
+      useConfig.setState({ catalogue: { status: 'ready', catalogue } });
+      return catalogue;
+    },
+    (e: unknown) => {
+      useConfig.setState({ catalogue: { status: 'failed', error: message(e) } });
+      return null;
+    },
+  );
+  return catalogueLoad;
 }
 
-async function loadRemoteModel(base: string): Promise<void> {
-  useConfig.setState({ remoteModel: { base, cfg: null, error: null } });
-  try {
-    const cfg = await fetchModelConfig(base);
-    useConfig.setState({ remoteModel: { base, cfg, error: null } });
-  } catch (e) {
-    useConfig.setState({ remoteModel: { base, cfg: null, error: e instanceof Error ? e.message : String(e) } });
+function select(model: ModelSource, chosen: boolean): void {
+  useConfig.setState((s) => ({ model, modelChosen: s.modelChosen || chosen, modelLoad: model.kind === 'url' ? s.modelLoad : null }));
+  if (model.kind === 'url') void loadModelFiles(model.base).catch(() => {}); // the failure is in modelLoad
+}
+
+/** Use this base model (the visitor's or a link's choice): a checkpoint starts downloading at once. */
+export function setModel(model: ModelSource): void {
+  select(model, true);
+}
+
+/** A shipped model with the task it was distilled for, and room for that task's longest answer. */
+function selectShipped(entry: CatalogueEntry, chosen: boolean): void {
+  const need = getTask(entry.task).limits.completionChars + 1; // + <eos>
+  useConfig.setState((s) => {
+    const drafts = { ...s.drafts };
+    delete drafts.task;
+    delete drafts.maxNewTokens;
+    const keep = Number.isInteger(s.config.maxNewTokens) && s.config.maxNewTokens >= need;
+    return { config: { ...s.config, task: entry.task, maxNewTokens: keep ? s.config.maxNewTokens : need }, drafts };
+  });
+  select({ kind: 'url', base: entry.path }, chosen);
+}
+
+export function chooseShipped(entry: CatalogueEntry): void {
+  selectShipped(entry, true);
+}
+
+function patchLoad(base: string, patch: Partial<ModelLoad>): void {
+  useConfig.setState((s) => (s.modelLoad?.base === base ? { modelLoad: { ...s.modelLoad, ...patch } } : s));
+}
+
+onWorkerEvent((e) => {
+  if (e.kind !== 'download') return;
+  const load = useConfig.getState().modelLoad;
+  if (load?.base === e.base && load.status === 'loading') patchLoad(e.base, { received: e.received, total: e.total });
+});
+
+/** Have the worker download and check the checkpoint at `base` (or reuse its copy). The panel follows
+ * it while `base` is the chosen model; the promise rejects with the reason when it fails. */
+export async function loadModelFiles(base: string): Promise<CheckpointSummary> {
+  const s = useConfig.getState();
+  const chosen = s.model.kind === 'url' && s.model.base === base;
+  if (chosen && (s.modelLoad?.base !== base || s.modelLoad.status === 'failed')) {
+    useConfig.setState({ modelLoad: { base, status: 'loading', received: 0, total: null, summary: null, error: null } });
   }
+  const entry = entryFor(await loadCatalogue(), base);
+  const expect = entry ? { bytes: entry.bytes, ...(entry.sha256 ? { sha256: entry.sha256 } : {}) } : undefined;
+  try {
+    const summary = await labClient().request<'loadModel'>({ type: 'loadModel', base, expect });
+    patchLoad(base, { status: 'ready', summary, received: summary.bytes, total: summary.bytes, error: null });
+    return summary;
+  } catch (e) {
+    patchLoad(base, { status: 'failed', error: message(e) });
+    throw e;
+  }
+}
+
+/** Download the chosen checkpoint again after a failure. */
+export function retryModel(): void {
+  const m = useConfig.getState().model;
+  if (m.kind === 'url') void loadModelFiles(m.base).catch(() => {});
 }
 
 /** Replace the whole experiment (a shared link, a run's config). */
@@ -152,18 +247,23 @@ export function loadConfig(config: RLConfig, model: ModelSource, linkNotes: stri
   setModel(model);
 }
 
+/** The page's starting experiment: a link's, or on a bare visit the catalogue's default model with
+ * its task (a random tiny model when the catalogue cannot be read or marks no default). */
 export function loadFromLink(search: string): void {
-  if (!search || search === '?') return;
-  const d = fromQuery(search);
-  loadConfig(d.config, d.model, d.notes);
-}
-
-export function resetConfig(): void {
-  loadConfig(pageDefaults(), DEFAULT_MODEL);
+  const catalogue = loadCatalogue();
+  if (search && search !== '?') {
+    const d = fromQuery(search);
+    loadConfig(d.config, d.model, d.notes);
+    return;
+  }
+  void catalogue.then((c) => {
+    const entry = c && defaultEntry(c);
+    if (entry && !useConfig.getState().modelChosen) selectShipped(entry, false);
+  });
 }
 
 /** The link that reproduces the current experiment. */
 export function shareLink(s: ConfigState = useConfig.getState(), loc: Pick<Location, 'origin' | 'pathname'> = window.location): string {
-  const q = toQuery(s.config, s.model);
+  const q = linkQuery(s.config, s.model);
   return `${loc.origin}${loc.pathname}${q ? `?${q}` : ''}`;
 }

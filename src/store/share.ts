@@ -1,6 +1,8 @@
 // The experiment as a link, and back. The query string lists every setting that differs from the
 // page's defaults for the run's method (`?peft.method=lora&lr=0.01&seed=3`), plus the base model
-// when it is not the default; decoding starts from the same defaults, so the round trip is exact.
+// when it is not the random tiny one; decoding starts from the same defaults, so the round trip is
+// exact. A link with no query at all is the bare page, which opens the model catalogue's default
+// model instead, so the page's own links are never empty (see linkQuery).
 // Anything a link carries is untrusted: unknown keys are ignored with a note, values are checked
 // against the type of the default (numbers that do not parse stay NaN so the field shows why), and
 // the panel's validation reports the rest next to each field. Nothing from a URL reaches the page
@@ -37,6 +39,12 @@ export function toQuery(cfg: RLConfig, model: ModelSource): string {
   }
   if (encodeModel(model) !== encodeModel(DEFAULT_MODEL)) q.set('model', encodeModel(model));
   return q.toString();
+}
+
+/** The query of the page's link: toQuery, or when that is empty (the random tiny model with every
+ * default) `model=tiny`, because an empty query opens the catalogue's default model. */
+export function linkQuery(cfg: RLConfig, model: ModelSource): string {
+  return toQuery(cfg, model) || `model=${encodeModel(model)}`;
 }
 
 export interface Decoded {

@@ -3,14 +3,14 @@
 // module-level actions (start, pause, resume, stop, reset).
 import { create } from 'zustand';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
-import { LabClient } from '../worker/client.ts';
 import type { BackendChoice, CheckpointData, GroupView, ModelSource, RunInfo, RunState, WorkerEvent } from '../worker/protocol.ts';
 import type { RLConfig } from '../rl/config.ts';
-import { currentIssues, modelConfigOf, useConfig } from './config.ts';
+import { loadModelFiles, modelConfigOf, useConfig } from './config.ts';
 import { configIssues } from './validate.ts';
 import { getCheckpoint, putCheckpoint, putEval, putStep, truncateRun, type RunRecord } from './db.ts';
 import { nextColor, patchRun, removeRun, runById, saveRun, setSelected, useRuns } from './runs.ts';
 import { seriesFor, tick } from './series.ts';
+import { labClient, onWorkerEvent } from './worker.ts';
 
 export type LiveStatus = RunState | 'idle';
 export type Pending = 'start' | 'pause' | 'resume' | 'stop' | 'reset' | 'export' | null;
@@ -41,12 +41,7 @@ const initial: LiveState = {
 
 export const useLive = create<LiveState>()(() => ({ ...initial }));
 
-let client: LabClient | null = null;
-
-export function labClient(): LabClient {
-  client ??= new LabClient(new Worker(new URL('../worker/lab.worker.ts', import.meta.url), { type: 'module', name: 'rlvr-lab-trainer' }), onEvent);
-  return client;
-}
+onWorkerEvent(onEvent);
 
 const isLive = (runId: string) => useLive.getState().runId === runId;
 
@@ -83,6 +78,8 @@ function onEvent(e: WorkerEvent): void {
       if (isLive(e.runId)) useLive.setState({ checkpointStep: e.step });
       void putCheckpoint({ runId: e.runId, step: e.step, checkpoint: e.checkpoint });
       return;
+    case 'download':
+      return; // the model loader's (config.ts)
     default: {
       const never: never = e;
       throw new Error(`unexpected event ${JSON.stringify(never)}`);
@@ -125,17 +122,25 @@ export interface StartOptions {
   select?: boolean;
 }
 
+/** A checkpoint base model downloaded and checked (the worker keeps it); random models need nothing. */
+async function modelReady(model: ModelSource): Promise<void> {
+  if (model.kind === 'url') await loadModelFiles(model.base);
+}
+
 /** Start a new run with the configured experiment (or the given one). Resolves once the worker has built it. */
 export async function startRun(opts: StartOptions = {}): Promise<string | undefined> {
   const cs = useConfig.getState();
   const config = opts.config ?? cs.config, model = opts.model ?? cs.model;
-  const issues = opts.config ? configIssues(config, modelConfigOf({ config, model, remoteModel: cs.remoteModel })) : currentIssues(cs);
+  if (hasLiveRun(useLive.getState())) return undefined;
+  // The model first (usually already downloaded while the visitor chose settings): its config sizes the checks.
+  const ready = await act('start', () => modelReady(model).then(() => true));
+  if (!ready) return undefined;
+  const issues = configIssues(config, modelConfigOf({ config, model, modelLoad: useConfig.getState().modelLoad }));
   if (issues.length) {
     useLive.setState({ error: `Fix ${issues.length === 1 ? 'the highlighted setting' : `the ${issues.length} highlighted settings`} first.` });
     return undefined;
   }
-  const live = useLive.getState();
-  if (hasLiveRun(live)) return undefined;
+  if (hasLiveRun(useLive.getState())) return undefined;
   const runs = useRuns.getState().runs;
   const run: RunRecord = {
     id: opts.id ?? newId(), name: opts.name ?? newRunName(runs), color: nextColor(runs), createdAt: Date.now(), config, model,
@@ -172,6 +177,7 @@ export async function resumeRun(runId: string | null = useLive.getState().runId)
     tick();
     useLive.setState({ ...initial, runId: run.id, state: 'loading', step: Math.max(0, from), checkpointStep: ck?.step ?? null, pending: 'resume' });
     const resumeFrom: CheckpointData | undefined = ck?.checkpoint;
+    await modelReady(run.model);
     const info = await labClient().request<'start'>({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend, resumeFrom });
     useLive.setState({ info });
     await patchRun(run.id, { info });
@@ -213,6 +219,7 @@ export async function adapterFiles(runId: string): Promise<{ files: Record<strin
     if (inMemory && live.state === 'running') throw new Error('pause or stop the run first, then export');
     const ck = inMemory ? undefined : await getCheckpoint(runId);
     if (!inMemory && !ck) throw new Error('this run has no stored checkpoint (it is written every 5 steps, on pause, stop and at the end)');
+    if (!inMemory) await modelReady(run.model);
     return labClient().request<'exportAdapter'>({
       type: 'exportAdapter', runId, stored: ck ? { config: run.config, model: run.model, checkpoint: ck.checkpoint } : undefined,
     });

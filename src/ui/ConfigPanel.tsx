@@ -1,15 +1,14 @@
 // The experiment: task, PEFT method (with its own settings only when they apply), RL recipe,
 // optimizer and run length / seed. Every value is validated next to its field.
-import { useState } from 'react';
 import { paramCount } from '../model/config.ts';
 import { getMethod, methodIds, methods } from '../peft/registry.ts';
 import type { MethodId, SettingSpec } from '../peft/types.ts';
 import { PRESETS, type PresetId } from '../rl/config.ts';
-import { applyPreset, closestPreset, currentIssues, matchingPreset, modelConfigOf, setMethod, setModel, useConfig, type ConfigState } from '../store/config.ts';
+import { applyPreset, closestPreset, currentIssues, matchingPreset, modelConfigOf, setMethod, useConfig, type ConfigState } from '../store/config.ts';
 import { DIFFICULTIES, getTask, taskIds } from '../tasks/index.ts';
-import { MODEL_SIZES, type ModelSize } from '../worker/protocol.ts';
 import { CheckField, NumberField, SelectField, TargetsField } from './fields.tsx';
 import { formatCount } from './format.ts';
+import { ModelField } from './ModelField.tsx';
 
 const PRESET_NAMES: Record<PresetId, string> = { dapo: 'DAPO (the study’s recipe)', grpo: 'GRPO', dr_grpo: 'Dr. GRPO' };
 
@@ -27,42 +26,6 @@ function trainable(s: ConfigState): number | null {
 function total(s: ConfigState): number | null {
   const mc = modelConfigOf(s);
   return mc ? paramCount(mc) : null;
-}
-
-const CHECKPOINT = '__checkpoint__';
-
-function ModelField() {
-  const model = useConfig((s) => (s.model.kind === 'random' ? s.model.size : CHECKPOINT));
-  const base = useConfig((s) => (s.model.kind === 'url' ? s.model.base : ''));
-  const loaded = useConfig((s) => s.model.kind === 'url' && s.remoteModel?.base === s.model.base && s.remoteModel.cfg !== null);
-  const issue = useConfig((s) => currentIssues(s).find((i) => i.path === 'model')?.message);
-  const [draft, setDraft] = useState<string | null>(null);
-  const commit = () => {
-    if (draft !== null && draft !== base) setModel({ kind: 'url', base: draft.trim() });
-    setDraft(null);
-  };
-  return (
-    <div className={`field${issue ? ' invalid' : ''}`}>
-      <label htmlFor="model-source">Base model</label>
-      <select id="model-source" value={model} aria-describedby="model-hint" onChange={(e) => {
-        if (e.target.value === CHECKPOINT) setModel({ kind: 'url', base: base || '/models/' });
-        else setModel({ kind: 'random', size: e.target.value as ModelSize });
-      }}>
-        {MODEL_SIZES.map((m) => <option key={m} value={m}>{`random ${m} model (untrained)`}</option>)}
-        <option value={CHECKPOINT}>a checkpoint on this site…</option>
-      </select>
-      {model === CHECKPOINT && (
-        <>
-          <label htmlFor="model-base">Checkpoint folder (config.json + model.safetensors)</label>
-          <input id="model-base" type="text" value={draft ?? base} placeholder="/models/name" spellCheck={false}
-            onChange={(e) => setDraft(e.target.value)} onBlur={commit} onKeyDown={(e) => { if (e.key === 'Enter') commit(); }} />
-          {loaded && <span className="hint">Loaded its config.json.</span>}
-        </>
-      )}
-      <span id="model-hint" className="hint">A random model learns only the warm-up task; a distilled checkpoint can learn the others.</span>
-      {issue && <p className="field-error">{issue}</p>}
-    </div>
-  );
 }
 
 function MethodInfo() {

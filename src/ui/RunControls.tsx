@@ -20,6 +20,7 @@ function StatusLine() {
   const error = useLive((s) => s.error);
   const reward = useLive((s) => s.latest?.reward_mean);
   const seed = useConfig((s) => s.config.seed);
+  const waitingForModel = useLive((s) => s.pending === 'start' && s.state === 'idle');
   return (
     <div className="status-line" role="status" aria-live="polite" data-testid="run-status" data-state={state} data-step={step}>
       <p>
@@ -28,7 +29,7 @@ function StatusLine() {
         {STATE_TEXT[state] ?? state}
         {state !== 'idle' && steps !== undefined && <> — step {step} of {steps}</>}
         {reward !== undefined && state !== 'idle' && <>, reward {formatValue(reward)}</>}
-        {state === 'idle' && <> Press Start to train with seed {Number.isFinite(seed) ? seed : '?'}.</>}
+        {state === 'idle' && (waitingForModel ? ' Waiting for the base model to download…' : <> Press Start to train with seed {Number.isFinite(seed) ? seed : '?'}.</>)}
       </p>
       {message && <p className={state === 'failed' || state === 'lost' ? 'bad' : 'detail'}>{message}</p>}
       {error && <p className="bad" data-testid="run-error">{error}</p>}

@@ -25,6 +25,8 @@ async function handle(req: Request): Promise<RequestMap[RequestType]['res']> {
   switch (req.type) {
     case 'start':
       return session.start(req);
+    case 'loadModel':
+      return (await session.checkpoints.load(req.base, req.expect)).summary;
     case 'pause':
       return session.pause();
     case 'resume':

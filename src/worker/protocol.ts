@@ -3,6 +3,7 @@
 //   page → worker   Request: carries an `id`; the worker answers every one with exactly one Reply
 //                   (ok with a typed value, or an error message), so every request resolves or rejects.
 //   worker → page   Reply, or an unsolicited WorkerEvent (status, step metrics, evals, groups, …).
+import type { ModelConfig } from '../model/config.ts';
 import type { CheckpointMeta } from '../rl/checkpoint.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
@@ -12,6 +13,24 @@ import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
 export type ModelSource = { kind: 'random'; size: ModelSize } | { kind: 'url'; base: string };
 export type ModelSize = 'tiny' | 'small' | 'base';
 export const MODEL_SIZES: readonly ModelSize[] = ['tiny', 'small', 'base'];
+
+/** What the page may know about a checkpoint's model.safetensors before downloading it (from the
+ * model catalogue); the worker checks the download against it. */
+export interface ModelExpect {
+  bytes?: number;
+  sha256?: string;
+}
+
+/** A checkpoint the worker has downloaded, checked and keeps for the session. */
+export interface CheckpointSummary {
+  base: string;
+  cfg: ModelConfig;
+  parameters: number;
+  /** Size of model.safetensors. */
+  bytes: number;
+  /** Whether its SHA-256 was checked against the catalogue's. */
+  sha256Checked: boolean;
+}
 
 /** The compute backend the visitor chose: WebGPU, or the (slow) CPU backend when WebGPU is missing. */
 export type BackendChoice = 'webgpu' | 'cpu';
@@ -42,6 +61,8 @@ export interface StartRequest {
 /** Each request type and the value its reply carries. */
 export interface RequestMap {
   start: { req: StartRequest; res: RunInfo };
+  /** Download and check a checkpoint folder (progress arrives as 'download' events), or reuse this session's copy. */
+  loadModel: { req: { type: 'loadModel'; base: string; expect?: ModelExpect }; res: CheckpointSummary };
   pause: { req: { type: 'pause' }; res: { step: number } };
   resume: { req: { type: 'resume' }; res: { step: number } };
   stop: { req: { type: 'stop' }; res: { step: number } };
@@ -108,7 +129,9 @@ export type WorkerEvent =
   | { kind: 'step'; runId: string; metrics: StepMetrics; gpuBytes: number | null }
   | { kind: 'eval'; runId: string; records: EvalRecord[]; seconds: number }
   | { kind: 'groups'; runId: string; step: number; groups: GroupView[] }
-  | { kind: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData };
+  | { kind: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData }
+  /** Bytes of a checkpoint file received so far (`total` null when neither the server nor the catalogue says). */
+  | { kind: 'download'; base: string; file: string; received: number; total: number | null };
 
 export type WorkerMessage = Reply | { type: 'event'; event: WorkerEvent };
 

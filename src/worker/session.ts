@@ -15,7 +15,7 @@ import { Trainer } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { groupViews } from './inspector.ts';
 import { BufferBytes } from './memory.ts';
-import { loadModel } from './model-source.ts';
+import { CheckpointCache, loadModel } from './model-source.ts';
 import type { BackendChoice, CheckpointData, RunInfo, RunState, StartRequest, WorkerEvent } from './protocol.ts';
 
 /** A checkpoint is posted to the page every this many steps (and on pause, stop and the end). */
@@ -57,8 +57,12 @@ export class Session {
   private paused: (() => void) | null = null;
   private resumed: (() => void) | null = null;
   private stopped: (() => void) | null = null;
+  /** Checkpoints downloaded this session (shared by every run, resume and export); progress goes to the page. */
+  readonly checkpoints: CheckpointCache;
 
-  constructor(private readonly post: Post) {}
+  constructor(private readonly post: Post) {
+    this.checkpoints = new CheckpointCache((base, file, p) => this.post({ kind: 'download', base, file, received: p.received, total: p.total }));
+  }
 
   private async webgpu(): Promise<Gpu> {
     if (this.gpu && !this.gpu.lost) return this.gpu;
@@ -92,7 +96,7 @@ export class Session {
       backend = new CpuBackend();
       device = 'CPU backend (JavaScript, one thread)';
     }
-    const loaded = await loadModel(source, cfg);
+    const loaded = await loadModel(source, cfg, this.checkpoints);
     const peftErrors = spec.validate(cfg.peft, loaded.cfg);
     if (peftErrors.length) throw new Error(`invalid ${spec.name} settings: ${peftErrors.join('; ')}`);
     const model = new Model(backend, loaded.cfg, loaded.weights);
