@@ -170,6 +170,7 @@ export async function resumeRun(runId: string | null = useLive.getState().runId)
   const run = runById(runId);
   if (!run) return undefined;
   return act('resume', async () => {
+    await modelReady(run.model); // a failure leaves the run as it was
     const ck = await getCheckpoint(run.id);
     const from = ck?.step ?? -1;
     await truncateRun(run.id, from);
@@ -177,7 +178,6 @@ export async function resumeRun(runId: string | null = useLive.getState().runId)
     tick();
     useLive.setState({ ...initial, runId: run.id, state: 'loading', step: Math.max(0, from), checkpointStep: ck?.step ?? null, pending: 'resume' });
     const resumeFrom: CheckpointData | undefined = ck?.checkpoint;
-    await modelReady(run.model);
     const info = await labClient().request<'start'>({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend, resumeFrom });
     useLive.setState({ info });
     await patchRun(run.id, { info });

@@ -32,7 +32,7 @@ function LoadStatus() {
   return (
     <div className="model-load" data-testid="model-load" data-status={load.status} data-percent={percent ?? undefined}>
       <progress max={total ?? undefined} value={total ? received : undefined} aria-label="Model download" />
-      <span className="hint" aria-live="polite">
+      <span className="hint">
         {load.status === 'loading' ? `Downloading model.safetensors: ${amount}` : `Loaded: ${amount}`}
         {summary && `, ${formatCount(summary.parameters)} parameters${summary.sha256Checked ? ', SHA-256 checked' : ''}.`}
       </span>
@@ -68,7 +68,7 @@ export function ModelField() {
       <select id="model-source" value={value} aria-describedby="model-hint" onChange={(e) => choose(e.target.value)}>
         {catalogue && catalogue.models.length > 0 && (
           <optgroup label="Shipped with the lab (distilled)">
-            {catalogue.models.map((m) => <option key={m.path} value={m.path}>{`${m.name} (${formatCount(m.parameters)} parameters, ${mb(m.bytes)})`}</option>)}
+            {catalogue.models.map((m) => <option key={m.path} value={m.path}>{`${m.name} (${formatCount(m.parameters)} parameters)`}</option>)}
           </optgroup>
         )}
         <optgroup label="Random (untrained)">
