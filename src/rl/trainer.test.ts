@@ -1,5 +1,6 @@
 // RL end to end on the CPU backend: a tiny random model learns the lastdigit warm-up task by RL
-// alone, runs are reproducible, and a resumed run matches an uninterrupted one.
+// alone, runs are reproducible, a resumed run matches an uninterrupted one, and sampling with the
+// adapters merged into the weights draws the same tokens as without and leaves no trace.
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../engine/cpu/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -65,5 +66,41 @@ describe('RL trainer (CPU backend, tiny random model, lastdigit)', () => {
     loadCheckpoint(resumed, ck.tensors, JSON.parse(JSON.stringify(ck.meta)));
     const rest = comparable(await run(resumed, 3));
     expect(rest).toEqual(a.slice(3));
+  }, 600_000);
+});
+
+describe('sampling with merged adapters (LoRA, CPU backend)', () => {
+  /** |Δ log-prob| of the same sampled token, merged against unmerged: float32 rounding of logits
+   * computed as (W + s·B·A)·x rather than W·x + s·B·(A·x). */
+  const TOL_LOGP = 1e-5;
+  const loraConfig = (mergeAdapters: boolean) =>
+    config({ peft: { ...defaultConfig('lora').peft, r: 4, alpha: 16, dropout: 0.1 }, lr: 1e-2, steps: 3, mergeAdapters });
+
+  it('draws the same tokens as unmerged sampling, step after step, with log-probs equal up to rounding', async () => {
+    const on = await makeTrainer(loraConfig(true)), off = await makeTrainer(loraConfig(false));
+    let maxDelta = 0;
+    for (let s = 0; s < 3; s++) { // step 1 samples with B = 0 (W′ = W); steps 2 and 3 with trained adapters
+      const [a, b] = [await on.trainStep(), await off.trainStep()];
+      const ra = on.lastRollout!, rb = off.lastRollout!;
+      expect(ra.tokens).toEqual(rb.tokens);
+      for (let i = 0; i < ra.logp.length; i++) maxDelta = Math.max(maxDelta, Math.abs(ra.logp[i] - rb.logp[i]));
+      expect([a.reward_mean, a.accuracy, a.groups_kept, a.groups_total]).toEqual([b.reward_mean, b.accuracy, b.groups_kept, b.groups_total]);
+    }
+    console.log(`merged vs unmerged rollouts: max |Δ logp| = ${maxDelta.toExponential(2)}`);
+    expect(maxDelta).toBeGreaterThan(0); // the merged path really ran
+    expect(maxDelta).toBeLessThanOrEqual(TOL_LOGP);
+  }, 600_000);
+
+  it('a merged evaluation leaves weights and adapters bit-identical and scores as an unmerged one', async () => {
+    const cfg = loraConfig(true), tr = await makeTrainer(cfg);
+    await tr.trainStep();
+    const read = async () => new Map([...await tr.peft.snapshot(), ...await Promise.all([...tr.model.params].map(async ([n, t]) => [n, await tr.model.backend.read(t)] as const))]);
+    const tensors = new Map(tr.model.params), before = await read();
+    const merged = await tr.evaluate();
+    expect(await read()).toEqual(before);
+    for (const [n, t] of tensors) expect(tr.model.params.get(n) === t, n).toBe(true);
+    expect(tr.model.adaptersEnabled).toBe(true);
+    cfg.mergeAdapters = false;
+    expect(await tr.evaluate()).toEqual(merged);
   }, 600_000);
 });

@@ -88,33 +88,33 @@ export class Trainer {
   async trainStep(): Promise<StepMetrics> {
     const c = this.cfg, G = c.groupSize;
     const t0 = now();
-    // 1. Rollouts, refilling zero-variance groups when dynamic sampling is on.
+    // 1. Rollouts, refilling zero-variance groups when dynamic sampling is on (one merge for all rounds).
     const kept: { problem: Problem; rows: number[]; ro: Rollout; rewards: number[] }[] = [];
     let groupsTotal = 0, rolloutTokens = 0, allRewards: number[] = [], correct = 0, malformed = 0, samples = 0;
-    for (let round = 0; round <= (c.dynamicSampling ? c.maxResampleRounds : 0) && kept.length < c.promptsPerStep; round++) {
-      const need = c.promptsPerStep - kept.length;
-      const problems = Array.from({ length: need }, () => this.task.generate(this.promptRng, c.difficulty));
-      this.peft.setTraining?.(false); // no adapter dropout while sampling, as PEFT's eval mode
-      const ro = await rollout(this.model, this.tok, this.task, problems, G, this.sampleSettings(round));
-      this.peft.setTraining?.(true);
-      this.lastRollout = ro;
-      const raw = ro.verdicts.map((v) => v.reward);
-      const shaped = c.overlongShaping ? Array.from(applyOverlongShaping(raw, ro.lengths, c.maxNewTokens, c.overlongCache)) : raw;
-      for (let p = 0; p < problems.length; p++) {
-        groupsTotal++;
-        const rows = Array.from({ length: G }, (_, j) => p * G + j);
-        const rewards = rows.map((r) => shaped[r]);
-        for (const r of rows) {
-          rolloutTokens += ro.lengths[r];
-          correct += ro.verdicts[r].correct ? 1 : 0;
-          malformed += ro.verdicts[r].malformed ? 1 : 0;
-          samples++;
+    await this.sampling(async () => {
+      for (let round = 0; round <= (c.dynamicSampling ? c.maxResampleRounds : 0) && kept.length < c.promptsPerStep; round++) {
+        const need = c.promptsPerStep - kept.length;
+        const problems = Array.from({ length: need }, () => this.task.generate(this.promptRng, c.difficulty));
+        const ro = await rollout(this.model, this.tok, this.task, problems, G, this.sampleSettings(round));
+        this.lastRollout = ro;
+        const raw = ro.verdicts.map((v) => v.reward);
+        const shaped = c.overlongShaping ? Array.from(applyOverlongShaping(raw, ro.lengths, c.maxNewTokens, c.overlongCache)) : raw;
+        for (let p = 0; p < problems.length; p++) {
+          groupsTotal++;
+          const rows = Array.from({ length: G }, (_, j) => p * G + j);
+          const rewards = rows.map((r) => shaped[r]);
+          for (const r of rows) {
+            rolloutTokens += ro.lengths[r];
+            correct += ro.verdicts[r].correct ? 1 : 0;
+            malformed += ro.verdicts[r].malformed ? 1 : 0;
+            samples++;
+          }
+          allRewards = allRewards.concat(rewards);
+          const varies = rewards.some((x) => x !== rewards[0]);
+          if (!c.dynamicSampling || varies) kept.push({ problem: problems[p], rows, ro, rewards });
         }
-        allRewards = allRewards.concat(rewards);
-        const varies = rewards.some((x) => x !== rewards[0]);
-        if (!c.dynamicSampling || varies) kept.push({ problem: problems[p], rows, ro, rewards });
       }
-    }
+    });
     const tRollout = now() - t0;
 
     // 2. Advantages over the kept groups (a group with equal rewards gets Â = 0).
@@ -214,10 +214,17 @@ export class Trainer {
   }
 
   /** avg@k and pass@k on the task's held-out sets (the first `evalProblems` problems of each). */
-  async evaluate(): Promise<EvalRecord[]> {
+  evaluate(): Promise<EvalRecord[]> {
+    return this.sampling(() => evaluate(this.model, this.tok, this.task, this.cfg, this.step));
+  }
+
+  /** Run `fn` as sampling runs: adapters in eval mode (no dropout, as PEFT's module.eval()) and, with
+   * cfg.mergeAdapters, merged into the weights on the backend (the same policy up to float rounding,
+   * in fewer dispatches per token). The adapters do not change inside, so one merge serves it all. */
+  private async sampling<T>(fn: () => Promise<T>): Promise<T> {
     this.peft.setTraining?.(false);
     try {
-      return await evaluate(this.model, this.tok, this.task, this.cfg, this.step);
+      return await (this.cfg.mergeAdapters ? this.peft.withMerged(fn) : fn());
     } finally {
       this.peft.setTraining?.(true);
     }
