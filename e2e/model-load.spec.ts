@@ -3,8 +3,9 @@
 // naming the file and what is wrong, with a Retry that downloads again and keeps the settings.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
+import { formatCount } from '../src/ui/format.ts';
 
-const catalogue = JSON.parse(readFileSync('public/models/index.json', 'utf8')) as { models: { path: string; bytes: number; task: string; default?: boolean }[] };
+const catalogue = JSON.parse(readFileSync('public/models/index.json', 'utf8')) as { models: { path: string; bytes: number; parameters: number; task: string; default?: boolean }[] };
 const shipped = catalogue.models.find((m) => m.default);
 if (!shipped) throw new Error('public/models/index.json marks no default model');
 const FILE = `${shipped.path}/model.safetensors`;
@@ -43,7 +44,7 @@ test('the bare page loads the default shipped model with a progress bar, and tra
   }
   await button(page, 'Start').click();
   await expect.poll(async () => Number(await page.getByTestId('chart-reward').getAttribute('data-points')), { timeout: 180_000 }).toBeGreaterThanOrEqual(1);
-  await expect(page.getByTestId('run-facts')).toContainText(/of 80\.6k parameters/);
+  await expect(page.getByTestId('run-facts')).toContainText(`of ${formatCount(shipped.parameters)} parameters`);
   await expect(page.getByTestId('inspector')).toContainText('Answer:');
   await button(page, 'Stop').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'stopped', { timeout: 60_000 });
