@@ -49,7 +49,7 @@ export function randomModelConfig(size: string, cfg: Pick<RLConfig, 'task' | 'ma
 const folder = (base: string) => base.replace(/\/$/, '');
 
 /** The config.json of a checkpoint folder. */
-export async function fetchModelConfig(base: string, fetchFn?: typeof fetch): Promise<ModelConfig> {
+async function fetchModelConfig(base: string, fetchFn?: typeof fetch): Promise<ModelConfig> {
   const err = checkModelBase(base);
   if (err) throw new Error(err);
   const url = `${folder(base)}/config.json`;
