@@ -1,11 +1,12 @@
 // Greedy argmax: out (N) i32 = argmax_v logits (N,V)[n, v]; ties go to the lowest index.
-// reads: logits (N,V); writes: out (N) i32 (=).
+// reads: logits (N,V); writes: out (N) i32 and tokens at [n·colStride + colOffset] (=).
 // One workgroup per row: each thread scans columns t, t+256, … with a strict >, then a fixed-order
 // tree keeps (larger value, or equal value with smaller index). Folded 1-D dispatch over N.
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-struct Params { N: u32, V: u32 }
-@group(0) @binding(2) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> tokens: array<i32>;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;
+struct Params { N: u32, V: u32, colOffset: u32, colStride: u32 }
+@group(0) @binding(3) var<uniform> P: Params;
 
 const NEG = -3.402823e38;
 const NONE = 0xffffffffu;
@@ -45,5 +46,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
     workgroupBarrier();
   }
-  if (t == 0u) { out[row] = i32(select(bidx[0], 0u, bidx[0] == NONE)); }
+  if (t == 0u) {
+    let id = i32(select(bidx[0], 0u, bidx[0] == NONE));
+    out[row] = id;
+    tokens[row * P.colStride + P.colOffset] = id;
+  }
 }

@@ -1,5 +1,6 @@
 // Token sampling with temperature and top-p (nucleus) truncation, one workgroup per row.
-// reads: logits (B,V); writes: ids (B) i32 (=), logp and entropy at [b·stride + offset] only (=).
+// reads: logits (B,V); writes: ids (B) i32 and tokens at [b·colStride + colOffset] (=), logp and
+// entropy at [b·stride + offset] only (=).
 // Semantics (src/engine/backend.ts `sample`, CPU reference src/engine/ref/sample.ref.ts):
 //   y_v = (logits[b,v] − max) · invT,  e_v = exp(y_v) (e = 1 at the max),  Z = Σ e,  p = e / Z
 //   τ   = the largest threshold whose kept mass Σ_{e_v ≥ τ} e_v is ≥ topP · Z (ties at τ all kept);
@@ -32,11 +33,12 @@
 // Sums are in a fixed order (the same bits every run); min/max are exact in any order.
 // Folded 1-D dispatch over B (row = wid.x + wid.y · nwg.x).
 @group(0) @binding(0) var<storage, read_write> ids: array<i32>;
-@group(0) @binding(1) var<storage, read_write> logp: array<f32>;
-@group(0) @binding(2) var<storage, read_write> entropy: array<f32>;
-@group(0) @binding(3) var<storage, read> logits: array<f32>;
-struct Params { B: u32, V: u32, invT: f32, topP: f32, seed: u32, offset: u32, stride: u32 }
-@group(0) @binding(4) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> tokens: array<i32>;
+@group(0) @binding(2) var<storage, read_write> logp: array<f32>;
+@group(0) @binding(3) var<storage, read_write> entropy: array<f32>;
+@group(0) @binding(4) var<storage, read> logits: array<f32>;
+struct Params { B: u32, V: u32, invT: f32, topP: f32, seed: u32, offset: u32, stride: u32, colOffset: u32, colStride: u32 }
+@group(0) @binding(5) var<uniform> P: Params;
 
 const WG = 256u;
 const NEG = -3.402823e38;
@@ -247,6 +249,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (id >= V) { id = min(amax, V - 1u); } // NaN logits: nothing crossed
     let logZ = log1p(rs.x);
     ids[row] = i32(id);
+    tokens[row * P.colStride + P.colOffset] = i32(id);
     let w = row * P.stride + P.offset;
     logp[w] = (logits[o + id] - m) * invT - logZ;
     entropy[w] = logZ - rs.y / Z;

@@ -30,6 +30,29 @@ export interface AdamWParams {
   maxNorm: number;
 }
 
+/** One tensor of a multi-tensor AdamW update (`Backend.adamw`): its state and its own learning rate
+ * and weight decay (optimizer groups: LoRA+'s B/A ratio, no decay on biases and norms). */
+export interface AdamWTensor {
+  param: Tensor;
+  grad: Tensor;
+  m: Tensor;
+  v: Tensor;
+  lr: number;
+  weightDecay: number;
+}
+
+/** The AdamW settings every tensor of one update shares. */
+export type AdamWShared = Omit<AdamWParams, 'lr' | 'weightDecay'>;
+
+/** Where a decoding op also writes each row's chosen token: tokens[n·stride + offset], a column of a
+ * (rows, stride) token matrix (the generated sequence), beside the op's contiguous output (the next
+ * step's input). */
+export interface TokenColumn {
+  tokens: Tensor;
+  offset: number;
+  stride: number;
+}
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
 
@@ -44,6 +67,12 @@ export interface Backend {
   zero(t: Tensor): void;
   /** dst[dstOff + i] = src[srcOff + i] for i < n. */
   copy(dst: Tensor, src: Tensor, n: number, dstOff?: number, srcOff?: number): void;
+  /** Move the tensors' storage into one shared allocation (contents kept; the handles stay valid and
+   * are still freed one by one), so a multi-tensor op (sumSquares, adamw) covers them all in one
+   * dispatch. Only a layout: no op's result changes. Tensors one dispatch writes and another one
+   * reads (a parameter and its gradient) must not be packed together (WebGPU cannot bind one
+   * buffer as writable and read-only storage at once): pack each role on its own. */
+  pack(label: string, tensors: Tensor[]): void;
   /** Wait until all queued work is done (GPU: submit + onSubmittedWorkDone). */
   sync(): Promise<void>;
 
@@ -107,18 +136,20 @@ export interface Backend {
   logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale?: number): void;
   /** dlogits (N,V) = scale · dlogp[n] · (onehot(t) − softmax(scale · logits[n])) (=); 0 on masked rows. */
   logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale?: number): void;
-  /** argmax (N) i32 over the last dim of logits (N,V); ties go to the lowest index. */
-  argmax(out: Tensor, logits: Tensor, N: number, V: number): void;
+  /** argmax (N) i32 over the last dim of logits (N,V); ties go to the lowest index. Also written to
+   * `column` (tokens[n·stride + offset]). */
+  argmax(out: Tensor, logits: Tensor, N: number, V: number, column: TokenColumn): void;
   /**
    * Draw one token per row b of logits (B,V) from p = softmax(logits[b] / temperature) restricted to
    * top-p: keep every token with p_v ≥ τ, where τ is the largest threshold whose kept mass is ≥ topP
    * (topP = 1 keeps all). With the uniform u = (pcg(b ^ pcg(seed)) >>> 8) / 2^24 (pcg as in dropout),
    * pick the first v in index order whose cumulative kept mass exceeds u · (kept mass).
-   * ids (B) i32 gets the token; logp[b·stride + offset] its log-prob under the full tempered p
-   * (what the policy loss needs), entropy[b·stride + offset] the entropy of the full tempered p.
+   * ids (B) i32 and `column` (tokens[b·column.stride + column.offset]) get the token;
+   * logp[b·stride + offset] its log-prob under the full tempered p (what the policy loss needs),
+   * entropy[b·stride + offset] the entropy of the full tempered p.
    */
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
-    seed: number, offset: number, stride: number): void;
+    seed: number, offset: number, stride: number, column: TokenColumn): void;
 
   // --- PEFT building blocks (low-rank adapters use the matmul ops above with a scale) -------------
   /** out (N,OC) = (or += when accumulate) inp (N,OC) ⊙ s (OC) per column, + bias (OC) if given.
@@ -138,9 +169,12 @@ export interface Backend {
    * keep() depends only on (seed, i), so the backward pass is the same call on the gradient. */
   dropout(out: Tensor, inp: Tensor, n: number, p: number, seed: number): void;
 
-  /** sqnorm[slot] = Σ x² over n entries (deterministic reduction). */
-  sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void;
-  /** AdamW as PyTorch: g = grad·clipScale; p −= lr·wd·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
-   * p −= lr · (m/(1−β1^step)) / (√(v/(1−β2^step)) + eps). m, v are state (float32). */
-  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void;
+  /** sqnorm[i] = Σ xs[i]² over each tensor's entries (deterministic reductions; other slots untouched).
+   * One dispatch per packed group of xs (see pack). */
+  sumSquares(sqnorm: Tensor, xs: Tensor[]): void;
+  /** AdamW as PyTorch on each tensor (over param.size entries) with its lr and weightDecay:
+   * g = grad·clipScale; p −= lr·wd·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+   * p −= lr · (m/(1−β1^step)) / (√(v/(1−β2^step)) + eps). m, v are state (float32). One dispatch
+   * per group of tensors whose params, grads, m and v are each packed together (see pack). */
+  adamw(tensors: AdamWTensor[], sqnorm: Tensor, normSlots: number, p: AdamWShared): void;
 }

@@ -348,7 +348,9 @@ function allStopped(out: Int32Array, B: number, P: number, Tmax: number, done: n
   return true;
 }
 
-/** KV-cached incremental forward. Each step's chosen token feeds the next step on the backend: no readback until the end. */
+/** KV-cached incremental forward. Each step's chosen token feeds the next step on the backend: no
+ * readback until the end, and no copies per token (the sampler writes the token into the next step's
+ * input and into the output matrix; a one-token step's hidden rows are already the last positions). */
 class Decoder {
   private readonly be: Backend;
   private readonly kc: Tensor[] = [];
@@ -369,7 +371,6 @@ class Decoder {
     };
     for (const [k, n] of Object.entries(sizes)) this.t[k] = this.be.alloc(`dec.${k}`, n);
     this.t.ids = this.be.alloc('dec.ids', N, 'i32');
-    this.t.next = this.be.alloc('dec.next', B, 'i32');
     this.t.out = this.be.alloc('dec.out', B * Tmax, 'i32');
   }
 
@@ -405,9 +406,13 @@ class Decoder {
       lin(l, 'down_proj', t.o, t.h, I, C);
       be.add(t.x, t.x, t.o, N * C);
     }
-    // Only each row's last position needs logits.
-    for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
-    be.rmsnormForward(t.lastln, t.lastrstd, t.last, w('model.norm.weight'), B, C, eps);
+    // Only each row's last position needs logits: with one position per row, t.x holds exactly those.
+    let last = t.x;
+    if (Tq > 1) {
+      for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
+      last = t.last;
+    }
+    be.rmsnormForward(t.lastln, t.lastrstd, last, w('model.norm.weight'), B, C, eps);
     be.matmulForward(t.logits, t.lastln, w(m.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), null, B, C, V);
   }
 
@@ -417,17 +422,18 @@ class Decoder {
     const logp = be.alloc('dec.logp', B * steps), ent = be.alloc('dec.entropy', B * steps);
     try {
       be.upload(t.ids, prompt);
-      be.zero(t.out);
+      const out = new Int32Array(B * Tmax); // the prompts, then zeros for the tokens to come
+      for (let b = 0; b < B; b++) out.set(prompt.subarray(b * P, (b + 1) * P), b * Tmax);
+      be.upload(t.out, out);
       be.zero(logp);
       be.zero(ent);
-      for (let b = 0; b < B; b++) be.copy(t.out, t.ids, P, b * Tmax, b * P);
       let done = 0;
       for (let s = 0; s < steps; s++) {
         this.step(t.ids, s === 0 ? P : 1, s === 0 ? 0 : P + s - 1);
-        if (opts.temperature === 0) be.argmax(t.next, t.logits, B, V);
-        else be.sample(t.next, logp, ent, t.logits, B, V, opts.temperature, opts.topP, stepSeed(opts.seed, s), s, steps);
-        for (let b = 0; b < B; b++) be.copy(t.out, t.next, 1, b * Tmax + P + s, b);
-        be.copy(t.ids, t.next, B);
+        // The token goes to t.ids (the next step's input: the embedding above has read it) and to column P + s of t.out.
+        const column = { tokens: t.out, offset: P + s, stride: Tmax };
+        if (opts.temperature === 0) be.argmax(t.ids, t.logits, B, V, column);
+        else be.sample(t.ids, logp, ent, t.logits, B, V, opts.temperature, opts.topP, stepSeed(opts.seed, s), s, steps, column);
         done = s + 1;
         const every = opts.checkEvery ?? 16;
         if (opts.eosId !== undefined && done < steps && done % every === 0 && allStopped(await be.readInt(t.out), B, P, Tmax, done, opts.eosId)) break;

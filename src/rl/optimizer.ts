@@ -1,6 +1,8 @@
-// AdamW over a list of trainable tensors, on the backend: one sumSquares per tensor into a slot,
-// then one adamw per tensor that reads every slot and clips by the global norm in-kernel, so a
-// step needs no readback. Per-tensor lr multipliers carry LoRA+'s B/A ratio.
+// AdamW over a list of trainable tensors, on the backend: sumSquares writes each tensor's squared
+// gradient norm into its slot, then adamw reads every slot and clips by the global norm in-kernel,
+// so a step needs no readback. The parameters, gradients and moments are each packed into one
+// buffer (Backend.pack), so on the GPU both ops cover every tensor in one dispatch. Per-tensor lr
+// multipliers carry LoRA+'s B/A ratio.
 import type { Backend, Tensor } from '../engine/backend.ts';
 import type { TrainableParam } from '../peft/types.ts';
 
@@ -23,6 +25,10 @@ export class AdamW {
     if (params.length === 0) throw new Error('the optimizer has no trainable tensors');
     this.m = params.map((p) => be.alloc(`adam.m:${p.name}`, p.tensor.size));
     this.v = params.map((p) => be.alloc(`adam.v:${p.name}`, p.tensor.size));
+    be.pack('adam.params', params.map((p) => p.tensor));
+    be.pack('adam.grads', params.map((p) => p.grad));
+    be.pack('adam.m', this.m);
+    be.pack('adam.v', this.v);
     for (const t of [...this.m, ...this.v]) be.zero(t);
     this.sq = be.alloc('adam.sqnorm', params.length);
   }
@@ -30,14 +36,11 @@ export class AdamW {
   /** One update with learning rate `lr` from the accumulated gradients. */
   update(lr: number): void {
     const { be, params, s } = this;
-    params.forEach((p, i) => be.sumSquares(this.sq, i, p.grad, p.grad.size));
+    be.sumSquares(this.sq, params.map((p) => p.grad));
     this.step++;
-    params.forEach((p, i) => {
-      be.adamw(p.tensor, p.grad, this.m[i], this.v[i], this.sq, params.length, p.tensor.size, {
-        lr: lr * p.lrScale, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
-        weightDecay: p.weightDecay ? s.weightDecay : 0, step: this.step, maxNorm: s.maxGradNorm,
-      });
-    });
+    be.adamw(params.map((p, i) => ({
+      param: p.tensor, grad: p.grad, m: this.m[i], v: this.v[i], lr: lr * p.lrScale, weightDecay: p.weightDecay ? s.weightDecay : 0,
+    })), this.sq, params.length, { beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: this.step, maxNorm: s.maxGradNorm });
   }
 
   /** The global gradient norm of the last update (before clipping). */

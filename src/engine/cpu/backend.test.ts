@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { CpuBackend } from './backend.ts';
+import { adamw, sumSquares } from '../ref/adamw.ref.ts';
 import { embeddingForward } from '../ref/embedding.ref.ts';
 import { logprobForward } from '../ref/logprob.ref.ts';
 import { matmulForward } from '../ref/matmul.ref.ts';
@@ -49,7 +50,9 @@ describe('CpuBackend storage', () => {
   it('ops reject tensors that are too small or of the wrong dtype', () => {
     const out = be.alloc('out', 5), x = be.alloc('x', 6), ids = be.alloc('ids', 6, 'i32');
     expect(() => be.add(out, x, x, 6)).toThrow(/'out' has 5 elements, op needs 6/);
-    expect(() => be.argmax(x, x, 2, 3)).toThrow(/'x' is f32, expected i32/);
+    const col = { tokens: be.alloc('col', 6, 'i32'), offset: 1, stride: 2 };
+    expect(() => be.argmax(x, x, 2, 3, col)).toThrow(/'x' is f32, expected i32/);
+    expect(() => be.argmax(ids, x, 2, 3, { ...col, offset: 3, stride: 3 })).toThrow(/'col' has 6 elements, op needs 7/);
     expect(() => be.embeddingForward(be.alloc('e', 6), ids, x, 3, 2)).not.toThrow();
     be.upload(ids, Int32Array.from([0, 1, 3, 0, 0, 0]));
     expect(() => be.embeddingForward(be.alloc('e', 6), ids, x, 3, 2)).toThrow(/'ids'\[2\] = 3/);
@@ -71,11 +74,12 @@ describe('CpuBackend ops', () => {
     const ids = t('ids', idsH), tgt = t('targets', tgtH), wte = t('wte', wteH), w = t('ln.w', wH), head = t('head', headH);
     const x = be.alloc('x', N * C), xn = be.alloc('xn', N * C), rstd = be.alloc('rstd', N);
     const logits = be.alloc('logits', N * V), logp = be.alloc('logp', N), lse = be.alloc('lse', N), am = be.alloc('am', N, 'i32');
+    const col = t('col', Int32Array.from({ length: 3 * N }, (_, i) => -1 - i));
     be.embeddingForward(x, ids, wte, N, C);
     be.rmsnormForward(xn, rstd, x, w, N, C, EPS);
     be.matmulForward(logits, xn, head, null, N, C, V);
     be.logprobForward(logp, lse, logits, tgt, N, V);
-    be.argmax(am, logits, N, V);
+    be.argmax(am, logits, N, V, { tokens: col, offset: 2, stride: 3 });
     await be.sync();
 
     const f64 = (a: Float32Array) => Float64Array.from(a);
@@ -90,5 +94,41 @@ describe('CpuBackend ops', () => {
     expect((await be.read(logp))[2]).toBe(0); // masked row
     const got = await be.readInt(am);
     for (let n = 0; n < N; n++) expect(l64[n * V + got[n]]).toBe(Math.max(...l64.subarray(n * V, n * V + V)));
+    // the token column: every third entry from 2 holds the argmax, the rest is untouched
+    const c = await be.readInt(col);
+    for (let i = 0; i < 3 * N; i++) expect(c[i]).toBe(i % 3 === 2 ? got[(i - 2) / 3] : -1 - i);
+  });
+});
+
+describe('CpuBackend optimizer ops over tensor lists', () => {
+  it('sumSquares fills one slot per tensor; adamw applies the reference per tensor with its own lr and decay; pack only checks', async () => {
+    const be = new CpuBackend();
+    const sizes = [3, 8, 1];
+    const t = (label: string, data: Float32Array) => {
+      const x = be.alloc(label, data.length);
+      be.upload(x, data);
+      return x;
+    };
+    const ts = sizes.map((n, i) => ({
+      param: t(`p${i}`, randArray(n, 10 + i)), grad: t(`g${i}`, randArray(n, 20 + i)), m: t(`m${i}`, randArray(n, 30 + i, 0.1)),
+      v: t(`v${i}`, randArray(n, 40 + i, 0.1).map((x) => x * x)), lr: 0.01 * (i + 1), weightDecay: i === 1 ? 0 : 0.1,
+    }));
+    expect(() => be.pack('dup', [ts[0].param, ts[0].param])).toThrow(/listed twice/);
+    be.pack('params', ts.map((x) => x.param));
+    const want = await Promise.all(ts.map(async (x) => [await be.read(x.param), await be.read(x.grad), await be.read(x.m), await be.read(x.v)]));
+    const sq = be.alloc('sq', 4);
+    be.upload(sq, Float32Array.from([0, 0, 0, 5]));
+    be.sumSquares(sq, ts.map((x) => x.grad));
+    const shared = { beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 2, maxNorm: 0.5 };
+    be.adamw(ts, sq, 3, shared);
+    const wantSq = Float32Array.from([0, 0, 0, 5]);
+    want.forEach(([, g], i) => sumSquares(wantSq, i, g, g.length));
+    expect(Array.from(await be.read(sq))).toEqual(Array.from(wantSq));
+    for (let i = 0; i < ts.length; i++) {
+      const [p, g, m, v] = want[i];
+      adamw(p, g, m, v, wantSq, 3, sizes[i], { ...shared, lr: ts[i].lr, weightDecay: ts[i].weightDecay });
+      expect(Array.from(await be.read(ts[i].param))).toEqual(Array.from(p));
+      expect(Array.from(await be.read(ts[i].v))).toEqual(Array.from(v));
+    }
   });
 });

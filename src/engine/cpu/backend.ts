@@ -1,7 +1,7 @@
 // CPU backend: float32/int32 storage in typed arrays, every op delegated to the independent
 // references in ../ref. Slow, synchronous, and strict: it checks dtypes and sizes on every call, so
 // model code can be debugged here before it meets the GPU.
-import type { AdamWParams, Backend, DType, Tensor } from '../backend.ts';
+import type { AdamWShared, AdamWTensor, Backend, DType, Tensor, TokenColumn } from '../backend.ts';
 import { adamw, sumSquares } from '../ref/adamw.ref.ts';
 import { add } from '../ref/add.ref.ts';
 import { attentionBackward, attentionDecode, attentionForward, kvWrite } from '../ref/attention.ref.ts';
@@ -11,7 +11,7 @@ import { biasBackward, matmulBackwardInput, matmulBackwardWeight, matmulForward 
 import { chunkSum, chunkSumBackward, div, dropout, rowNorm, scaleCols, scaleColsBackward } from '../ref/peft.ref.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../ref/rmsnorm.ref.ts';
 import { rope } from '../ref/rope.ref.ts';
-import { sample } from '../ref/sample.ref.ts';
+import { sample, writeColumn } from '../ref/sample.ref.ts';
 import { swigluBackward, swigluForward } from '../ref/swiglu.ref.ts';
 
 export class CpuTensor implements Tensor {
@@ -58,6 +58,16 @@ function finite(op: string, x: number): number {
   return x;
 }
 
+/** The column's i32 data, after checking it holds every slot written and is not the op's output. */
+function columnTokens(op: string, col: TokenColumn, rows: number, out: Tensor): Int32Array {
+  for (const [k, v] of Object.entries({ offset: col.offset, stride: col.stride })) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: column ${k} must be a non-negative integer, got ${v}`);
+  }
+  if (rows > 1 && col.stride === 0) throw new RangeError(`${op}: column stride 0 would make ${rows} rows write one slot`);
+  noAlias(op, col.tokens, out);
+  return i32(col.tokens, rows > 0 ? (rows - 1) * col.stride + col.offset + 1 : 0);
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
 
@@ -101,6 +111,12 @@ export class CpuBackend implements Backend {
     if (dstOff + n > d.size || srcOff + n > s.size || dstOff < 0 || srcOff < 0 || n < 0)
       throw new Error(`copy '${src.label}'[${srcOff}..+${n}] -> '${dst.label}'[${dstOff}..+${n}]: out of range`);
     d.data.set(s.data.subarray(srcOff, srcOff + n), dstOff);
+  }
+
+  /** Storage layout is the GPU's concern: here it only checks the handles. */
+  pack(label: string, tensors: Tensor[]): void {
+    if (new Set(tensors).size !== tensors.length) throw new Error(`pack '${label}': a tensor is listed twice`);
+    for (const t of tensors) tensor(t);
   }
 
   async sync(): Promise<void> {}
@@ -186,12 +202,14 @@ export class CpuBackend implements Backend {
     logprobBackward(f32(dlogits, N * V), f32(dlogp, N), f32(logits, N * V), f32(lse, N), i32(targets, N), N, V,
       Math.fround(finite('logprobBackward', scale)));
   }
-  argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
+  argmax(out: Tensor, logits: Tensor, N: number, V: number, column: TokenColumn): void {
+    const tokens = columnTokens('argmax', column, N, out);
     argmax(i32(out, N), f32(logits, N * V), N, V);
+    writeColumn(tokens, i32(out, N), N, column.offset, column.stride);
   }
   /** Validates like the GPU op: distinct outputs, every written slot inside its tensor. */
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
-    seed: number, offset: number, stride: number): void {
+    seed: number, offset: number, stride: number, column: TokenColumn): void {
     for (const [k, v] of Object.entries({ B, V, offset, stride })) {
       if (!Number.isInteger(v) || v < 0) throw new RangeError(`sample: ${k} must be a non-negative integer, got ${v}`);
     }
@@ -201,7 +219,9 @@ export class CpuBackend implements Backend {
     noAlias('sample', logp, entropy, logits);
     noAlias('sample', entropy, logits);
     const n = (B - 1) * stride + offset + 1;
+    const tokens = columnTokens('sample', column, B, ids);
     sample(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride);
+    writeColumn(tokens, i32(ids, B), B, column.offset, column.stride);
   }
 
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {
@@ -234,11 +254,16 @@ export class CpuBackend implements Backend {
     dropout(f32(out, n), f32(inp, n), n, p, seed);
   }
 
-  sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
-    if (!Number.isInteger(slot) || slot < 0) throw new Error(`sumSquares '${sqnorm.label}': bad slot ${slot}`);
-    sumSquares(f32(sqnorm, slot + 1), slot, f32(x, n), n);
+  sumSquares(sqnorm: Tensor, xs: Tensor[]): void {
+    const sq = f32(sqnorm, xs.length);
+    xs.forEach((x, i) => sumSquares(sq, i, f32(x, x.size), x.size));
   }
-  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void {
-    adamw(f32(param, n), f32(grad, n), f32(m, n), f32(v, n), f32(sqnorm, normSlots), normSlots, n, p);
+  /** Tensor by tensor: every tensor reads the same sqnorm, so the order does not matter. */
+  adamw(tensors: AdamWTensor[], sqnorm: Tensor, normSlots: number, p: AdamWShared): void {
+    for (const { param, grad, m, v, lr, weightDecay } of tensors) {
+      const n = param.size;
+      for (const x of [grad, m, v]) if (x.size !== n) throw new Error(`adamw: '${x.label}' has ${x.size} elements, param '${param.label}' ${n}`);
+      adamw(f32(param, n), f32(grad, n), f32(m, n), f32(v, n), f32(sqnorm, normSlots), normSlots, n, { ...p, lr, weightDecay });
+    }
   }
 }

@@ -84,3 +84,9 @@ export function sample(ids: Int32Array, logp: F, entropy: F, logits: F, B: numbe
     entropy[b * stride + offset] = d.entropy;
   }
 }
+
+/** The token column a decoding op also writes (Backend.TokenColumn): tokens[n·stride + offset] = ids[n]
+ * for n < rows; every other entry of tokens is left as it was. */
+export function writeColumn(tokens: Int32Array, ids: Int32Array, rows: number, offset: number, stride: number): void {
+  for (let n = 0; n < rows; n++) tokens[n * stride + offset] = ids[n];
+}

@@ -5,7 +5,7 @@
 // from the counter hash with fixed seeds, so the statistical bounds are deterministic: they cannot flake.
 import { describe, expect, it } from 'vitest';
 import { dropoutKeep } from './peft.ref.ts';
-import { pickToken, sample, sampleUniform, temperedSoftmax, topPThreshold } from './sample.ref.ts';
+import { pickToken, sample, sampleUniform, temperedSoftmax, topPThreshold, writeColumn } from './sample.ref.ts';
 import { randArray, rng } from './testutil.ts';
 
 /** Pearson's χ² of counts against probabilities q (Σq = 1) over the entries with q > 0. */
@@ -172,4 +172,12 @@ describe('sample (the op)', () => {
       expect(chiSquare(counts, q, n)).toBeLessThan(df + 6 * Math.sqrt(2 * df) + 6);
     });
   }
+});
+
+describe('writeColumn', () => {
+  it('writes ids into one column of a token matrix and nothing else', () => {
+    const tokens = Int32Array.from({ length: 12 }, (_, i) => -1 - i);
+    writeColumn(tokens, Int32Array.from([5, 6, 7, 99]), 3, 2, 4); // rows 0..2 of a (3, 4) matrix, column 2
+    expect(Array.from(tokens)).toEqual([-1, -2, 5, -4, -5, -6, 6, -8, -9, -10, 7, -12]);
+  });
 });

@@ -1,12 +1,13 @@
 // The WebGPU backend: storage lives in GPUBuffers, each op encodes WGSL dispatches into the
 // context's open command encoder (one submission per forward/backward unless something reads).
 // The op bodies live in ops/<family>.ts; their shaders in shaders/core/ and shaders/peft/.
-import type { AdamWParams, Backend, DType, Tensor } from '../backend.ts';
+import type { AdamWShared, AdamWTensor, Backend, DType, Tensor, TokenColumn } from '../backend.ts';
 import { GpuContext, gpuTensor } from './context.ts';
 import type { GpuHandle } from './device.ts';
 import * as attn from './ops/attention.ts';
 import * as mm from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
+import * as opt from './ops/optimizer.ts';
 import * as peft from './ops/peft.ts';
 import * as smp from './ops/sample.ts';
 
@@ -43,6 +44,9 @@ export class WebGpuBackend implements Backend {
   copy(dst: Tensor, src: Tensor, n: number, dstOff = 0, srcOff = 0): void {
     if (dstOff + n > dst.size || srcOff + n > src.size) throw new Error(`copy ${src.label} -> ${dst.label}: range out of bounds`);
     this.ctx.copy(gpuTensor(dst), gpuTensor(src), n, dstOff, srcOff);
+  }
+  pack(label: string, tensors: Tensor[]): void {
+    this.ctx.pack(label, tensors.map(gpuTensor));
   }
   sync(): Promise<void> {
     return this.ctx.sync();
@@ -107,12 +111,12 @@ export class WebGpuBackend implements Backend {
   logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
     nn.logprobBackward(this.ctx, dlogits, dlogp, logits, lse, targets, N, V, scale);
   }
-  argmax(out: Tensor, logits: Tensor, N: number, V: number): void {
-    nn.argmax(this.ctx, out, logits, N, V);
+  argmax(out: Tensor, logits: Tensor, N: number, V: number, column: TokenColumn): void {
+    smp.argmax(this.ctx, out, logits, N, V, column);
   }
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
-    seed: number, offset: number, stride: number): void {
-    smp.sample(this.ctx, ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride);
+    seed: number, offset: number, stride: number, column: TokenColumn): void {
+    smp.sample(this.ctx, ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride, column);
   }
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {
     peft.scaleCols(this.ctx, out, inp, s, bias, N, OC, accumulate);
@@ -135,11 +139,11 @@ export class WebGpuBackend implements Backend {
   dropout(out: Tensor, inp: Tensor, n: number, p: number, seed: number): void {
     peft.dropout(this.ctx, out, inp, n, p, seed);
   }
-  sumSquares(sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
-    nn.sumSquares(this.ctx, sqnorm, slot, x, n);
+  sumSquares(sqnorm: Tensor, xs: Tensor[]): void {
+    opt.sumSquares(this.ctx, sqnorm, xs);
   }
-  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void {
-    nn.adamw(this.ctx, param, grad, m, v, sqnorm, normSlots, n, p);
+  adamw(tensors: AdamWTensor[], sqnorm: Tensor, normSlots: number, p: AdamWShared): void {
+    opt.adamw(this.ctx, tensors, sqnorm, normSlots, p);
   }
 }
 

@@ -11,8 +11,59 @@
 import type { DType, Tensor } from '../backend.ts';
 import { GpuError, type GpuHandle, type GpuInfo } from './device.ts';
 
+/** The bytes a tensor of `size` elements occupies: its buffer, or its slice of a shared one. */
+const tensorBytes = (size: number): number => Math.max(16, Math.ceil((size * 4) / 16) * 16);
+
+/** A GPUBuffer several tensors live in (`GpuContext.pack`); destroyed when the last of them is released. */
+class SharedBuffer {
+  constructor(readonly buffer: GPUBuffer, public live: number) {}
+}
+
+/** A tensor's storage: a GPUBuffer of its own, or (once packed) a slice of a shared one at a byte offset. */
 export class GpuTensor implements Tensor {
-  constructor(readonly label: string, readonly size: number, readonly dtype: DType, readonly buffer: GPUBuffer) {}
+  private buf: GPUBuffer;
+  private byteOffset = 0;
+  private shared: SharedBuffer | null = null;
+  released = false;
+
+  constructor(readonly label: string, readonly size: number, readonly dtype: DType, buffer: GPUBuffer) {
+    this.buf = buffer;
+  }
+
+  get buffer(): GPUBuffer {
+    return this.buf;
+  }
+  /** Byte offset of the tensor's first element in `buffer` (0 unless packed). */
+  get offset(): number {
+    return this.byteOffset;
+  }
+  get packed(): boolean {
+    return this.shared !== null;
+  }
+  /** The storage binding: the whole buffer when the tensor owns it, else its slice. */
+  binding(): GPUBufferBinding {
+    return this.shared ? { buffer: this.buf, offset: this.byteOffset, size: tensorBytes(this.size) } : { buffer: this.buf };
+  }
+
+  /** @internal GpuContext.pack: the storage moves into `shared` at `offset`; returns the storage left behind. */
+  moveTo(shared: SharedBuffer, offset: number): SharedBuffer | GPUBuffer {
+    const old = this.shared ?? this.buf;
+    this.shared = shared;
+    this.buf = shared.buffer;
+    this.byteOffset = offset;
+    return old;
+  }
+
+  /** @internal The storage to let go of when the tensor is released. */
+  storage(): SharedBuffer | GPUBuffer {
+    return this.shared ?? this.buf;
+  }
+}
+
+/** A whole GPUBuffer bound as one storage binding (the multi-tensor ops address packed tensors by
+ * element offset within their shared buffer). */
+export class WholeBuffer {
+  constructor(readonly buffer: GPUBuffer) {}
 }
 
 export type Param = { t: 'u' | 'i' | 'f'; v: number };
@@ -46,8 +97,9 @@ export class GpuContext {
   private failure: GpuError | null = null;
   /** Buffers freed while the open encoder may still use them: destroyed right after its submit. */
   private pendingDestroy: GPUBuffer[] = [];
-  /** Counters for the benchmark: dispatches and submissions since creation. */
+  /** Counters for the benchmark: dispatches, buffer-to-buffer copies (`copy`) and submissions since creation. */
   dispatches = 0;
+  copies = 0;
   submissions = 0;
 
   constructor(handle: GpuHandle, shaders: Record<string, string>) {
@@ -73,7 +125,7 @@ export class GpuContext {
   createTensor(label: string, size: number, dtype: DType): GpuTensor {
     this.check();
     if (!Number.isInteger(size) || size < 0) throw new Error(`tensor "${label}": invalid size ${size}`);
-    const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    const bytes = tensorBytes(size);
     const max = this.device.limits.maxStorageBufferBindingSize;
     if (bytes > max) {
       throw new GpuError('device-failed', `tensor "${label}" needs ${bytes} bytes, more than this GPU's largest storage binding (${max} bytes)`);
@@ -118,7 +170,7 @@ export class GpuContext {
   }
 
   /** Encode one dispatch. `workgroups` is a total count (folded into x,y when needed) or [x, y, z]. */
-  dispatch(shader: string, tensors: Tensor[], params: Param[], workgroups: number | [number, number, number], opts: DispatchOptions = {}): void {
+  dispatch(shader: string, tensors: (Tensor | WholeBuffer)[], params: Param[], workgroups: number | [number, number, number], opts: DispatchOptions = {}): void {
     this.check();
     let [x, y, z] = typeof workgroups === 'number' ? [workgroups, 1, 1] : workgroups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -141,7 +193,7 @@ export class GpuContext {
     const offset = this.arenaOffset;
     this.device.queue.writeBuffer(this.arena, offset, data);
     this.arenaOffset += slot;
-    const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({ binding: i, resource: { buffer: gpuTensor(t).buffer } }));
+    const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({ binding: i, resource: t instanceof WholeBuffer ? { buffer: t.buffer } : gpuTensor(t).binding() }));
     if (params.length > 0) entries.push({ binding: tensors.length, resource: { buffer: this.arena, offset, size: bytes } });
     const bindGroup = this.device.createBindGroup({ label: shader, layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.getPass();
@@ -151,19 +203,71 @@ export class GpuContext {
     this.dispatches++;
   }
 
-  /** Destroy a tensor's buffer once no encoded work can still reference it. */
+  /** Destroy a tensor's storage once no encoded work can still reference it (a shared buffer once
+   * its last tensor is released). Releasing twice is a no-op. */
   release(t: GpuTensor): void {
-    if (this.encoder) this.pendingDestroy.push(t.buffer);
-    else t.buffer.destroy();
+    if (t.released) return;
+    t.released = true;
+    this.drop(t.storage());
+  }
+
+  private drop(storage: SharedBuffer | GPUBuffer): void {
+    let buffer: GPUBuffer;
+    if (storage instanceof SharedBuffer) {
+      if (--storage.live > 0) return;
+      buffer = storage.buffer;
+    } else buffer = storage;
+    if (this.encoder) this.pendingDestroy.push(buffer);
+    else buffer.destroy();
+  }
+
+  /**
+   * Move the tensors' storage into shared buffers, in order, each tensor at an offset aligned for a
+   * storage binding (one buffer unless they exceed the largest binding). Contents are copied in the
+   * open encoder, so work encoded before still sees them; the handles stay valid.
+   */
+  pack(label: string, tensors: GpuTensor[]): void {
+    this.check();
+    if (new Set(tensors).size !== tensors.length) throw new Error(`pack "${label}": a tensor is listed twice`);
+    for (const t of tensors) if (t.released) throw new Error(`pack "${label}": tensor "${t.label}" was freed`);
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    const slot = (t: GpuTensor) => Math.ceil(tensorBytes(t.size) / align) * align;
+    for (let start = 0, part = 0; start < tensors.length; part++) {
+      let end = start, bytes = 0;
+      while (end < tensors.length && (end === start || bytes + slot(tensors[end]) <= max)) bytes += slot(tensors[end++]);
+      const buffer = this.device.createBuffer({
+        label: part === 0 ? label : `${label}#${part}`,
+        size: bytes,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      const shared = new SharedBuffer(buffer, end - start);
+      const enc = this.endPass();
+      for (let i = start, off = 0; i < end; off += slot(tensors[i]), i++) {
+        const t = tensors[i];
+        enc.copyBufferToBuffer(t.buffer, t.offset, buffer, off, tensorBytes(t.size));
+        this.drop(t.moveTo(shared, off));
+      }
+      start = end;
+    }
   }
 
   clear(t: GpuTensor): void {
-    this.endPass().clearBuffer(t.buffer);
+    if (t.packed) this.endPass().clearBuffer(t.buffer, t.offset, tensorBytes(t.size));
+    else this.endPass().clearBuffer(t.buffer);
   }
 
   copy(dst: GpuTensor, src: GpuTensor, n: number, dstOff: number, srcOff: number): void {
     if (n === 0) return;
-    this.endPass().copyBufferToBuffer(src.buffer, srcOff * 4, dst.buffer, dstOff * 4, n * 4);
+    const enc = this.endPass(), from = src.offset + srcOff * 4, to = dst.offset + dstOff * 4;
+    if (src.buffer === dst.buffer) {
+      // Two tensors packed in one buffer: WebGPU copies only between different buffers.
+      const tmp = this.device.createBuffer({ label: `copy:${src.label}`, size: n * 4, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      enc.copyBufferToBuffer(src.buffer, from, tmp, 0, n * 4);
+      enc.copyBufferToBuffer(tmp, 0, dst.buffer, to, n * 4);
+      this.pendingDestroy.push(tmp);
+    } else enc.copyBufferToBuffer(src.buffer, from, dst.buffer, to, n * 4);
+    this.copies++;
   }
 
   /** Submit everything encoded so far. */
@@ -185,14 +289,14 @@ export class GpuContext {
     }
     if (data.length === 0) return; // Deno's wgpu panics on an empty write
     this.flush(); // queue.writeBuffer is ordered against submissions, not against our open encoder
-    this.device.queue.writeBuffer(t.buffer, offset * 4, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(t.buffer, t.offset + offset * 4, data.buffer, data.byteOffset, data.byteLength);
   }
 
   async readBytes(t: GpuTensor): Promise<ArrayBuffer> {
     this.check();
     const bytes = Math.max(4, t.size * 4);
     const staging = this.device.createBuffer({ label: `read:${t.label}`, size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.endPass().copyBufferToBuffer(t.buffer, 0, staging, 0, staging.size);
+    this.endPass().copyBufferToBuffer(t.buffer, t.offset, staging, 0, staging.size);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);

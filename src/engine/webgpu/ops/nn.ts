@@ -1,8 +1,8 @@
-// Elementwise, normalisation, loss and optimizer ops. Shaders: shaders/core/<name>.wgsl.
+// Elementwise, normalisation and loss ops. Shaders: shaders/core/<name>.wgsl.
 // Every reduction is a fixed-order tree in workgroup memory (no float atomics), so a seed
-// reproduces a run bit for bit. Row reductions (RMSNorm, logprob, argmax) use one workgroup per
+// reproduces a run bit for bit. Row reductions (RMSNorm, logprob) use one workgroup per
 // row; 1-D dispatches of more than 65535 workgroups are folded by the context.
-import type { AdamWParams, Tensor } from '../../backend.ts';
+import type { Tensor } from '../../backend.ts';
 import { F, type GpuContext, type GpuTensor, U } from '../context.ts';
 
 const WG = 256;
@@ -79,7 +79,7 @@ export function swigluBackward(g: GpuContext, dgate: Tensor, dup: Tensor, dout: 
   g.dispatch('core/swiglu_backward', [dgate, dup, dout, gate, up], [U(n)], groups(n));
 }
 
-// --- log-probabilities, argmax ---------------------------------------------------------------
+// --- log-probabilities ----------------------------------------------------------------------
 
 /** scale (default 1; 1/temperature for a tempered policy) multiplies the logits before the
  * log-softmax, rounded once to f32 in the shader: scale 1 is bit-identical to no scale. */
@@ -94,28 +94,4 @@ export function logprobForward(g: GpuContext, logp: Tensor, lse: Tensor, logits:
 
 export function logprobBackward(g: GpuContext, dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
   g.dispatch('core/logprob_backward', [dlogits, dlogp, logits, lse, targets], [U(N), U(V), F(checkScale('logprobBackward', scale))], groups(N * V));
-}
-
-export function argmax(g: GpuContext, out: Tensor, logits: Tensor, N: number, V: number): void {
-  g.dispatch('core/argmax', [out, logits], [U(N), U(V)], N);
-}
-
-// --- optimizer -------------------------------------------------------------------------------
-
-export function sumSquares(g: GpuContext, sqnorm: Tensor, slot: number, x: Tensor, n: number): void {
-  if (slot < 0 || slot >= sqnorm.size) throw new RangeError(`sumSquares: slot ${slot} outside sqnorm (${sqnorm.size})`);
-  g.dispatch('core/sum_squares', [sqnorm, x], [U(slot), U(n)], 1);
-}
-
-export function adamw(g: GpuContext, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, sqnorm: Tensor, normSlots: number, n: number, p: AdamWParams): void {
-  if (!(p.step >= 1)) throw new RangeError(`adamw: step must be >= 1 (1-based), got ${p.step}`);
-  if (normSlots > sqnorm.size) throw new RangeError(`adamw: normSlots ${normSlots} > sqnorm size ${sqnorm.size}`);
-  // Host-side float64 for the small constants whose float32 rounding would matter (1 − 0.999).
-  const bc1 = 1 - Math.pow(p.beta1, p.step);
-  const bc2 = 1 - Math.pow(p.beta2, p.step);
-  g.dispatch('core/adamw', [param, grad, m, v, sqnorm], [
-    U(n), U(normSlots),
-    F(p.lr), F(p.beta1), F(1 - p.beta1), F(p.beta2), F(1 - p.beta2), F(p.eps),
-    F(p.lr * p.weightDecay), F(bc1), F(bc2), F(p.maxNorm),
-  ], groups(n));
 }

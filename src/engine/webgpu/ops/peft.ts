@@ -49,6 +49,8 @@ function checkDims(op: string, dims: Record<string, number>): void {
   }
 }
 
+/** WebGPU cannot bind one buffer as writable and read-only storage in one dispatch: that rules out
+ * an input that is the output, or that shares a packed buffer with it (Backend.pack). */
 function noAlias(op: string, out: Tensor, ...inputs: Tensor[]): void {
   for (const t of inputs) if (gpuTensor(out).buffer === gpuTensor(t).buffer) throw new Error(`${op}: out "${out.label}" may not alias input "${t.label}"`);
 }
@@ -129,7 +131,8 @@ export function dropout(g: GpuContext, out: Tensor, inp: Tensor, n: number, p: n
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
   if (!Number.isInteger(seed)) throw new RangeError(`dropout: seed must be an integer, got ${seed}`);
   checkSizes('dropout', [[out, n], [inp, n]]);
-  const inplace = gpuTensor(out).buffer === gpuTensor(inp).buffer;
+  const inplace = out === inp;
+  if (!inplace) noAlias('dropout', out, inp);
   if (p === 0) {
     if (!inplace) g.copy(gpuTensor(out), gpuTensor(inp), n, 0, 0);
     return;

@@ -9,7 +9,8 @@
 //  - ties at the threshold all kept, also across threads' chunks; nothing outside top-p is drawn.
 //  - the empirical distribution over many draws matches p restricted and renormalised (χ²; the
 //    draws come from the counter hash with fixed seeds, so the bound is deterministic, no flake).
-//  - same seed → the same bits; offset/stride land where told and nothing else is written.
+//  - same seed → the same bits; offset/stride land where told and nothing else is written; the token
+//    column (tokens[b·stride + offset], the decoder's output matrix) gets the ids, nothing else.
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
 import { CpuBackend } from '../../cpu/backend.ts';
@@ -46,9 +47,13 @@ interface Draw { ids: Int32Array; logp: Float32Array; entropy: Float32Array }
 async function gpuSample(gpu: WebGpuBackend, logits: Float32Array, B: number, V: number, T: number, topP: number, seed: number): Promise<Draw> {
   const tIds = gpu.alloc('ids', B, 'i32'), tLp = gpu.alloc('logp', B), tEnt = gpu.alloc('entropy', B);
   const tL = put(gpu, 'logits', logits);
-  gpu.sample(tIds, tLp, tEnt, tL, B, V, T, topP, seed, 0, 1);
+  // the token column: every other entry from 1 of a (B, 2) + 1 matrix prefilled with −7
+  const tCol = put(gpu, 'column', new Int32Array(2 * B + 1).fill(-7));
+  gpu.sample(tIds, tLp, tEnt, tL, B, V, T, topP, seed, 0, 1, { tokens: tCol, offset: 1, stride: 2 });
   const out = { ids: await gpu.readInt(tIds), logp: await gpu.read(tLp), entropy: await gpu.read(tEnt) };
-  for (const t of [tIds, tLp, tEnt, tL]) gpu.free(t);
+  const col = await gpu.readInt(tCol);
+  expect(Array.from(col)).toEqual(Array.from(col, (_, i) => (i % 2 === 1 ? out.ids[(i - 1) / 2] : -7)));
+  for (const t of [tIds, tLp, tEnt, tL, tCol]) gpu.free(t);
   return out;
 }
 
@@ -193,7 +198,7 @@ describe('sample: determinism, where it writes, folded grids, CPU backend, valid
     expect(bits(c.entropy)).toEqual(bits(a.entropy)); // entropy does not depend on the draw
   });
 
-  it('offset/stride: writes land at b·stride + offset; nothing else is touched; the CPU backend agrees', async () => {
+  it('offset/stride and the token column: writes land at b·stride + offset; nothing else is touched; the CPU backend agrees', async () => {
     const gpu = await testGpu();
     const cpu = new CpuBackend();
     const B = 3, V = 99, stride = 5, offset = 2, T = 0.7, topP = 0.9, seed = 77;
@@ -201,20 +206,28 @@ describe('sample: determinism, where it writes, folded grids, CPU backend, valid
     const ids0 = Int32Array.from({ length: B + 2 }, (_, i) => -10 - i);
     const lp0 = Float32Array.from({ length: B * stride + 1 }, (_, i) => 1000 + i);
     const ent0 = Float32Array.from({ length: B * stride + 1 }, (_, i) => 2000 + i);
-    const run = async (be: WebGpuBackend | CpuBackend): Promise<[Int32Array, Float32Array, Float32Array]> => {
+    const colOffset = 3, colStride = 4; // column 3 of a (B, 4) matrix with a spare row
+    const col0 = Int32Array.from({ length: (B + 1) * colStride }, (_, i) => -100 - i);
+    const run = async (be: WebGpuBackend | CpuBackend): Promise<[Int32Array, Float32Array, Float32Array, Int32Array]> => {
       const tIds = be.alloc('ids', ids0.length, 'i32'), tLp = be.alloc('logp', lp0.length), tEnt = be.alloc('ent', ent0.length);
+      const tCol = be.alloc('col', col0.length, 'i32');
       be.upload(tIds, ids0);
       be.upload(tLp, lp0);
       be.upload(tEnt, ent0);
+      be.upload(tCol, col0);
       const tL = be.alloc('logits', logits.length);
       be.upload(tL, logits);
-      be.sample(tIds, tLp, tEnt, tL, B, V, T, topP, seed, offset, stride);
-      return [await be.readInt(tIds), await be.read(tLp), await be.read(tEnt)];
+      be.sample(tIds, tLp, tEnt, tL, B, V, T, topP, seed, offset, stride, { tokens: tCol, offset: colOffset, stride: colStride });
+      return [await be.readInt(tIds), await be.read(tLp), await be.read(tEnt), await be.readInt(tCol)];
     };
-    const [ids, lp, ent] = await run(gpu);
-    const [cIds, cLp, cEnt] = await run(cpu);
+    const [ids, lp, ent, col] = await run(gpu);
+    const [cIds, cLp, cEnt, cCol] = await run(cpu);
     expect(Array.from(ids.slice(B))).toEqual(Array.from(ids0.slice(B)));
     expect(Array.from(cIds)).toEqual(Array.from(ids));
+    const wantCol = Int32Array.from(col0);
+    ref.writeColumn(wantCol, ids, B, colOffset, colStride);
+    expect(Array.from(col)).toEqual(Array.from(wantCol));
+    expect(Array.from(cCol)).toEqual(Array.from(wantCol));
     const want = new Int32Array(B), wantLp = new Float64Array(B * stride + 1), wantEnt = new Float64Array(B * stride + 1);
     ref.sample(want, wantLp, wantEnt, logits, B, V, T, topP, seed, offset, stride);
     expect(Array.from(ids.slice(0, B))).toEqual(Array.from(want));
@@ -237,24 +250,30 @@ describe('sample: determinism, where it writes, folded grids, CPU backend, valid
     const gpu = await testGpu();
     const B = 10, V = 99, T = 1.5, topP = 0.5, seed = 9;
     const logits = randArray(B * V, 91, 3);
-    const tIds = put(gpu, 'ids', new Int32Array(B + 1).fill(-1));
+    const tIds = put(gpu, 'ids', new Int32Array(B + 1).fill(-1)), tCol = put(gpu, 'col', new Int32Array(B + 1).fill(-1));
     const tLp = gpu.alloc('logp', B + 1), tEnt = gpu.alloc('ent', B + 1);
-    gpu.ctx.dispatch('core/sample', [tIds, tLp, tEnt, put(gpu, 'logits', logits)],
-      [U(B), U(V), F(1 / T), F(topP), U(seed), U(0), U(1)], [4, 3, 1]);
+    gpu.ctx.dispatch('core/sample', [tIds, tCol, tLp, tEnt, put(gpu, 'logits', logits)],
+      [U(B), U(V), F(1 / T), F(topP), U(seed), U(0), U(1), U(1), U(1)], [4, 3, 1]);
     const got: Draw = { ids: (await gpu.readInt(tIds)).slice(0, B), logp: (await gpu.read(tLp)).slice(0, B), entropy: (await gpu.read(tEnt)).slice(0, B) };
     expect(check(got, logits, B, V, T, topP, seed)).toBe(0);
     expect((await gpu.readInt(tIds))[B]).toBe(-1);
+    expect(Array.from(await gpu.readInt(tCol))).toEqual([-1, ...got.ids]);
   });
 
   it('rejects bad settings, aliasing and short tensors', async () => {
     const gpu = await testGpu();
     const ids = gpu.alloc('ids', 2, 'i32'), lp = gpu.alloc('lp', 4), ent = gpu.alloc('ent', 4), l = gpu.alloc('l', 6);
-    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 0, 1, 0, 0, 1)).toThrow(/temperature/);
-    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 0, 0, 0, 1)).toThrow(/topP/);
-    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1.5, 0, 0, 1)).toThrow(/topP/);
-    expect(() => gpu.sample(ids, lp, lp, l, 2, 3, 1, 1, 0, 0, 1)).toThrow(/distinct/);
-    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 2, 3)).toThrow(/lp/); // index 5 ≥ 4
-    expect(() => gpu.sample(ids, lp, ent, l, 2, 4, 1, 1, 0, 0, 1)).toThrow(/"l"/);
-    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0.5, 0, 1)).toThrow(/seed/);
+    const c = { tokens: gpu.alloc('col', 4, 'i32'), offset: 1, stride: 2 };
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 0, 1, 0, 0, 1, c)).toThrow(/temperature/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 0, 0, 0, 1, c)).toThrow(/topP/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1.5, 0, 0, 1, c)).toThrow(/topP/);
+    expect(() => gpu.sample(ids, lp, lp, l, 2, 3, 1, 1, 0, 0, 1, c)).toThrow(/distinct/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 2, 3, c)).toThrow(/lp/); // index 5 ≥ 4
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 4, 1, 1, 0, 0, 1, c)).toThrow(/"l"/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0.5, 0, 1, c)).toThrow(/seed/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, offset: 2 })).toThrow(/"col" has 4 elements, needs 5/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, stride: 0 })).toThrow(/column stride 0/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, tokens: ids })).toThrow(/distinct/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, tokens: lp })).toThrow(/i32/);
   });
 });
