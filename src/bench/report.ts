@@ -2,6 +2,7 @@
 // on (`gpu`, the short name; the report's `gpu` holds its limits and features) so a row copied out
 // of the file still says where it came from. Times are ms; every Timing keeps each run's time.
 import type { GpuInfo } from '../engine/webgpu/device.ts';
+import type { MergedRolloutRow } from './merged.ts';
 import type { OpProfile } from './profile.ts';
 import type { Timing } from './timing.ts';
 
@@ -171,6 +172,8 @@ export interface BenchReport {
   adapter: AdapterRow[];
   step: StepResult | null;
   decode: DecodeRow[];
+  /** The rollout with the adapters as separate matmuls and merged into the weights (part of decode). */
+  mergedRollout: MergedRolloutRow[];
   memory: MemoryRow[];
   /** Sections that failed, with the error. */
   errors: { section: SectionId; message: string }[];

@@ -6,6 +6,7 @@ import { describeGpu, type GpuHandle, type GpuInfo } from '../engine/webgpu/devi
 import type { BenchConfig } from './config.ts';
 import { errorMessage, type BenchEnv } from './env.ts';
 import { adapterSection, matmulSection } from './kernels.ts';
+import { mergedRolloutRows } from './merged.ts';
 import { MemoryTracker } from './memory.ts';
 import { withBenchShaders } from './naive.ts';
 import { BENCH_SCHEMA, type BenchReport, type MachineInfo, type RuntimeInfo, type SectionId } from './report.ts';
@@ -55,7 +56,7 @@ export async function runSuite(input: SuiteInput): Promise<BenchReport> {
     settings: input.cfg,
     sections: input.cfg.sections,
     tfjs: { ok: false, version: null, note: 'not run' },
-    matmul: [], adapter: [], step: null, decode: [], memory: [], errors: [], notes: [],
+    matmul: [], adapter: [], step: null, decode: [], mergedRollout: [], memory: [], errors: [], notes: [],
     durationS: 0,
   };
   log(`GPU: ${report.gpu.summary}`);
@@ -81,6 +82,7 @@ export async function runSuite(input: SuiteInput): Promise<BenchReport> {
           break;
         case 'decode':
           report.decode = await decodeSection(env, holder.rig);
+          report.mergedRollout = await mergedRolloutRows(env, holder.rig);
           break;
         case 'memory':
           report.memory = await memorySection(env);

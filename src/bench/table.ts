@@ -1,5 +1,6 @@
 // The report as tables: the CLI prints them as text, bench.html renders them as HTML. Medians
 // only; the JSON has every run.
+import { mergedRolloutTable } from './merged.ts';
 import type { OpProfile } from './profile.ts';
 import type { BenchReport } from './report.ts';
 
@@ -83,6 +84,7 @@ export function reportTables(r: BenchReport): Table[] {
       notes: ['marginal: extra generate time per extra token against the previous row. Without a KV cache every token would cost a full forward over all positions (last column).'],
     });
   }
+  if (r.mergedRollout.length) tables.push(mergedRolloutTable(r.mergedRollout, where));
   if (r.memory.length) {
     tables.push({
       title: `5. peak GPU memory per method, MiB (${where})`,

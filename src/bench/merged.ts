@@ -1,0 +1,77 @@
+// Part of section 4 (decode): the rollout with the adapters as separate matmuls against the same
+// rollout with them merged into the weights (PeftInstance.withMerged, what the trainer does when
+// RLConfig.mergeAdapters is on). Dispatches per decode token are exact (the difference between two
+// rollout lengths, so the prompt's prefill and the merge drop out); the rollout time includes the
+// merge, which runs once per RL step.
+import type { BenchEnv } from './env.ts';
+import type { Table } from './table.ts';
+import { timeWall, type Timing } from './timing.ts';
+import { buildRig, randomPrompts, type Rig } from './training.ts';
+
+export interface MergedRolloutRow {
+  gpu: string;
+  method: string;
+  rank: number | null;
+  /** Adapters merged into the weights for the rollout. */
+  merged: boolean;
+  sequences: number;
+  promptLen: number;
+  newTokens: number;
+  dispatchesPerToken: number;
+  /** The whole rollout (generate), with the merge and its undoing when merged. */
+  rollout: Timing;
+  /** The merge and its undoing alone (merged rows; null otherwise), and its dispatches. */
+  merge: Timing | null;
+  mergeDispatches: number;
+}
+
+export async function mergedRolloutRows(env: BenchEnv, rig?: Rig): Promise<MergedRolloutRow[]> {
+  const { be, cfg, log } = env, s = cfg.step, ctx = be.ctx;
+  const r = rig ?? await buildRig(be, s.model, cfg.vocab, cfg.maxPositions, s.method, s.rank);
+  const B = s.prompts * s.group, P = s.promptLen, half = Math.max(1, Math.floor(s.newTokens / 2));
+  const prompts = randomPrompts(B, P, cfg.vocab, 7);
+  const generate = (steps: number) => r.model.generate(prompts, B, steps, { temperature: 1, topP: 1, seed: 5 });
+  const rows: MergedRolloutRow[] = [];
+  for (const merged of [false, true]) {
+    const sampling = (fn: () => Promise<unknown>) => (merged ? r.peft.withMerged(fn) : fn());
+    const dispatches = async (steps: number) => {
+      let n = 0;
+      await sampling(async () => {
+        const d0 = ctx.dispatches;
+        await generate(steps);
+        n = ctx.dispatches - d0;
+      });
+      return n;
+    };
+    const dispatchesPerToken = ((await dispatches(s.newTokens)) - (await dispatches(half))) / (s.newTokens - half);
+    const rollout = await timeWall(async () => void await sampling(() => generate(s.newTokens)), cfg.wall);
+    let mergeDispatches = 0, merge: Timing | null = null;
+    if (merged) {
+      const d0 = ctx.dispatches;
+      await r.peft.withMerged(() => be.sync());
+      mergeDispatches = ctx.dispatches - d0;
+      merge = await timeWall(() => r.peft.withMerged(() => be.sync()), cfg.wall);
+    }
+    const row: MergedRolloutRow = {
+      gpu: env.gpuName, method: r.method, rank: r.method === 'full' ? null : s.rank, merged, sequences: B, promptLen: P,
+      newTokens: s.newTokens, dispatchesPerToken, rollout, merge, mergeDispatches,
+    };
+    rows.push(row);
+    log(`  rollout ${merged ? 'merged  ' : 'adapters'} ${B}×${s.newTokens}: ${dispatchesPerToken} dispatches per token, ` +
+      `${rollout.medianMs.toFixed(1)} ms` + (merge ? ` (the merge alone: ${merge.medianMs.toFixed(1)} ms, ${mergeDispatches} dispatches)` : ''));
+  }
+  return rows;
+}
+
+export function mergedRolloutTable(rows: MergedRolloutRow[], where: string): Table {
+  const ms = (t: Timing | null) => (t ? t.medianMs.toFixed(1) : '–');
+  const first = rows[0];
+  return {
+    title: `4b. rollout with the adapters merged into the weights: ${first.method}${first.rank ? ` r${first.rank}` : ''}, ` +
+      `${first.sequences} sequences × ${first.newTokens} new tokens after ${first.promptLen} (${where})`,
+    columns: ['sampling', 'dispatches/token', 'rollout ms', 'ms/token', 'merge ms', 'merge dispatches'],
+    rows: rows.map((x) => [x.merged ? 'merged (withMerged)' : 'adapters', String(x.dispatchesPerToken), ms(x.rollout),
+      (x.rollout.medianMs / x.newTokens).toFixed(2), ms(x.merge), x.merged ? String(x.mergeDispatches) : '–']),
+    notes: ['dispatches/token: exact, from two rollout lengths. rollout ms includes the merge (once per RL step); merge ms is the merge and its undoing alone.'],
+  };
+}
