@@ -23,7 +23,8 @@ export interface RLConfig {
   groupSize: number;
   promptsPerStep: number;
   /** Optimizer steps per rollout (the rollout is split into this many mini-batches) and passes over it.
-   * With 1 × 1 the ratio is exactly 1 when the gradient is taken and clipping does nothing. */
+   * With 1 × 1 the ratio is 1 when the gradient is taken (up to the float rounding between the sampler's
+   * and the training forward's arithmetic) and clipping does nothing. */
   miniBatches: number;
   epochs: number;
   /** DAPO dynamic sampling: drop groups whose rewards are all equal and sample more prompts, at most this many extra rounds. */
