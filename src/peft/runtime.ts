@@ -267,9 +267,9 @@ export class AdapterRuntime {
     };
     this.merging = true;
     try {
-      for (const [base, rule] of this.rules) {
-        form(`${base}.weight`, (d) => rule.weight(d));
-        if (rule.bias) form(`${base}.bias`, (d) => rule.bias!(d));
+      for (const [base, { weight, bias }] of this.rules) {
+        form(`${base}.weight`, weight);
+        if (bias) form(`${base}.bias`, bias);
       }
       for (const s of swaps) model.params.set(s.name, s.merged);
       model.adaptersEnabled = false;
@@ -288,14 +288,14 @@ export class AdapterRuntime {
    * reference itself: the LoRA family and AdaLoRA). */
   async readMerged(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
-    const read = async (name: string, n: number, write: (dst: Tensor) => void) => {
-      const t = this.scratch('merged', n);
+    const read = async (name: string, write: (dst: Tensor) => void) => {
+      const n = this.model.p(name).size, t = this.scratch('merged', n);
       write(t);
       out.set(name, (await this.be.read(t)).slice(0, n));
     };
-    for (const [base, rule] of this.rules) {
-      await read(`${base}.weight`, this.model.p(`${base}.weight`).size, (d) => rule.weight(d));
-      if (rule.bias) await read(`${base}.bias`, this.model.p(`${base}.bias`).size, (d) => rule.bias!(d));
+    for (const [base, { weight, bias }] of this.rules) {
+      await read(`${base}.weight`, weight);
+      if (bias) await read(`${base}.bias`, bias);
     }
     return out;
   }
