@@ -106,6 +106,8 @@ export interface StepResult {
   /** GPU time by op for one step and one rollout (profile.ts: each op submitted alone). */
   profile: { step: OpProfile[]; rollout: OpProfile[] };
   dispatchesPerStep: number;
+  /** Buffer-to-buffer copies (`Backend.copy`) per step: each ends the compute pass. */
+  copiesPerStep: number;
   /** CPU time in the step's synchronous calls (the three phases') per dispatch, µs. */
   encodeUsPerDispatch: number;
   /** Fixed costs on this runtime: CPU µs to encode one trivial dispatch (a Timing whose values are µs), and ms for one submission's
@@ -116,6 +118,7 @@ export interface StepResult {
   rollout: {
     timing: Timing;
     dispatches: number;
+    copies: number;
     submissions: number;
     /** Generated tokens per second (sequences × newTokens / time). */
     tokensPerS: number;

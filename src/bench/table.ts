@@ -47,17 +47,19 @@ export function reportTables(r: BenchReport): Table[] {
   const s = r.step;
   if (s) {
     const rows: string[][] = [
-      ['rollout (generate)', ms(s.rollout.timing.medianMs), '', `${s.sequences}×${s.newTokens} tokens`, String(s.rollout.dispatches), String(s.rollout.submissions), `${f(s.rollout.tokensPerS, 0)} tok/s`],
-      ['train step (as the trainer runs it)', ms(s.step.medianMs), '', `${s.sequences}×${s.seqLen} tokens`, String(s.dispatchesPerStep), String(s.submissionsPerStep), `${f(s.trainTokensPerS, 0)} tok/s`],
-      ['  forward + read log-probs', ms(s.phases.forward.medianMs), ms(s.phases.forwardEncode.medianMs), '', '', '', ''],
-      ['  policy loss (CPU)', ms(s.phases.loss.medianMs), '', '', '', '', ''],
-      ['  backward', ms(s.phases.backward.medianMs), ms(s.phases.backwardEncode.medianMs), '', '', '', ''],
-      ['  AdamW + read grad norm', ms(s.phases.optimizer.medianMs), ms(s.phases.optimizerEncode.medianMs), '', '', '', ''],
+      ['rollout (generate)', ms(s.rollout.timing.medianMs), '', `${s.sequences}×${s.newTokens} tokens`, String(s.rollout.dispatches), String(s.rollout.copies),
+        String(s.rollout.submissions), `${f(s.rollout.tokensPerS, 0)} tok/s`],
+      ['train step (as the trainer runs it)', ms(s.step.medianMs), '', `${s.sequences}×${s.seqLen} tokens`, String(s.dispatchesPerStep), String(s.copiesPerStep),
+        String(s.submissionsPerStep), `${f(s.trainTokensPerS, 0)} tok/s`],
+      ['  forward + read log-probs', ms(s.phases.forward.medianMs), ms(s.phases.forwardEncode.medianMs), '', '', '', '', ''],
+      ['  policy loss (CPU)', ms(s.phases.loss.medianMs), '', '', '', '', '', ''],
+      ['  backward', ms(s.phases.backward.medianMs), ms(s.phases.backwardEncode.medianMs), '', '', '', '', ''],
+      ['  AdamW + read grad norm', ms(s.phases.optimizer.medianMs), ms(s.phases.optimizerEncode.medianMs), '', '', '', '', ''],
     ];
     tables.push({
       title: `3. RL step: ${s.model} model (${(s.params / 1e6).toFixed(2)} M params), ${s.method}${s.rank ? ` r${s.rank}` : ''} ` +
         `(${s.trainableParams} trainable), ${s.prompts} prompts × ${s.group} group × ${s.newTokens} new tokens after ${s.promptLen} (${where})`,
-      columns: ['phase', 'ms', 'CPU encode ms', 'work', 'dispatches', 'submissions', 'throughput'],
+      columns: ['phase', 'ms', 'CPU encode ms', 'work', 'dispatches', 'copies', 'submissions', 'throughput'],
       rows,
       notes: [
         'phases: the same step with a sync after each phase; CPU encode = the synchronous call alone (the rest is waiting for the GPU).',

@@ -136,30 +136,28 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     `${overhead.roundTripMs.medianMs.toFixed(2)} ms per submission round trip`);
   // Rollout: prompts × group rows sampled at temperature 1 for newTokens steps (no early stop).
   const last: { gen?: Generation } = {};
-  let d0 = 0, s0 = 0, d1 = 0, s1 = 0, seed = 1;
+  let seed = 1;
+  const counts = () => ({ dispatches: ctx.dispatches, copies: ctx.copies, submissions: ctx.submissions });
+  let c0 = counts(), c1 = c0;
   const rollout = await timeWall(async () => {
-    d0 = ctx.dispatches;
-    s0 = ctx.submissions;
+    c0 = counts();
     last.gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: seed++ });
-    d1 = ctx.dispatches;
-    s1 = ctx.submissions;
+    c1 = counts();
   }, cfg.wall);
-  const rolloutCounts = { dispatches: d1 - d0, submissions: s1 - s0 };
+  const rolloutCounts = { dispatches: c1.dispatches - c0.dispatches, copies: c1.copies - c0.copies, submissions: c1.submissions - c0.submissions };
   log(`  rollout ${s.prompts}×${s.group}×${s.newTokens}: ${rollout.medianMs.toFixed(1)} ms, ` +
-    `${rolloutCounts.dispatches} dispatches, ${rolloutCounts.submissions} submissions`);
+    `${rolloutCounts.dispatches} dispatches, ${rolloutCounts.copies} copies, ${rolloutCounts.submissions} submissions`);
 
   const gen = last.gen;
   if (!gen) throw new Error('the rollout did not run');
   const batch = batchFrom(gen.tokens, gen.logp, B, P, s.newTokens);
   // The step as the trainer runs it (counts taken on the last run).
   const step = await timeWall(async () => {
-    d0 = ctx.dispatches;
-    s0 = ctx.submissions;
+    c0 = counts();
     await trainStep(rig, batch, false);
-    d1 = ctx.dispatches;
-    s1 = ctx.submissions;
+    c1 = counts();
   }, cfg.wall);
-  const stepCounts = { dispatches: d1 - d0, submissions: s1 - s0 };
+  const stepCounts = { dispatches: c1.dispatches - c0.dispatches, copies: c1.copies - c0.copies, submissions: c1.submissions - c0.submissions };
   // The same step, synced between phases; the encode times are the synchronous calls alone.
   const runs: Record<keyof StepResult['phases'], number[]> = {
     forward: [], forwardEncode: [], loss: [], backward: [], backwardEncode: [], optimizer: [], optimizerEncode: [],
@@ -179,7 +177,7 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
   const { forward, loss, backward, optimizer } = phases;
   log(`  train step ${B}×${batch.T}: ${step.medianMs.toFixed(1)} ms (forward ${forward.medianMs.toFixed(1)}, loss ${loss.medianMs.toFixed(1)}, ` +
     `backward ${backward.medianMs.toFixed(1)}, optimizer ${optimizer.medianMs.toFixed(1)}), ` +
-    `${stepCounts.dispatches} dispatches, ${stepCounts.submissions} submissions`);
+    `${stepCounts.dispatches} dispatches, ${stepCounts.copies} copies, ${stepCounts.submissions} submissions`);
   // Op-by-op GPU profiles of one step and one rollout (not part of the timings above).
   let stepProfile: OpProfile[] = [], rolloutProfile: OpProfile[] = [];
   await be.sync();
@@ -198,7 +196,7 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     fallback: rig.fallback, trainableParams: trainableCount(rig.peft),
     prompts: s.prompts, group: s.group, promptLen: P, newTokens: s.newTokens, sequences: B, seqLen: batch.T,
     step, phases, profile: { step: stepProfile, rollout: rolloutProfile },
-    dispatchesPerStep: stepCounts.dispatches, submissionsPerStep: stepCounts.submissions,
+    dispatchesPerStep: stepCounts.dispatches, copiesPerStep: stepCounts.copies, submissionsPerStep: stepCounts.submissions,
     overhead,
     encodeUsPerDispatch: (1000 * (phases.forwardEncode.medianMs + phases.backwardEncode.medianMs + phases.optimizerEncode.medianMs)) /
       Math.max(1, stepCounts.dispatches),
