@@ -1,4 +1,4 @@
-// The merge for rollouts (PeftInstance.withMerged) of every method, on the CPU backend and on WebGPU
+// The merge for rollouts (PeftInstance.withMerged) of every method, on the CPU backends and on WebGPU
 // (Dawn): inside it the model reads, for every adapted layer, the weights merged() gives (the merge
 // checked against HF PEFT in parity.test.ts) up to float32 rounding, the adapters are bypassed, and
 // its forward equals the adapters' eval-mode forward; afterwards every base weight, every adapter
@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../engine/backend.ts';
 import { CpuBackend } from '../engine/cpu/backend.ts';
+import { FastCpuBackend } from '../engine/cpu/fast.ts';
 import { testGpu } from '../engine/webgpu/testing.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
@@ -56,6 +57,7 @@ function expectSameTensors(m: Model, tensors: Map<string, unknown>): void {
 
 const backends: [string, () => Promise<Backend>][] = [
   ['cpu', async () => new CpuBackend()],
+  ['cpu (fast, as the CLI runs)', async () => new FastCpuBackend()],
   ['webgpu', testGpu],
 ];
 
