@@ -51,6 +51,7 @@ export function adamw(g: GpuContext, ts: AdamWTensor[], sqnorm: Tensor, normSlot
   for (const d of planAdamw(ts, sqnorm, normSlots, p)) g.dispatch(d.shader, d.bindings, d.params, d.workgroups);
 }
 
+/** The dispatches sumSquares encodes (exported so tests can run them on explicit folded grids). */
 export function planSumSquares(sqnorm: Tensor, xs: Tensor[]): Planned[] {
   if (xs.length > sqnorm.size) throw new RangeError(`sumSquares: ${xs.length} tensors, but sqnorm "${sqnorm.label}" has ${sqnorm.size} slots`);
   for (const x of xs) if (gpuTensor(x).buffer === gpuTensor(sqnorm).buffer) throw new Error(`sumSquares: "${x.label}" shares a buffer with sqnorm`);
@@ -67,6 +68,7 @@ export function planSumSquares(sqnorm: Tensor, xs: Tensor[]): Planned[] {
   });
 }
 
+/** The dispatches adamw encodes, after checking the list can be bound and updated. */
 export function planAdamw(ts: AdamWTensor[], sqnorm: Tensor, normSlots: number, p: AdamWShared): Planned[] {
   if (!(p.step >= 1)) throw new RangeError(`adamw: step must be >= 1 (1-based), got ${p.step}`);
   if (normSlots > sqnorm.size) throw new RangeError(`adamw: normSlots ${normSlots} > sqnorm size ${sqnorm.size}`);
