@@ -76,6 +76,9 @@ describe('bench suite (smoke preset)', () => {
     expect(s.submissionsPerStep).toBeGreaterThan(0);
     expect(s.submissionsPerStep).toBeLessThanOrEqual(8);
     expect(s.rollout.dispatches).toBeGreaterThan(0);
+    // no copies per decode token: only the prefill's gather of each row's last prompt position
+    expect(s.rollout.copies).toBe(s.sequences);
+    expect(s.copiesPerStep).toBe(0);
     expect(s.trainTokensPerS).toBeGreaterThan(0);
     expect(s.rollout.tokensPerS).toBeGreaterThan(0);
     expect(s.profile.step.length).toBeGreaterThan(0); // SwiftShader and Dawn have timestamp-query
