@@ -8,7 +8,7 @@ import { readArrayBuffer, loadModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
-import { defaultConfig, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
+import { completeConfig, defaultConfig, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
 import { promptWidth } from '../rl/rollout.ts';
 import { Trainer } from '../rl/trainer.ts';
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     meta = JSON.parse(readFileSync(join(extra.resume, 'state.json'), 'utf8')) as CheckpointMeta;
     const other = changed.filter(([k]) => k !== 'steps');
     if (other.length) throw new ArgError(`--resume: the checkpoint's config is used; only --steps may change (got --${other[0][0]})`);
-    cfg = { ...meta.config, steps: (flagged as unknown as RLConfig).steps };
+    cfg = { ...completeConfig(meta.config), steps: (flagged as unknown as RLConfig).steps };
   } else {
     let c = defaults;
     if (extra.config) c = mergeConfig(c, JSON.parse(readFileSync(extra.config, 'utf8')) as Json, extra.config);

@@ -76,6 +76,14 @@ export function defaultConfig(method: MethodId = 'lora'): RLConfig {
   };
 }
 
+/** A config saved by an older version of the lab (a checkpoint's state.json, a run kept in the
+ * browser) with the settings added since then filled in from the defaults; present values are
+ * kept as they are (validateConfig still checks them). */
+export function completeConfig(c: RLConfig): RLConfig {
+  const d = defaultConfig(c.peft?.method);
+  return { ...d, ...c, peft: { ...d.peft, ...c.peft } };
+}
+
 type PresetFields = Pick<RLConfig, 'lossType' | 'epsLow' | 'epsHigh' | 'beta' | 'scaleRewards' | 'dynamicSampling' | 'overlongShaping'>;
 
 /** The study's recipes. DAPO is its main one; GRPO and Dr. GRPO are its loss ablation. */

@@ -95,6 +95,7 @@ function Toggles() {
       {dyn && <NumberField path="maxResampleRounds" label="Extra sampling rounds (max)" />}
       <CheckField path="overlongShaping" label="Overlong shaping" hint="Penalise completions that run into the length limit (DAPO)." />
       {overlong && <NumberField path="overlongCache" label="Overlong soft zone (tokens)" />}
+      <CheckField path="mergeAdapters" label="Merge adapters for sampling" hint="Sample with the adapters folded into the weights (fewer GPU dispatches per token; the same policy up to float rounding)." />
     </>
   );
 }

@@ -10,7 +10,7 @@ import { Model } from '../model/model.ts';
 import { getMethod } from '../peft/registry.ts';
 import type { PeftInstance } from '../peft/types.ts';
 import { loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
-import { validateConfig, type RLConfig } from '../rl/config.ts';
+import { completeConfig, validateConfig, type RLConfig } from '../rl/config.ts';
 import { Trainer } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { groupViews } from './inspector.ts';
@@ -82,7 +82,8 @@ export class Session {
   }
 
   /** Build the model, adapter and trainer for a config (also used to export a stored run). */
-  async build(cfg: RLConfig, source: StartRequest['model'], choice: BackendChoice): Promise<Built> {
+  async build(saved: RLConfig, source: StartRequest['model'], choice: BackendChoice): Promise<Built> {
+    const cfg = completeConfig(saved);
     const errors = validateConfig(cfg);
     if (errors.length) throw new Error(`invalid settings: ${errors.join('; ')}`);
     const task = getTask(cfg.task);
