@@ -8,6 +8,7 @@ import { loadModelDir, readArrayBuffer } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
 import { importAdapter } from '../peft/hf.ts';
 import { getMethod } from '../peft/registry.ts';
+import type { PeftInstance } from '../peft/types.ts';
 import type { CheckpointMeta } from '../rl/checkpoint.ts';
 import { evaluate } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
@@ -24,6 +25,7 @@ const HELP = `usage: npm run eval -- --model DIR [--adapter DIR] --task T [--k 4
   --problems N          problems per held-out set [200]
   --temperature, --top-p, --max-new-tokens   sampling [1, 1, 64]
   --backend             auto, webgpu or cpu [auto: WebGPU on a real GPU, else CPU]
+  --merge-adapters      sample with the adapter merged into the weights, as training does [true]
   --out FILE            write the results as JSON`;
 
 async function main(): Promise<number> {
@@ -33,6 +35,7 @@ async function main(): Promise<number> {
       k: { type: 'string', default: '4' }, problems: { type: 'string', default: '200' },
       temperature: { type: 'string', default: '1' }, 'top-p': { type: 'string', default: '1' },
       'max-new-tokens': { type: 'string', default: '64' }, backend: { type: 'string', default: 'auto' },
+      'merge-adapters': { type: 'string', default: 'true' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -53,11 +56,13 @@ async function main(): Promise<number> {
     evalK: num('k', values.k, 1), evalProblems: num('problems', values.problems, 1), temperature: num('temperature', values.temperature, 0),
     topP: num('top-p', values['top-p'], 0), maxNewTokens: num('max-new-tokens', values['max-new-tokens'], 1),
   };
+  if (values['merge-adapters'] !== 'true' && values['merge-adapters'] !== 'false') throw new Error(`--merge-adapters: expected true or false, got "${values['merge-adapters']}"`);
   const task = getTask(values.task);
   const { cfg, weights } = loadModelDir(values.model);
   const { backend, description } = await createBackend(values.backend as BackendName);
   const model = new Model(backend, cfg, weights);
   let adapter = 'none';
+  let inst: PeftInstance | null = null;
   if (values.adapter) {
     const dir = values.adapter;
     let state: CheckpointMeta | null = null;
@@ -67,7 +72,7 @@ async function main(): Promise<number> {
       state = null;
     }
     if (state) {
-      const inst = await getMethod(state.config.peft.method).attach(model, state.config.peft);
+      inst = await getMethod(state.config.peft.method).attach(model, state.config.peft);
       const file = parseSafetensors(readArrayBuffer(join(dir, 'checkpoint.safetensors')), 'checkpoint.safetensors').tensors;
       const params = new Map<string, Float32Array>();
       for (const p of inst.params) {
@@ -78,7 +83,7 @@ async function main(): Promise<number> {
       inst.load(params);
       adapter = `checkpoint ${dir} (${state.config.peft.method}, step ${state.trainer.step})`;
     } else {
-      const inst = await importAdapter({
+      inst = await importAdapter({
         'adapter_config.json': readFileSync(join(dir, 'adapter_config.json'), 'utf8'),
         'adapter_model.safetensors': new Uint8Array(readArrayBuffer(join(dir, 'adapter_model.safetensors'))),
       }, model);
@@ -86,7 +91,8 @@ async function main(): Promise<number> {
     }
   }
   console.log(`${description}\nmodel ${values.model}; adapter ${adapter}; task ${task.id}`);
-  const results = await evaluate(model, charTokenizer, task, c, 0);
+  const run = () => evaluate(model, charTokenizer, task, c, 0);
+  const results = inst && values['merge-adapters'] === 'true' ? await inst.withMerged(run) : await run();
   for (const r of results) console.log(`${r.split.padEnd(8)} avg@${r.k} ${r.avg_at_k.toFixed(4)}  pass@${r.k} ${r.pass_at_k.toFixed(4)}  malformed ${r.malformed_frac.toFixed(3)}  (${r.problems} problems)`);
   if (values.out) writeFileSync(values.out, JSON.stringify({ model: values.model, adapter, task: task.id, backend: description, settings: c, results }, null, 1));
   return 0;
