@@ -60,6 +60,20 @@ describe('npm run distill', () => {
     expect(card).toContain('4 steps × 4 solutions');
     expect(card).toContain('Below the lab\'s size target');
     expect(existsSync(join(out, 'checkpoint'))).toBe(false); // optimizer state is dropped once the run is done
+
+    // A second stage continues from that folder (a model of the same size only).
+    const wrong = cli(['--out', `${out}-x`, '--init', out, '--size', 'small', '--steps', '1', '--backend', 'cpu']);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/--init .*is not size small/);
+    const next = `${out}-stage2`;
+    const r2 = cli(['--out', next, '--init', out, '--size', 'tiny', '--steps', '2', '--batchSize', '4', '--backend', 'cpu', '--seed', '4', '--evalEvery', '0',
+      '--finalEvalProblems', '2', '--finalEvalK', '1', '--lossProblems', '4', '--maxNewTokens', '8']);
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(r2.stdout).toContain(`tiny from ${out}`);
+    expect(checkModelFolder(next).card).toContain(`continued from the weights in \`${out}\``);
+    const before = loadModelDir(out).weights, after = loadModelDir(next).weights;
+    const moved = [...before].filter(([k, v]) => Math.max(...v.map((x, i) => Math.abs(x - after.get(k)![i]))) > 0).length;
+    expect(moved).toBeGreaterThan(0);
   }, 300_000);
 });
 

@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { toHfConfig, type ModelConfig } from '../model/config.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
-import { saveModelDir } from '../model/io.node.ts';
+import { loadModelDir, saveModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
 import { modelCard, type CurvePoint } from '../sft/card.ts';
 import { hasSftCheckpoint, readSftCheckpoint, restoreSft, saveSftCheckpoint, type SftCheckpoint } from '../sft/checkpoint.node.ts';
@@ -102,9 +102,18 @@ async function main(argv: string[]): Promise<number> {
   const task = getTask(cfg.task);
   const tok = charTokenizer;
   const ids = tok.configIds();
-  const mc: ModelConfig = ck?.modelConfig ?? { ...namedConfig(cfg.size, ids.vocab_size, cfg.maxPositions), bosTokenId: ids.bos_token_id, eosTokenId: ids.eos_token_id };
+  let mc: ModelConfig = ck?.modelConfig ?? { ...namedConfig(cfg.size, ids.vocab_size, cfg.maxPositions), bosTokenId: ids.bos_token_id, eosTokenId: ids.eos_token_id };
+  let weights = ck?.weights;
+  if (!ck && cfg.init) {
+    const from = loadModelDir(cfg.init);
+    const want = namedConfig(cfg.size, ids.vocab_size, cfg.maxPositions);
+    const dims = (m: ModelConfig) => `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, ${m.kvHeads} KV heads, MLP ${m.intermediate}, vocab ${m.vocabSize}`;
+    if (dims(from.cfg) !== dims(want)) throw new ArgError(`--init ${cfg.init}: its model (${dims(from.cfg)}) is not size ${cfg.size} (${dims(want)})`);
+    mc = { ...from.cfg, maxPositions: cfg.maxPositions };
+    weights = from.weights;
+  }
   const { backend, description } = await createBackend(backendName);
-  const model = new Model(backend, mc, ck?.weights ?? randomWeights(mc, cfg.seed));
+  const model = new Model(backend, mc, weights ?? randomWeights(mc, cfg.seed));
   const tr = await SftTrainer.create(model, task, tok, cfg);
   if (ck) restoreSft(tr, ck);
   const name = extra.name ?? basename(resolve(out));
@@ -123,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
   const sum = (type: string, k: string) => history.filter((r) => r.type === type).reduce((a, r) => a + Number(r[k] ?? 0), 0);
   const curve = (): CurvePoint[] => history.filter((r) => r.type === 'eval').map((r) => r as unknown as CurvePoint);
 
-  console.log(`${description}\nmodel: ${ck ? `${cfg.size} from the checkpoint` : `random ${cfg.size}`} (${model.cfg.hidden} hidden, ${model.cfg.layers} layers, ${tr.peft.params.reduce((a, p) => a + p.tensor.size, 0)} parameters); ` +
+  console.log(`${description}\nmodel: ${ck ? `${cfg.size} from the checkpoint` : cfg.init ? `${cfg.size} from ${cfg.init}` : `random ${cfg.size}`} (${model.cfg.hidden} hidden, ${model.cfg.layers} layers, ${tr.peft.params.reduce((a, p) => a + p.tensor.size, 0)} parameters); ` +
     `task ${cfg.task} (${cfg.difficulty}); ${cfg.steps} steps × ${cfg.batchSize}; out ${out}${ck ? `; resuming at step ${tr.step}` : ''}`);
   if (!ck) emit({ type: 'config', config: cfg, backend: description, machine: machine() });
 

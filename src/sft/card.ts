@@ -93,7 +93,9 @@ export function modelCard(c: CardInput): string {
     '',
     '## Training',
     '',
-    `- Full fine-tuning from a random init (seed ${cfg.seed}; N(0, 0.02²) weights, unit norms, zero biases).`,
+    cfg.init
+      ? `- Full fine-tuning continued from the weights in \`${cfg.init}\` (its own card says how they were made), with a fresh optimizer and schedule.`
+      : `- Full fine-tuning from a random init (seed ${cfg.seed}; N(0, 0.02²) weights, unit norms, zero biases).`,
     `- AdamW: peak lr ${cfg.lr}, ${cfg.warmupSteps} warmup steps, cosine to ${num(cfg.lr * cfg.minLrRatio)} at step ${cfg.steps}; β = (${cfg.adamBeta1}, ${cfg.adamBeta2}), ε ${cfg.adamEps}, weight decay ${cfg.weightDecay} (not on biases and norms), gradient norm clipped to ${cfg.maxGradNorm}.`,
     `- Final training-batch loss ${c.finalLoss.toFixed(4)} nats/token; held-out loss ${c.final.heldOutLoss.toFixed(4)} nats/token (teacher solutions to the first ${cfg.lossProblems} held-out ${cfg.difficulty} problems).`,
     `- **Time:** ${dur(c.totalSeconds)} in all: ${dur(c.trainSeconds)} training, ${dur(c.evalSeconds)} evaluating; backend ${c.backend}; machine ${c.machine}.`,

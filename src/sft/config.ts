@@ -12,6 +12,9 @@ export interface SftConfig {
   difficulty: Difficulty;
   /** Named qwen2-family size (src/model/init.ts namedConfig), randomly initialised from `seed`. */
   size: ModelSize;
+  /** A model folder to continue from instead of a random init ('' = random); its model must be of
+   * `size`. For a second stage: a fresh schedule and, with another `seed`, fresh problems. */
+  init: string;
   /** The model's max_position_embeddings (RoPE: a limit, not a learned table). */
   maxPositions: number;
   /** Optimizer steps, each on `batchSize` fresh teacher solutions. */
@@ -48,7 +51,7 @@ export interface SftConfig {
 /** The defaults are the recipe of the shipped checkpoint (public/models/rlvr-lab-arith-tiny; docs/DISTILL.md). */
 export function defaultSftConfig(): SftConfig {
   return {
-    task: 'arith', difficulty: 'in-dist', size: 'tiny', maxPositions: 256,
+    task: 'arith', difficulty: 'in-dist', size: 'tiny', init: '', maxPositions: 256,
     steps: 3000, batchSize: 16,
     lr: 5e-3, minLrRatio: 0.1, warmupSteps: 50, weightDecay: 0.01,
     adamBeta1: 0.9, adamBeta2: 0.99, adamEps: 1e-8, maxGradNorm: 1,
@@ -73,6 +76,7 @@ export function validateSftConfig(c: SftConfig): string[] {
   if (!taskIds.includes(c.task)) e.push(`task: unknown task "${c.task}"; valid: ${taskIds.join(', ')}`);
   if (!DIFFICULTIES.includes(c.difficulty)) e.push(`difficulty: must be one of ${DIFFICULTIES.join(', ')}, got "${c.difficulty}"`);
   if (!SIZES.includes(c.size)) e.push(`size: must be one of ${SIZES.join(', ')}, got "${c.size}"`);
+  if (c.init !== undefined && typeof c.init !== 'string') e.push(`init: must be a model folder or empty, got ${String(c.init)}`);
   int('maxPositions', 8, 1 << 16);
   int('steps', 1);
   int('batchSize', 1, 4096);
