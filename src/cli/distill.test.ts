@@ -52,14 +52,28 @@ describe('npm run distill', () => {
 
   it('a few tiny steps on the CPU backend write a loadable model folder with a card', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'distill-')), 'tiny');
-    const r = cli(['--out', out, '--size', 'tiny', '--steps', '4', '--batchSize', '4', '--backend', 'cpu', '--seed', '3', '--evalEvery', '2', '--evalProblems', '2',
-      '--evalK', '2', '--finalEvalProblems', '3', '--finalEvalK', '2', '--lossProblems', '4', '--maxNewTokens', '8', '--save-every', '2']);
+    const args = ['--size', 'tiny', '--steps', '4', '--batchSize', '4', '--backend', 'cpu', '--seed', '3', '--evalEvery', '2', '--evalProblems', '2',
+      '--evalK', '2', '--finalEvalProblems', '3', '--finalEvalK', '2', '--lossProblems', '4', '--maxNewTokens', '8', '--save-every', '2'];
+    const r = cli(['--out', out, ...args]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/step\s+4\/4/);
     const { card } = checkModelFolder(out);
     expect(card).toContain('4 steps × 4 solutions');
     expect(card).toContain('Below the lab\'s size target');
     expect(existsSync(join(out, 'checkpoint'))).toBe(false); // optimizer state is dropped once the run is done
+
+    // --stop-at: the same run stopped at step 2 is a loadable model with a resumable checkpoint;
+    // resumed, it ends bit-identical to the uninterrupted run.
+    const part = `${out}-part`;
+    const s1 = cli(['--out', part, ...args, '--stop-at', '2']);
+    expect(s1.status, s1.stderr).toBe(0);
+    expect(s1.stdout).toContain('stopped at step 2 of 4');
+    expect(existsSync(join(part, 'checkpoint'))).toBe(true);
+    expect(checkModelFolder(part).card).toContain('step 2 of 4');
+    expect(cli(['--out', part, ...args, '--stop-at', '5']).stderr).toContain('stop-at');
+    const s2 = cli(['--resume', part]);
+    expect(s2.status, s2.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(join(part, 'model.safetensors')), readFileSync(join(out, 'model.safetensors')))).toBe(0);
 
     // A second stage continues from that folder (a model of the same size only).
     const wrong = cli(['--out', `${out}-x`, '--init', out, '--size', 'small', '--steps', '1', '--backend', 'cpu']);

@@ -24,7 +24,8 @@ const EXTRA: Record<string, string> = {
   backend: 'auto (headless WebGPU on a real GPU, else the CPU backend), webgpu, or cpu (the reference CPU kernels with cache-friendly matmuls, bit-identical) [auto]',
   config: 'JSON file with any of the settings below (flags override it)',
   'save-every': 'steps between checkpoints (DIR/checkpoint, resumable; DIR stays a loadable model) [50]',
-  resume: 'DIR: continue the run whose checkpoint is in DIR/checkpoint (its settings are used; only --backend, --save-every, --log may be given)',
+  'stop-at': 'N: stop after step N of the schedule, with DIR a loadable model and DIR/checkpoint resumable (a first stage for --init) [run to --steps]',
+  resume: 'DIR: continue the run whose checkpoint is in DIR/checkpoint (its settings are used; only --backend, --save-every, --stop-at, --log may be given)',
   'keep-checkpoint': 'true: keep DIR/checkpoint (optimizer state) after the run finishes [false]',
   name: 'model name for the card [basename of DIR]',
   note: 'a line for the card\'s Notes section (repeat the flag for more)',
@@ -90,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
   const backendName = (extra.backend ?? 'auto') as BackendName;
   if (!BACKENDS.includes(backendName)) errors.push(`backend: must be one of ${BACKENDS.join(', ')}, got "${backendName}"`);
   const saveEvery = Number(extra['save-every'] ?? 50);
+  const stopAt = Number(extra['stop-at'] ?? cfg.steps);
+  if (!Number.isInteger(stopAt) || stopAt < 1 || stopAt > cfg.steps) errors.push(`stop-at: must be an integer in [1, steps = ${cfg.steps}], got "${extra['stop-at']}"`);
   if (!Number.isInteger(saveEvery) || saveEvery < 1) errors.push(`save-every: must be a positive integer, got "${extra['save-every']}"`);
   if (errors.length) {
     for (const e of errors) console.error(`invalid setting: ${e}`);
@@ -162,18 +165,22 @@ async function main(argv: string[]): Promise<number> {
   };
   const lastLoss = () => Number(history.filter((r) => r.type === 'step').at(-1)?.loss ?? NaN);
 
-  while (tr.step < cfg.steps) {
+  while (tr.step < stopAt) {
     const m = await tr.trainStep();
     emit({ type: 'step', ...m });
     console.log(`step ${String(m.step).padStart(5)}/${cfg.steps}  loss ${m.loss.toFixed(4)}  |g| ${m.grad_norm.toFixed(3)}  lr ${m.lr.toExponential(2)}  ` +
       `${m.B}x${m.T}  ${m.time_s.toFixed(2)}s  ${m.tokens_per_s.toFixed(0)} tok/s  ${elapsed().toFixed(0)}s`);
     if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) emit({ type: 'eval', ...(await evalAt(cfg.evalProblems, cfg.evalK)) });
-    if (m.step % saveEvery === 0 && m.step < cfg.steps) {
+    if ((m.step % saveEvery === 0 || m.step === stopAt) && m.step < cfg.steps) {
       await saveSftCheckpoint(join(out, 'checkpoint'), tr, { elapsedSeconds: elapsed(), backend: description, history });
       const lastEval = curve().at(-1) ?? { step: tr.step, heldOutLoss: NaN, evals: [] };
       await writeModel(false, lastEval, lastLoss());
       console.log(`  checkpoint: ${join(out, 'checkpoint')} (step ${m.step})`);
     }
+  }
+  if (tr.step < cfg.steps) {
+    console.log(`stopped at step ${tr.step} of ${cfg.steps} (--stop-at): ${out} is a loadable model; continue with --resume ${out}`);
+    return 0;
   }
   const final = await evalAt(cfg.finalEvalProblems, cfg.finalEvalK);
   emit({ type: 'final', ...final });
