@@ -26,6 +26,19 @@ describe('npm run train', () => {
     expect(u.stderr).toContain('unknown option --bogus');
   });
 
+  it('maxNewTokens defaults to room for the task\'s longest answer, unless given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlvr-'));
+    const configOf = (extra: string[]) => {
+      const out = join(dir, `${extra.length}.jsonl`);
+      const r = cli(['--init', 'tiny', '--task', 'lastdigit', '--steps', '1', '--evalEvery', '0', '--evalProblems', '1', '--evalK', '1', '--groupSize', '2',
+        '--promptsPerStep', '1', '--overlongShaping', 'false', '--backend', 'cpu', '--out', out, ...extra]);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(out, 'utf8').split('\n')[0]).config as { maxNewTokens: number };
+    };
+    expect(configOf([]).maxNewTokens).toBe(2);
+    expect(configOf(['--maxNewTokens', '64']).maxNewTokens).toBe(64);
+  }, 120_000);
+
   it('RL raises held-out accuracy of a random tiny model on lastdigit (CPU backend)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'rlvr-')), 'run.jsonl');
     const r = cli(['--init', 'tiny', '--task', 'lastdigit', '--method', 'full', '--loss', 'dapo', '--steps', '30', '--seed', '0', '--backend', 'cpu',

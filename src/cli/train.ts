@@ -37,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const usage = 'usage: npm run train -- [--model DIR | --init tiny] [--task T] [--method M] [--loss L] [--steps N] [--seed S] [--backend cpu|webgpu] [--out FILE.jsonl]';
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText(usage, defaults, EXTRA));
+    console.log('\n--maxNewTokens: unless given, the task\'s longest answer + 1 (arith and countdown 101, lastdigit 2), not the 64 above.');
     return 0;
   }
   const { config: flagged, extra } = parseFlags(argv.filter((_, i) => !(argv[i] === '--method' || argv[i - 1] === '--method' || argv[i].startsWith('--method='))), defaults, EXTRA);
@@ -58,6 +59,13 @@ async function main(argv: string[]): Promise<number> {
       c = { ...(c as Record<string, Json>), ...(PRESETS[extra.loss as PresetId] as unknown as Record<string, Json>) };
     }
     for (const [k, v] of changed) c = setPath(c, k, v);
+    // Unless set, room for the task's longest answer: a shorter limit cuts answers off, and DAPO's
+    // overlong shaping would penalise correct answers that reach its soft zone.
+    const task = (c as { task?: Json }).task;
+    const inFile = extra.config !== undefined && 'maxNewTokens' in (JSON.parse(readFileSync(extra.config, 'utf8')) as object);
+    if (typeof task === 'string' && taskIds.includes(task) && !inFile && !argv.some((a) => a === '--maxNewTokens' || a.startsWith('--maxNewTokens='))) {
+      c = setPath(c, 'maxNewTokens', getTask(task).limits.completionChars + 1);
+    }
     cfg = c as unknown as RLConfig;
   }
   if (!taskIds.includes(cfg.task)) throw new ArgError(`--task: unknown task "${cfg.task}"; valid: ${taskIds.join(', ')}`);
