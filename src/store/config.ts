@@ -188,9 +188,13 @@ export function setModel(model: ModelSource): void {
   select(model, true);
 }
 
-/** A shipped model with the task it was distilled for, and room for that task's longest answer. */
+/** A shipped model with the task it was distilled for, room for that task's longest answer, and the
+ * RL settings its catalogue entry starts it with (method first, so its other settings apply to it). */
 function selectShipped(entry: CatalogueEntry, chosen: boolean): void {
   const need = getTask(entry.task).limits.completionChars + 1; // + <eos>
+  const { 'peft.method': method, ...settings } = entry.settings ?? {};
+  if (typeof method === 'string') setMethod(method as MethodId);
+  for (const [path, v] of Object.entries(settings)) setLeaf(path, v);
   useConfig.setState((s) => {
     const drafts = { ...s.drafts };
     delete drafts.task;

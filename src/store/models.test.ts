@@ -23,7 +23,8 @@ vi.mock('./worker.ts', () => ({
 const CATALOGUE = {
   models: [
     { name: 'a', path: '/models/a', description: 'A.', parameters: 100, task: 'countdown', bytes: 400, sha256: 'f'.repeat(64) },
-    { name: 'b', path: '/models/b', description: 'B.', parameters: 200, task: 'arith', bytes: 800, default: true },
+    { name: 'b', path: '/models/b', description: 'B.', parameters: 200, task: 'arith', bytes: 800, default: true,
+      settings: { 'peft.method': 'dora', 'peft.r': 8, lr: 0.002, steps: 60 } },
   ],
 };
 const summary = (base: string) => ({ base, cfg: { hidden: 64 }, parameters: 100, bytes: 400, sha256Checked: false }) as unknown as CheckpointSummary;
@@ -53,6 +54,8 @@ describe('model choice', () => {
     expect(s.model).toEqual({ kind: 'url', base: '/models/b' });
     expect(s.config.task).toBe('arith');
     expect(s.config.maxNewTokens).toBe(101); // arith answers are at most 100 characters, + <eos>
+    expect(s.config.peft).toMatchObject({ method: 'dora', r: 8 }); // the entry's settings, method first
+    expect([s.config.lr, s.config.steps]).toEqual([0.002, 60]);
     expect(worker.requests).toEqual([{ type: 'loadModel', base: '/models/b', expect: { bytes: 800 } }]);
     expect(s.modelLoad).toMatchObject({ base: '/models/b', status: 'ready', received: 400, total: 400 });
     expect(c.modelConfigOf(s)).toEqual({ hidden: 64 });

@@ -46,6 +46,17 @@ describe('parseCatalogue', () => {
     expect(msg).toContain('models[3].path "/models/m" is listed twice');
   });
 
+  it('reads an entry\'s RL settings and names a wrong one', () => {
+    const c = parseCatalogue({ models: [entry({ settings: { 'peft.method': 'lora', 'peft.r': 8, lr: 0.002, 'peft.targets': ['q_proj', 'v_proj'] } })] });
+    expect(c.models[0].settings).toEqual({ 'peft.method': 'lora', 'peft.r': 8, lr: 0.002, 'peft.targets': ['q_proj', 'v_proj'] });
+    const msg = (settings: unknown) => { try { parseCatalogue({ models: [entry({ settings })] }); return ''; } catch (e) { return (e as Error).message; } };
+    expect(msg({ 'peft.method': 'lora9' })).toContain('models[0].settings["peft.method"]: unknown method "lora9"');
+    expect(msg({ learningRate: 1 })).toContain('models[0].settings: unknown setting "learningRate"');
+    expect(msg({ lr: '0.1' })).toContain('models[0].settings["lr"] must be a number, got "0.1"');
+    expect(msg({ groupSize: 1 })).toMatch(/models\[0\]\.settings: groupSize: /);
+    expect(msg([1])).toContain('models[0].settings must be an object');
+  });
+
   it('refuses a file without a models array', () => {
     expect(() => parseCatalogue([])).toThrow('/models/index.json: expected an object with a "models" array');
     expect(() => parseCatalogue({ model: [] })).toThrow(/"models" array/);

@@ -9,10 +9,16 @@
 //                   "task": "arith",                        the task it was distilled for
 //                   "bytes": 325184,                        size of model.safetensors
 //                   "sha256": "eea1…",                      optional: SHA-256 of model.safetensors (hex)
-//                   "default": true } ] }                   optional: the page's first-visit model
+//                   "default": true,                        optional: the page's first-visit model
+//                   "settings": { "peft.method": "lora",    optional: the RL settings the page starts
+//                                 "lr": 0.002 } } ] }       this model with (setting paths → values)
 //
 // The page's default model is the first entry with "default": true (none: a random tiny model).
 // The file is read as untrusted input: parseCatalogue() checks every field and names what is wrong.
+import { methodIds } from '../peft/registry.ts';
+import type { MethodId } from '../peft/types.ts';
+import { defaultConfig, validateConfig } from '../rl/config.ts';
+import { getPath, leaves, setPath, type Leaf } from '../store/paths.ts';
 import { getTask } from '../tasks/index.ts';
 import { checkModelBase } from './model-source.ts';
 
@@ -27,13 +33,36 @@ export interface CatalogueEntry {
   bytes: number;
   sha256?: string;
   default: boolean;
+  /** RL settings to start from with this model, by setting path ("peft.method", "lr", ...). */
+  settings?: Record<string, Leaf>;
 }
 
 export interface Catalogue {
   models: CatalogueEntry[];
 }
 
-const KEYS = ['name', 'path', 'description', 'parameters', 'task', 'bytes', 'sha256', 'default'];
+const KEYS = ['name', 'path', 'description', 'parameters', 'task', 'bytes', 'sha256', 'default', 'settings'];
+
+/** An entry's `settings`, checked: known setting paths with values of the right type, valid together
+ * (applied to the method's defaults). Problems are pushed, prefixed with `where`. */
+function parseSettings(raw: unknown, where: string, problems: string[]): Record<string, Leaf> | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return void problems.push(`${where} must be an object of setting paths to values`);
+  const method = (raw as Record<string, unknown>)['peft.method'] ?? 'lora';
+  if (typeof method !== 'string' || !methodIds.includes(method as MethodId)) return void problems.push(`${where}["peft.method"]: unknown method ${JSON.stringify(method)}`);
+  let cfg = defaultConfig(method as MethodId);
+  const known = new Map(leaves(cfg));
+  const before = problems.length;
+  for (const [path, v] of Object.entries(raw as Record<string, unknown>)) {
+    const like = known.get(path);
+    if (like === undefined) problems.push(`${where}: unknown setting "${path}"`);
+    else if (Array.isArray(like) ? !Array.isArray(v) || v.some((x) => typeof x !== 'string') : typeof v !== typeof like) problems.push(`${where}["${path}"] must be ${Array.isArray(like) ? 'a list of strings' : `a ${typeof like}`}, got ${JSON.stringify(v)}`);
+    else cfg = setPath(cfg, path, v);
+  }
+  if (problems.length > before) return undefined;
+  for (const e of validateConfig(cfg)) problems.push(`${where}: ${e}`);
+  return Object.fromEntries(Object.keys(raw).map((k) => [k, getPath(cfg, k) as Leaf]));
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -78,11 +107,12 @@ export function parseCatalogue(json: unknown, source = CATALOGUE_URL): Catalogue
       else bad('sha256', '64 lowercase hex digits');
     }
     if (raw.default !== undefined && typeof raw.default !== 'boolean') bad('default', 'true or false');
+    const settings = parseSettings(raw.settings, `${where}.settings`, problems);
     for (const [kind, key] of [['name', name], ['path', path]] as const) {
       if (key && seen.has(`${kind}:${key}`)) problems.push(`${where}.${kind} ${JSON.stringify(key)} is listed twice`);
       seen.add(`${kind}:${key}`);
     }
-    models.push({ name, path, description, parameters, task, bytes, ...(sha256 ? { sha256 } : {}), default: raw.default === true });
+    models.push({ name, path, description, parameters, task, bytes, ...(sha256 ? { sha256 } : {}), default: raw.default === true, ...(settings ? { settings } : {}) });
   });
   if (problems.length) throw new Error(`${source} is not a valid model catalogue: ${problems.join('; ')}`);
   return { models };
