@@ -11,7 +11,7 @@ import type { MethodId } from '../peft/types.ts';
 import { completeConfig, defaultConfig, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
 import { promptWidth } from '../rl/rollout.ts';
-import { Trainer } from '../rl/trainer.ts';
+import { pairedChange, Trainer, type EvalRecord } from '../rl/trainer.ts';
 import { charTokenizer, getTask, taskIds } from '../tasks/index.ts';
 import { ArgError, helpText, leaves, mergeConfig, parseFlags, setPath, type Json } from './args.ts';
 import { BACKENDS, createBackend, type BackendName } from './backends.ts';
@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
     writeFileSync(join(extra.save, 'checkpoint.safetensors'), ck.tensors);
     writeFileSync(join(extra.save, 'state.json'), JSON.stringify(ck.meta, null, 1));
   };
-  const evals: object[] = [];
+  const evals: EvalRecord[] = [];
   const runEval = async () => {
     for (const r of await trainer.evaluate()) {
       evals.push(r);
@@ -136,7 +136,14 @@ async function main(argv: string[]): Promise<number> {
   }
   await runEval();
   await save();
-  emit({ type: 'summary', steps: trainer.step, seconds: (performance.now() - t0) / 1000, final_step: last, evals });
+  // Held-out change over the run, paired by problem (the same problems and sampling seeds each time).
+  const change = evals.filter((r) => r.step === trainer.step).map((end) => {
+    const start = evals.find((r) => r.step === evals[0].step && r.split === end.split);
+    const c = start && start !== end ? pairedChange(start, end) : null;
+    if (c) console.log(`  ${end.split}: avg@${end.k} ${start!.avg_at_k.toFixed(3)} -> ${end.avg_at_k.toFixed(3)}, paired change ${c.delta >= 0 ? '+' : ''}${c.delta.toFixed(3)} ± ${c.se.toFixed(3)} (s.e.)`);
+    return c && { split: end.split, from_step: start!.step, ...c };
+  }).filter((c) => c !== null);
+  emit({ type: 'summary', steps: trainer.step, seconds: (performance.now() - t0) / 1000, final_step: last, evals, change });
   return 0;
 }
 

@@ -84,18 +84,20 @@ export async function rollout(model: Model, tok: CharTokenizer, task: Task, prob
 }
 
 /** avg@k (mean correctness over all samples) and pass@k (share of problems with a correct sample). */
-export function scoreAtK(r: Rollout): { avgAtK: number; passAtK: number; malformed: number } {
+export function scoreAtK(r: Rollout): { avgAtK: number; passAtK: number; malformed: number; correctByProblem: number[] } {
   let correct = 0, passed = 0, malformed = 0;
+  const correctByProblem: number[] = [];
   for (let p = 0; p < r.problems.length; p++) {
-    let any = false;
+    let solved = 0;
     for (let j = 0; j < r.samples; j++) {
       const v = r.verdicts[p * r.samples + j];
-      if (v.correct) correct++;
+      if (v.correct) solved++;
       if (v.malformed) malformed++;
-      any ||= v.correct;
     }
-    if (any) passed++;
+    correct += solved;
+    if (solved > 0) passed++;
+    correctByProblem.push(solved);
   }
   const n = r.problems.length * r.samples;
-  return { avgAtK: correct / n, passAtK: passed / r.problems.length, malformed: malformed / n };
+  return { avgAtK: correct / n, passAtK: passed / r.problems.length, malformed: malformed / n, correctByProblem };
 }

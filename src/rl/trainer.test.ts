@@ -10,7 +10,7 @@ import { getMethod } from '../peft/registry.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { defaultConfig, type RLConfig } from './config.ts';
-import { Trainer, type StepMetrics } from './trainer.ts';
+import { pairedChange, Trainer, type EvalRecord, type StepMetrics } from './trainer.ts';
 
 const tok = charTokenizer;
 const task = getTask('lastdigit');
@@ -102,5 +102,32 @@ describe('sampling with merged adapters (LoRA, CPU backend)', () => {
     expect(tr.model.adaptersEnabled).toBe(true);
     cfg.mergeAdapters = false;
     expect(await tr.evaluate()).toEqual(merged);
+    // Per-problem counts add up to avg@k, and pass@k counts the problems with any correct sample.
+    for (const r of merged) {
+      const c = r.correct_by_problem!;
+      expect(c).toHaveLength(r.problems);
+      expect(c.reduce((a, x) => a + x, 0) / (r.problems * r.k)).toBeCloseTo(r.avg_at_k, 12);
+      expect(c.filter((x) => x > 0).length / r.problems).toBeCloseTo(r.pass_at_k, 12);
+    }
   }, 600_000);
+});
+
+describe('pairedChange', () => {
+  const rec = (correct: number[], over: Partial<EvalRecord> = {}): EvalRecord => ({
+    step: 0, split: 'in-dist', k: 4, avg_at_k: 0, pass_at_k: 0, malformed_frac: 0, problems: correct.length, correct_by_problem: correct, ...over,
+  });
+
+  it('is the mean per-problem change with its paired standard error', () => {
+    const c = pairedChange(rec([0, 2, 4, 1]), rec([2, 2, 4, 3], { step: 10 }))!;
+    // per-problem changes 0.5, 0, 0, 0.5: mean 0.25, sd 0.2887, s.e. 0.1443
+    expect(c.delta).toBeCloseTo(0.25, 12);
+    expect(c.se).toBeCloseTo(Math.sqrt(1 / 12) / 2, 12);
+  });
+
+  it('refuses records that do not pair', () => {
+    expect(pairedChange(rec([1, 2]), rec([1, 2, 3]))).toBeNull();
+    expect(pairedChange(rec([1, 2]), rec([1, 2], { k: 8 }))).toBeNull();
+    expect(pairedChange(rec([1, 2]), rec([1, 2], { split: 'hard' }))).toBeNull();
+    expect(pairedChange(rec([1, 2], { correct_by_problem: undefined }), rec([1, 2]))).toBeNull();
+  });
 });

@@ -42,6 +42,10 @@ export interface EvalRecord {
   pass_at_k: number;
   malformed_frac: number;
   problems: number;
+  /** Standard error of avg_at_k over the problems (each problem's share of correct samples); absent in runs saved before it existed. */
+  avg_at_k_se?: number;
+  /** Correct samples (of k) per problem, in the held-out set's order: for paired comparisons. */
+  correct_by_problem?: number[];
 }
 
 /** Everything a checkpoint needs besides the adapter tensors and optimizer moments. */
@@ -231,6 +235,17 @@ export class Trainer {
   }
 }
 
+/** The change in avg@k from `before` to `after` (the same held-out problems and sampling seeds), with
+ * its paired standard error over problems; null when the records cannot be paired. */
+export function pairedChange(before: EvalRecord, after: EvalRecord): { delta: number; se: number } | null {
+  const a = before.correct_by_problem, b = after.correct_by_problem;
+  if (!a || !b || a.length !== b.length || a.length < 2 || before.k !== after.k || before.split !== after.split) return null;
+  const d = a.map((x, i) => (b[i] - x) / before.k);
+  const mean = d.reduce((s, x) => s + x, 0) / d.length;
+  const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (d.length - 1));
+  return { delta: mean, se: sd / Math.sqrt(d.length) };
+}
+
 export async function evaluate(model: Model, tok: CharTokenizer, task: Task,
   c: Pick<RLConfig, 'evalProblems' | 'evalK' | 'temperature' | 'topP' | 'maxNewTokens'>, step: number, batchRows = 256): Promise<EvalRecord[]> {
   const out: EvalRecord[] = [];
@@ -238,6 +253,7 @@ export async function evaluate(model: Model, tok: CharTokenizer, task: Task,
     const problems = set.problems.slice(0, c.evalProblems);
     const per = Math.max(1, Math.floor(batchRows / c.evalK));
     let correct = 0, passed = 0, malformed = 0;
+    const byProblem: number[] = [];
     for (let i = 0; i < problems.length; i += per) {
       const chunk = problems.slice(i, i + per);
       // Evaluation seeds do not depend on the training step, so every checkpoint sees the same draws.
@@ -246,8 +262,12 @@ export async function evaluate(model: Model, tok: CharTokenizer, task: Task,
       correct += s.avgAtK * chunk.length;
       passed += s.passAtK * chunk.length;
       malformed += s.malformed * chunk.length;
+      byProblem.push(...s.correctByProblem);
     }
-    out.push({ step, split: set.id, k: c.evalK, avg_at_k: correct / problems.length, pass_at_k: passed / problems.length, malformed_frac: malformed / problems.length, problems: problems.length });
+    const n = problems.length, mean = correct / n;
+    const sd = Math.sqrt(byProblem.reduce((a, x) => a + (x / c.evalK - mean) ** 2, 0) / Math.max(1, n - 1));
+    out.push({ step, split: set.id, k: c.evalK, avg_at_k: mean, pass_at_k: passed / n, malformed_frac: malformed / n, problems: n,
+      avg_at_k_se: sd / Math.sqrt(n), correct_by_problem: byProblem });
   }
   return out;
 }
