@@ -293,7 +293,9 @@ test('without WebGPU it says so, offers the CPU backend, and trains on it', asyn
 
 test('keyboard only: reach the run controls and start, pause and stop a run', async ({ page }) => {
   const errors = watchErrors(page);
-  await page.goto(FAST.replace('steps=3', 'steps=20'));
+  // Far more steps than can run before Pause is pressed, however fast or loaded the machine: the run
+  // being paused and stopped must not be able to finish first.
+  await page.goto(FAST.replace('steps=3', 'steps=100000'));
   await useCpu(page);
   const start = button(page, 'Start');
   for (let i = 0; i < 120 && !(await start.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
@@ -334,18 +336,29 @@ test('a lost GPU device stops the run cleanly, keeps its data, and Resume contin
   expect(errors).toEqual([]);
 });
 
+/** Steps per sweep run: enough that the two runs left when the first one finishes take far longer
+ * than the test needs to see that and reload (a poll's interval, seconds on a loaded machine), while
+ * the whole sweep stays well under a minute on an idle one (about 40 s with one core busy). */
+const SWEEP_STEPS = 60;
+
 test('a sweep queues runs one after another, survives a reload, and fills the results table', async ({ page }, testInfo) => {
   const errors = watchErrors(page);
-  await page.goto(FAST.replace('steps=3', 'steps=2'));
+  await page.goto(FAST.replace('steps=3', `steps=${SWEEP_STEPS}`));
   await useCpu(page);
   for (const m of ['LoRA', 'DoRA']) await page.getByRole('checkbox', { name: `Sweep method: ${m}`, exact: true }).uncheck();
   for (const m of ['Full fine-tuning', 'LoRA', 'IA³']) await page.getByRole('checkbox', { name: `Sweep method: ${m}`, exact: true }).check();
   await field(page, 'Seeds').fill('0');
-  await expect(page.getByTestId('sweep-count')).toContainText('3 runs of 2 steps');
+  await expect(page.getByTestId('sweep-count')).toContainText(`3 runs of ${SWEEP_STEPS} steps`);
   await button(page, 'Start sweep').click();
   const sweepStatus = page.getByTestId('sweep-status');
-  await expect(sweepStatus).toContainText('1 of 3 runs done', { timeout: 120_000 });
+  // The number of finished runs only grows, so waiting for "at least one" cannot miss it between
+  // polls (waiting for exactly "1 of 3" could, on a loaded machine). The two runs still to go take
+  // far longer than a poll, so the reload lands mid-sweep; the status after it says so.
+  const runsDone = async () => Number(/(\d+) of 3 runs done/.exec((await sweepStatus.textContent()) ?? '')?.[1] ?? 0);
+  await expect.poll(runsDone, { timeout: 120_000 }).toBeGreaterThanOrEqual(1);
+  expect(await runsDone()).toBeLessThan(3);
   await page.reload();
+  await expect(sweepStatus).toContainText(/\b[12] of 3 runs done, running\./);
   await expect(sweepStatus).toContainText('3 of 3 runs done', { timeout: 240_000 });
   await expect(sweepStatus).toContainText('Finished');
   const results = page.getByTestId('sweep-results');

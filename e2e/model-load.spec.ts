@@ -36,12 +36,16 @@ test('the bare page loads the default shipped model with a progress bar, and tra
   expect(await load.locator('progress').evaluate((p: HTMLProgressElement) => p.value === p.max && p.max > 0)).toBe(true);
   await expect(page.getByTestId('share-link')).toHaveValue(new RegExp(`model=${encodeURIComponent(shipped.path)}`));
 
-  // A short run on the CPU backend (SwiftShader is slow); the downloaded weights are reused.
+  // A run on the CPU backend (SwiftShader is slow), stopped once it shows output; the downloaded
+  // weights are reused.
   await page.getByRole('radio', { name: /CPU backend/ }).check();
   const experiment = page.getByRole('region', { name: 'Experiment' });
-  for (const [label, value] of [['Group size G', '2'], ['Prompts per step', '2'], ['Mini-batches', '1'], ['Eval problems per set', '1'], ['Samples per eval problem (k)', '1']]) {
+  // Far more steps than can run before Stop is clicked, however fast or loaded the machine: the run
+  // being stopped must not be able to finish first.
+  for (const [label, value] of [['Group size G', '2'], ['Prompts per step', '2'], ['Mini-batches', '1'], ['Eval problems per set', '1'], ['Samples per eval problem (k)', '1'], ['Steps', '100000']]) {
     await experiment.getByLabel(label, { exact: true }).fill(value);
   }
+  await expect(page.getByTestId('share-link')).toHaveValue(/steps=100000/);
   await button(page, 'Start').click();
   await expect.poll(async () => Number(await page.getByTestId('chart-reward').getAttribute('data-points')), { timeout: 180_000 }).toBeGreaterThanOrEqual(1);
   await expect(page.getByTestId('run-facts')).toContainText(`of ${formatCount(shipped.parameters)} parameters`);
