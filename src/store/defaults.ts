@@ -1,7 +1,8 @@
-// The page's starting experiment. Until a distilled model ships, the base model is a randomly
-// initialised tiny one, so the default task is the `lastdigit` warm-up, which such a model learns
-// by RL alone in a few dozen steps (see src/rl/trainer.test.ts): two new tokens, 8 prompts × 8
-// completions, the study's DAPO recipe without overlong shaping (answers are one character).
+// The page's settings before any model is chosen. The bare page then starts with the catalogue's
+// default model (public/models/index.json) and that entry's settings; a link without `model=`
+// keeps these: a randomly initialised tiny model on the `lastdigit` warm-up, which such a model
+// learns by RL alone in a few dozen steps (see src/rl/trainer.test.ts): two new tokens, 8 prompts
+// × 8 completions, the study's DAPO recipe without overlong shaping (answers are one character).
 import { defaultPeftConfig } from '../peft/common.ts';
 import type { MethodId } from '../peft/types.ts';
 import { defaultConfig, type RLConfig } from '../rl/config.ts';
