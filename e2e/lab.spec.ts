@@ -159,6 +159,7 @@ test('compare two runs, then reload and find them still there', async ({ page },
   // Delete one.
   await page.getByRole('button', { name: 'Delete Run 1' }).first().click();
   await expect(rows).toHaveCount(4);
+  await expect(page.getByTestId('runs-notice')).toContainText('Deleted Run 1.'); // said once stored
   await page.reload();
   await expect(rows).toHaveCount(4);
   expect(errors).toEqual([]);

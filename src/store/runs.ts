@@ -97,12 +97,14 @@ export function setSelected(id: string, on: boolean): void {
   tick();
 }
 
+/** The run leaves the list at once; "Deleted …" is said once it is gone from storage too. */
 export async function removeRun(id: string): Promise<void> {
   const r = runById(id);
-  useRuns.setState((s) => ({ runs: s.runs.filter((x) => x.id !== id), selected: s.selected.filter((x) => x !== id), notice: r ? `Deleted ${r.name}.` : null }));
+  useRuns.setState((s) => ({ runs: s.runs.filter((x) => x.id !== id), selected: s.selected.filter((x) => x !== id), notice: null }));
   dropSeries(id);
   storeSelection();
   await deleteRun(id);
+  if (r) useRuns.setState({ notice: `Deleted ${r.name}.` });
 }
 
 export function renameRun(id: string, name: string): Promise<void> {
