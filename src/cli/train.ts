@@ -53,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
     cfg = { ...completeConfig(meta.config), steps: (flagged as unknown as RLConfig).steps };
   } else {
     let c = defaults;
-    if (extra.config) c = mergeConfig(c, JSON.parse(readFileSync(extra.config, 'utf8')) as Json, extra.config);
+    const fromFile = extra.config ? (JSON.parse(readFileSync(extra.config, 'utf8')) as Json) : null;
+    if (fromFile !== null) c = mergeConfig(c, fromFile, extra.config!);
     if (extra.loss) {
       if (!(extra.loss in PRESETS)) throw new ArgError(`--loss: unknown recipe "${extra.loss}"; valid: ${Object.keys(PRESETS).join(', ')}`);
       c = { ...(c as Record<string, Json>), ...(PRESETS[extra.loss as PresetId] as unknown as Record<string, Json>) };
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     // Unless set, room for the task's longest answer: a shorter limit cuts answers off, and DAPO's
     // overlong shaping would penalise correct answers that reach its soft zone.
     const task = (c as { task?: Json }).task;
-    const inFile = extra.config !== undefined && 'maxNewTokens' in (JSON.parse(readFileSync(extra.config, 'utf8')) as object);
+    const inFile = typeof fromFile === 'object' && fromFile !== null && 'maxNewTokens' in fromFile;
     if (typeof task === 'string' && taskIds.includes(task) && !inFile && !argv.some((a) => a === '--maxNewTokens' || a.startsWith('--maxNewTokens='))) {
       c = setPath(c, 'maxNewTokens', getTask(task).limits.completionChars + 1);
     }
