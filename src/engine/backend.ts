@@ -65,6 +65,9 @@ export interface Backend {
   read(t: Tensor): Promise<Float32Array>;
   readInt(t: Tensor): Promise<Int32Array>;
   zero(t: Tensor): void;
+  /** Zero every tensor listed; tensors packed next to each other are cleared together (one clear
+   * for a whole packed gradient set on the GPU). */
+  zeroAll(ts: Tensor[]): void;
   /** dst[dstOff + i] = src[srcOff + i] for i < n. */
   copy(dst: Tensor, src: Tensor, n: number, dstOff?: number, srcOff?: number): void;
   /** Move the tensors' storage into one shared allocation (contents kept; the handles stay valid and

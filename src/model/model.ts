@@ -98,6 +98,7 @@ export class Model {
 
   /** Allocate (once) a gradient tensor for every trainable base parameter and zero them all. */
   zeroGrads(): void {
+    const gs: Tensor[] = [];
     for (const [name, t] of this.params) {
       if (!this.trainable.has(name)) continue;
       let g = this.grads.get(name);
@@ -105,8 +106,9 @@ export class Model {
         g = this.backend.alloc(`grad:${name}`, t.size);
         this.grads.set(name, g);
       }
-      this.backend.zero(g);
+      gs.push(g);
     }
+    this.backend.zeroAll(gs);
   }
 
   /** The gradient of a trainable parameter, or null when it is frozen. */

@@ -303,7 +303,7 @@ export class AdapterRuntime {
   // --- the instance ---
 
   zeroGrads(params: TrainableParam[]): void {
-    for (const p of params) this.be.zero(p.grad);
+    this.be.zeroAll(params.map((p) => p.grad));
   }
 
   /** Every registered tensor by name. */

@@ -105,6 +105,10 @@ export class CpuBackend implements Backend {
     tensor(t).data.fill(0);
   }
 
+  zeroAll(ts: Tensor[]): void {
+    for (const t of ts) this.zero(t);
+  }
+
   copy(dst: Tensor, src: Tensor, n: number, dstOff = 0, srcOff = 0): void {
     const d = tensor(dst), s = tensor(src);
     if (d.dtype !== s.dtype) throw new Error(`copy '${src.label}' -> '${dst.label}': dtype ${s.dtype} vs ${d.dtype}`);

@@ -41,6 +41,9 @@ export class WebGpuBackend implements Backend {
   zero(t: Tensor): void {
     this.ctx.clear(gpuTensor(t));
   }
+  zeroAll(ts: Tensor[]): void {
+    this.ctx.clearAll(ts.map(gpuTensor));
+  }
   copy(dst: Tensor, src: Tensor, n: number, dstOff = 0, srcOff = 0): void {
     if (dstOff + n > dst.size || srcOff + n > src.size) throw new Error(`copy ${src.label} -> ${dst.label}: range out of bounds`);
     this.ctx.copy(gpuTensor(dst), gpuTensor(src), n, dstOff, srcOff);

@@ -43,6 +43,25 @@ describe('webgpu context: pack', () => {
     expect(bits(a1.slice(3))).toEqual(bits(a0.slice(3)));
   });
 
+  it('zeroAll clears runs of neighbouring packed tensors with one clear each and leaves the rest alone', async () => {
+    const gpu = await testGpu();
+    const a = put(gpu, 'a', randArray(37, 3)), b = put(gpu, 'b', randArray(70, 4)), d0 = randArray(9, 5), d = put(gpu, 'd', d0);
+    const c = put(gpu, 'c', randArray(300, 6)), e = put(gpu, 'e', randArray(12, 7));
+    gpu.pack('test.zero', [a, b, d, c]); // e keeps a buffer of its own
+    const ctx = gpu.ctx as unknown as { endPass(): GPUCommandEncoder };
+    const endPass = ctx.endPass.bind(ctx);
+    let clears = 0;
+    ctx.endPass = () => (clears++, endPass());
+    try {
+      gpu.zeroAll([c, e, b, a]);
+    } finally {
+      ctx.endPass = endPass;
+    }
+    expect(clears).toBe(3); // a+b together, c (d lies between), e
+    for (const t of [a, b, c, e]) expect((await gpu.read(t)).every((x) => x === 0)).toBe(true);
+    expect(bits(await gpu.read(d))).toEqual(bits(d0));
+  });
+
   it('ops read and write packed tensors exactly as tensors of their own', async () => {
     const gpu = await testGpu();
     const N = 5, C = 12, OC = 7;

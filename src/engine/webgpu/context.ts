@@ -257,6 +257,26 @@ export class GpuContext {
     else this.endPass().clearBuffer(t.buffer);
   }
 
+  /** Clear every tensor; runs of tensors in consecutive slots of one packed buffer (as pack laid
+   * them out) become one clearBuffer, padding between slots included (no tensor lives there). */
+  clearAll(ts: GpuTensor[]): void {
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    const byBuffer = new Map<GPUBuffer, GpuTensor[]>();
+    for (const t of ts) {
+      if (!t.packed) this.clear(t);
+      else byBuffer.set(t.buffer, [...(byBuffer.get(t.buffer) ?? []), t]);
+    }
+    for (const [buffer, group] of byBuffer) {
+      group.sort((a, b) => a.offset - b.offset);
+      for (let i = 0; i < group.length;) {
+        const start = group[i].offset;
+        let end = start + tensorBytes(group[i].size);
+        while (++i < group.length && group[i].offset === Math.ceil(end / align) * align) end = group[i].offset + tensorBytes(group[i].size);
+        this.endPass().clearBuffer(buffer, start, end - start);
+      }
+    }
+  }
+
   copy(dst: GpuTensor, src: GpuTensor, n: number, dstOff: number, srcOff: number): void {
     if (n === 0) return;
     const enc = this.endPass(), from = src.offset + srcOff * 4, to = dst.offset + dstOff * 4;
