@@ -5,6 +5,7 @@ import type { Backend } from '../engine/backend.ts';
 import { parseHfConfig } from './config.ts';
 import { Model } from './model.ts';
 import { parseSafetensors } from './safetensors.ts';
+import { relErr } from '../engine/ref/testutil.ts';
 
 export interface ParityFiles {
   config: unknown;
@@ -26,17 +27,7 @@ export interface ParityRow {
 /** Tolerances (relative L2 error) from the reference README: float32 against float64 goldens. */
 export const TOL = { logits: 1e-5, loss: 1e-5, logprobs: 1e-5, grad: 1e-4, greedy: 0 } as const;
 
-export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) return Infinity;
-  let num = 0, den = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = got[i] - want[i];
-    num += d * d;
-    den += want[i] * want[i];
-  }
-  if (!Number.isFinite(num)) return Infinity;
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
+export { relErr };
 
 export function loadWeights(buf: ArrayBuffer, source: string): Map<string, Float32Array> {
   const file = parseSafetensors(buf, source);
