@@ -143,6 +143,8 @@ function build(rt: AdapterRuntime): PeftInstance {
         if (c) be.upload(list[i].E.tensor, data[i].E);
       });
     },
+    allocatorState: () => allocator.exportState(),
+    loadAllocatorState: (state) => allocator.importState(state, list.map((s) => ({ r, inF: s.site.inF, outF: s.site.outF }))),
     merged: () => rt.readMerged(), // the merge rule itself, checked against HF PEFT's merged weights
     async snapshot() {
       const out = await rt.snapshot();

@@ -94,6 +94,45 @@ export class RankAllocator {
     return layers.map((l, i) => zeroMasked(l.E, pattern[i]));
   }
 
+  /** The state a resumed run needs (Ī, Ū, the final pattern) as named int32 tensors: float64
+   * values keep their exact bits (two int32 words each), a pattern is 0/1 per triplet. */
+  exportState(): Map<string, Int32Array> {
+    const out = new Map<string, Int32Array>();
+    this.ema?.forEach((e, i) => {
+      for (const part of ['A', 'B', 'E'] as const)
+        for (const kind of ['ipt', 'unc'] as const) out.set(`ema.${i}.${part}.${kind}`, new Int32Array(e[part][kind].slice().buffer));
+    });
+    this.rankPattern?.forEach((p, i) => out.set(`pattern.${i}`, Int32Array.from(p, Number)));
+    return out;
+  }
+
+  /** Restore exportState() for these layers (sizes checked; nothing changes on an error). An empty
+   * map is the state before the first step. */
+  importState(state: Map<string, Int32Array>, layers: { r: number; inF: number; outF: number }[]): void {
+    const get = (key: string, n: number): Int32Array | undefined => {
+      const v = state.get(key);
+      if (v && v.length !== n) throw new Error(`AdaLoRA allocator state "${key}": ${v.length} values, expected ${n}`);
+      return v;
+    };
+    const f64 = (v: Int32Array) => new Float64Array(v.slice().buffer);
+    const hasEma = state.has('ema.0.A.ipt'), hasPattern = state.has('pattern.0');
+    const ema = hasEma ? layers.map((l, i) => {
+      const part = (p: string, n: number): Ema => {
+        const ipt = get(`ema.${i}.${p}.ipt`, 2 * n), unc = get(`ema.${i}.${p}.unc`, 2 * n);
+        if (!ipt || !unc) throw new Error(`AdaLoRA allocator state: layer ${i} lacks ${p}`);
+        return { ipt: f64(ipt), unc: f64(unc) };
+      };
+      return { A: part('A', l.r * l.inF), B: part('B', l.outF * l.r), E: part('E', l.r) };
+    }) : null;
+    const pattern = hasPattern ? layers.map((l, i) => {
+      const p = get(`pattern.${i}`, l.r);
+      if (!p) throw new Error(`AdaLoRA allocator state: layer ${i} lacks its rank pattern`);
+      return Array.from(p, (x) => x !== 0);
+    }) : null;
+    this.ema = ema;
+    this.rankPattern = pattern;
+  }
+
   /** Ī and Ū from this step's |w·∇w|. */
   updateImportance(layers: TripletState[]): void {
     const fresh = () => layers.map((l) => ({ A: ema(l.r * l.inF), B: ema(l.outF * l.r), E: ema(l.r) }));

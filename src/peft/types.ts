@@ -69,6 +69,10 @@ export interface PeftInstance {
   regularize?(): Promise<number>;
   /** Called after each optimizer step (AdaLoRA's rank allocator). */
   afterStep?(step: number): Promise<void>;
+  /** What afterStep keeps between steps, as named int32 tensors for checkpoints, and its restore
+   * (an empty map: the state before the first step). */
+  allocatorState?(): Map<string, Int32Array>;
+  loadAllocatorState?(state: Map<string, Int32Array>): void;
   /** The effective dense weight of every adapted layer (HF base names, e.g. `model.layers.0.mlp.up_proj.weight`). */
   merged(): Promise<Map<string, Float32Array>>;
   /** Run `fn` (sampling: no gradients) with the model reading every adapted layer's merged weight,

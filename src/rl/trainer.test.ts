@@ -67,6 +67,26 @@ describe('RL trainer (CPU backend, tiny random model, lastdigit)', () => {
     const rest = comparable(await run(resumed, 3));
     expect(rest).toEqual(a.slice(3));
   }, 600_000);
+
+  it('an AdaLoRA run with the rank allocator on resumes identically (the allocator state is in the checkpoint)', async () => {
+    // Budget 6 steps × 2 updates: importance from update 1, masking every update from 3, final at 10.
+    const peft = { ...defaultConfig('adalora').peft, r: 4, alpha: 8, adalora: { ...defaultConfig('adalora').peft.adalora, targetR: 2, tInit: 2, tFinal: 2, deltaT: 1, totalStep: 12, allocate: true } };
+    const cfg = config({ peft, steps: 6, miniBatches: 2 });
+    const params = async (tr: Trainer) => Promise.all(tr.peft.params.map((p) => tr.model.backend.read(p.tensor)));
+    const whole = await makeTrainer(cfg);
+    const a = comparable(await run(whole, 6));
+    const first = await makeTrainer(cfg);
+    await run(first, 3);
+    const ck = await saveCheckpoint(first);
+    expect(new TextDecoder().decode(ck.tensors.subarray(0, 20_000))).toContain('"allocator/ema.0.A.ipt"');
+    const resumed = await makeTrainer(cfg);
+    loadCheckpoint(resumed, ck.tensors, JSON.parse(JSON.stringify(ck.meta)));
+    expect(comparable(await run(resumed, 3))).toEqual(a.slice(3));
+    expect(await params(resumed)).toEqual(await params(whole));
+    // The allocator did act: some triplets were masked to zero by the end.
+    const E = (await params(whole)).filter((_, i) => whole.peft.params[i].name.includes('lora_E'));
+    expect(E.some((e) => e.some((x) => x === 0))).toBe(true);
+  }, 600_000);
 });
 
 describe('sampling with merged adapters (LoRA, CPU backend)', () => {
