@@ -93,7 +93,7 @@ describe('npm run distill', () => {
 
 describe('the shipped checkpoint (public/models/)', () => {
   const root = join(process.cwd(), 'public/models');
-  const GREEDY_SOLVED_AT_LEAST: Record<string, number> = { 'rlvr-lab-arith-tiny': 15, 'rlvr-lab-arith-small': 1 };
+  const GREEDY_SOLVED_AT_LEAST: Record<string, number> = { 'rlvr-lab-arith-tiny': 15, 'rlvr-lab-arith-small': 8 };
   const dirs = existsSync(root) ? readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory()) : [];
 
   it('exists', () => expect(dirs.length).toBeGreaterThan(0));
@@ -115,7 +115,7 @@ describe('the shipped checkpoint (public/models/)', () => {
     });
     // A trained model, not a random one (which never writes the format): every answer is in the
     // format the verifier reads, and greedy decoding solves held-out problems. Measured: tiny 18 of
-    // these 20; small 1 (its sampled avg@8 is 9%, pass@8 35%: a model left room for RL; see its card).
+    // these 20; small 10 (its sampled avg@8 is 37%, pass@8 65%: a model left room for RL; see its card).
     for (const t of texts) expect(t).toContain('Answer:');
     const correct = problems.filter((p, i) => arith.verify(texts[i], p).correct).length;
     expect(correct).toBeGreaterThanOrEqual(GREEDY_SOLVED_AT_LEAST[d] ?? 1);
