@@ -36,8 +36,8 @@ export function loadCheckpoint(tr: Trainer, tensors: ArrayBuffer | Uint8Array, m
   const params = new Map(tr.peft.params.map((p) => [p.name, get(`param/${p.name}`)]));
   const allocator = new Map<string, Int32Array>();
   for (const [key, t] of file) if (key.startsWith('allocator/') && t.data instanceof Int32Array) allocator.set(key.slice('allocator/'.length), t.data);
-  tr.peft.loadAllocatorState?.(allocator);
   tr.peft.load(params);
+  tr.peft.loadAllocatorState?.(allocator);
   tr.opt.load({ step: meta.optimizerStep, m: tr.peft.params.map((p) => get(`adam_m/${p.name}`)), v: tr.peft.params.map((p) => get(`adam_v/${p.name}`)) });
   tr.restore(meta.trainer);
 }

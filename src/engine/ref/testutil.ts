@@ -42,8 +42,6 @@ export function randInts(n: number, seed: number, lo: number, hi: number): Int32
   return out;
 }
 
-/** ‖got − want‖₂ / ‖want‖₂ (plain ‖got − want‖₂ when want is all zero). NaN anywhere gives NaN,
- * which fails any `toBeLessThan`. Lengths must match. */
 /** ‖got − want‖₂ / ‖want‖₂ (the absolute norm when want is all zeros); Infinity when the lengths
  * differ or anything is not finite, so a comparison against a tolerance fails. */
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
