@@ -48,7 +48,7 @@ export interface SftConfig {
   maxNewTokens: number;
 }
 
-/** The defaults are the recipe of public/models/rlvr-lab-arith-tiny (docs/DISTILL.md; the small model's two stages are in its card). */
+/** The defaults are the recipe of public/models/rlvr-lab-arith-tiny (docs/DISTILL.md; the small model's three stages are in its card). */
 export function defaultSftConfig(): SftConfig {
   return {
     task: 'arith', difficulty: 'in-dist', size: 'tiny', init: '', maxPositions: 256,
