@@ -55,6 +55,9 @@ test('train on WebGPU: choose a method, start, watch reward points stream in, pa
   });
   await page.goto(FAST);
   await expect(page.getByTestId('adapter')).toBeVisible({ timeout: 60_000 });
+  // SwiftShader is a software rasteriser: the page picks the CPU backend and says why; this test wants WebGPU.
+  await expect(page.getByTestId('backend-reason')).toContainText('software rasteriser');
+  await page.getByRole('radio', { name: /WebGPU/ }).check();
   await expect(page.getByRole('radio', { name: /WebGPU/ })).toBeChecked();
 
   // Choose a method: its explanation and trainable-parameter share follow.

@@ -1,10 +1,9 @@
 // Entry point of the lab page (index.html): read a shared link's settings, bring stored runs back
-// from IndexedDB, look for WebGPU (falling back to the CPU backend when there is none), render,
+// from IndexedDB, look for WebGPU (and pick the backend from what it finds, as the CLI's `--backend auto` does), render,
 // and keep the address bar in step with the settings so a reload or a copied URL keeps them.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { loadFromLink, setBackend, shareLink, useConfig } from './store/config.ts';
-import { detectGpu, useLab } from './store/lab.ts';
+import { loadFromLink, settledBackend, shareLink, useConfig } from './store/config.ts';
 import { loadRuns } from './store/runs.ts';
 import { loadSweep } from './store/sweep.ts';
 import { loseDevice } from './store/training.ts';
@@ -20,10 +19,7 @@ createRoot(document.getElementById('root') as HTMLElement).render(
 );
 
 void loadRuns().then(loadSweep);
-void detectGpu().then(() => {
-  const gpu = useLab.getState().gpu;
-  if (gpu.status === 'unavailable' && useConfig.getState().backend === 'webgpu') setBackend('cpu');
-});
+void settledBackend(); // WebGPU on a GPU, the CPU backend on a software rasteriser or without WebGPU
 
 let lastUrl = '';
 useConfig.subscribe((s) => {

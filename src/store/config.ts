@@ -16,6 +16,7 @@ import type { BackendChoice, CheckpointSummary, ModelSource } from '../worker/pr
 import { DEFAULT_BACKEND, DEFAULT_MODEL, pageDefaults, pagePeft } from './defaults.ts';
 import { coerce, getPath, sameLeaf, setPath, type Leaf } from './paths.ts';
 import { fromQuery, linkQuery } from './share.ts';
+import { detectGpu, useLab, type GpuState } from './lab.ts';
 import { configIssues, issuesByPath, type Issue } from './validate.ts';
 import { labClient, onWorkerEvent } from './worker.ts';
 
@@ -36,6 +37,10 @@ export interface ConfigState {
   config: RLConfig;
   model: ModelSource;
   backend: BackendChoice;
+  /** Who picked the backend: the page (from what the GPU check found), or the visitor or a link. */
+  backendSource: 'auto' | 'chosen';
+  /** Why the backend is the one it is, in words (null until the GPU check has answered). */
+  backendReason: string | null;
   drafts: Record<string, string>;
   /** What a shared link carried that could not be used. */
   linkNotes: string[];
@@ -49,6 +54,8 @@ export const useConfig = create<ConfigState>()(() => ({
   config: pageDefaults(),
   model: DEFAULT_MODEL,
   backend: DEFAULT_BACKEND,
+  backendSource: 'auto',
+  backendReason: null,
   drafts: {},
   linkNotes: [],
   catalogue: { status: 'loading' },
@@ -155,8 +162,52 @@ export function closestPreset(cfg: RLConfig): PresetId {
   return best;
 }
 
+const BACKEND_KEY = 'rlvr-lab.backend';
+
+function storedBackend(): BackendChoice | null {
+  try {
+    const v = globalThis.localStorage?.getItem(BACKEND_KEY);
+    return v === 'cpu' || v === 'webgpu' ? v : null;
+  } catch {
+    return null; // storage blocked: the page picks
+  }
+}
+
+/** The visitor's choice of backend: kept (in this browser and in the page's link) until changed. */
 export function setBackend(backend: BackendChoice): void {
-  useConfig.setState({ backend });
+  useConfig.setState({ backend, backendSource: 'chosen', backendReason: 'your choice (kept on reload and in the link)' });
+  try {
+    globalThis.localStorage?.setItem(BACKEND_KEY, backend);
+  } catch {
+    // storage blocked: the link still carries it
+  }
+}
+
+/** Pick the backend from what the GPU check found, as the CLI's `--backend auto` does: WebGPU on a
+ * real GPU, the CPU backend on a software rasteriser (much faster there) or without WebGPU. A
+ * visitor's or link's choice stays, unless it is WebGPU and there is none. */
+export function applyGpuCheck(gpu: GpuState): void {
+  if (gpu.status === 'checking') return;
+  const s = useConfig.getState();
+  if (gpu.status === 'unavailable') {
+    if (s.backend === 'webgpu' || s.backendSource === 'auto') {
+      useConfig.setState({ backend: 'cpu', backendReason: 'WebGPU is not available here, so the lab trains on the CPU backend.' });
+    }
+    return;
+  }
+  if (s.backendSource === 'chosen') return;
+  useConfig.setState(gpu.software
+    ? { backend: 'cpu', backendReason: 'Picked for you: the only WebGPU adapter here is a software rasteriser (no GPU), on which the CPU backend is many times faster.' }
+    : { backend: 'webgpu', backendReason: 'Picked for you: WebGPU, on your GPU.' });
+}
+
+/** The backend once the GPU check has answered (a Start before then waits for it). */
+export async function settledBackend(): Promise<BackendChoice> {
+  if (useLab.getState().gpu.status === 'checking') {
+    await detectGpu();
+    applyGpuCheck(useLab.getState().gpu);
+  }
+  return useConfig.getState().backend;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -255,8 +306,10 @@ export function loadConfig(config: RLConfig, model: ModelSource, linkNotes: stri
  * its task (a random tiny model when the catalogue cannot be read or marks no default). */
 export function loadFromLink(search: string): void {
   const catalogue = loadCatalogue();
-  if (search && search !== '?') {
-    const d = fromQuery(search);
+  const d = search && search !== '?' ? fromQuery(search) : null;
+  const backend = d?.backend ?? storedBackend();
+  if (backend) useConfig.setState({ backend, backendSource: 'chosen', backendReason: d?.backend ? 'the link’s choice' : 'your choice (kept on reload and in the link)' });
+  if (d) {
     loadConfig(d.config, d.model, d.notes);
     return;
   }
@@ -268,6 +321,6 @@ export function loadFromLink(search: string): void {
 
 /** The link that reproduces the current experiment. */
 export function shareLink(s: ConfigState = useConfig.getState(), loc: Pick<Location, 'origin' | 'pathname'> = window.location): string {
-  const q = linkQuery(s.config, s.model);
+  const q = linkQuery(s.config, s.model, s.backendSource === 'chosen' ? s.backend : undefined);
   return `${loc.origin}${loc.pathname}${q ? `?${q}` : ''}`;
 }

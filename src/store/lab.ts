@@ -3,13 +3,13 @@
 // any part of the app, or a test, can call them.
 // The GPU device lives in this module, outside React state: it is a handle, not data to render.
 import { create } from 'zustand';
-import { createGpu, describeGpu, GpuError, type GpuErrorKind, type GpuHandle } from '../engine/webgpu/device.ts';
+import { createGpu, describeGpu, GpuError, type GpuErrorKind, type GpuHandle, type GpuInfo } from '../engine/webgpu/device.ts';
 import type { Backend } from '../engine/backend.ts';
 import type { ParityRow } from '../testpage/checks.ts';
 
 export type GpuState =
   | { status: 'checking' }
-  | { status: 'ready'; description: string }
+  | { status: 'ready'; description: string; /** A software rasteriser (SwiftShader, llvmpipe, lavapipe), not a GPU. */ software: boolean }
   | { status: 'unavailable'; kind: GpuErrorKind | 'exception'; message: string };
 
 export type CheckState =
@@ -28,6 +28,14 @@ export const useLab = create<LabState>()(() => ({
   check: { status: 'idle' },
 }));
 
+/** Whether the adapter is a software rasteriser rather than a GPU. The same test as the CLI's
+ * `--backend auto` (src/cli/backends.ts, which cannot be imported here: it pulls in Node's WebGPU);
+ * src/store/backend.test.ts checks that the two agree. On such an adapter the CPU backend is much
+ * faster for the lab's small models (docs/PERFORMANCE.md). */
+export function isSoftwareAdapter(info: Pick<GpuInfo, 'vendor' | 'architecture' | 'device' | 'description'>): boolean {
+  return /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
 let handle: GpuHandle | null = null;
 let backend: { device: GPUDevice; backend: Backend } | null = null;
 let detecting: Promise<void> | null = null;
@@ -38,7 +46,7 @@ export function detectGpu(): Promise<void> {
     useLab.setState({ gpu: { status: 'checking' } });
     try {
       handle = await createGpu();
-      useLab.setState({ gpu: { status: 'ready', description: describeGpu(handle.info) } });
+      useLab.setState({ gpu: { status: 'ready', description: describeGpu(handle.info), software: isSoftwareAdapter(handle.info) } });
       void handle.device.lost.then((info) => {
         handle = null;
         detecting = null;

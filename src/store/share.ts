@@ -11,7 +11,7 @@ import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import type { RLConfig } from '../rl/config.ts';
 import { checkModelBase } from '../worker/model-source.ts';
-import { MODEL_SIZES, type ModelSize, type ModelSource } from '../worker/protocol.ts';
+import { MODEL_SIZES, type BackendChoice, type ModelSize, type ModelSource } from '../worker/protocol.ts';
 import { DEFAULT_METHOD, DEFAULT_MODEL, pageDefaults } from './defaults.ts';
 import { coerce, fromJson, getPath, leaves, sameLeaf, setPath, type Leaf } from './paths.ts';
 
@@ -41,15 +41,22 @@ export function toQuery(cfg: RLConfig, model: ModelSource): string {
   return q.toString();
 }
 
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['webgpu', 'cpu'];
+
 /** The query of the page's link: toQuery, or when that is empty (the random tiny model with every
- * default) `model=tiny`, because an empty query opens the catalogue's default model. */
-export function linkQuery(cfg: RLConfig, model: ModelSource): string {
-  return toQuery(cfg, model) || `model=${encodeModel(model)}`;
+ * default) `model=tiny`, because an empty query opens the catalogue's default model. A backend the
+ * visitor chose goes in too (`backend=cpu`); one the page picked itself does not, so a link made on
+ * one machine lets the next pick for its own. */
+export function linkQuery(cfg: RLConfig, model: ModelSource, backend?: BackendChoice): string {
+  const q = toQuery(cfg, model) || `model=${encodeModel(model)}`;
+  return backend ? `${q}&backend=${backend}` : q;
 }
 
 export interface Decoded {
   config: RLConfig;
   model: ModelSource;
+  /** The backend the link names, if any. */
+  backend?: BackendChoice;
   /** What was ignored, in words (unknown keys, values of the wrong kind). */
   notes: string[];
 }
@@ -67,6 +74,7 @@ export function fromQuery(search: string): Decoded {
   }
   let config = pageDefaults(method);
   let model = DEFAULT_MODEL;
+  let backend: BackendChoice | undefined;
   let count = 0;
   for (const [key, value] of q) {
     if (++count > MAX_PARAMS) {
@@ -78,6 +86,11 @@ export function fromQuery(search: string): Decoded {
       const d = decodeModel(value);
       model = d.model;
       if (d.note) notes.push(d.note);
+      continue;
+    }
+    if (key === 'backend') {
+      if ((BACKEND_CHOICES as readonly string[]).includes(value)) backend = value as BackendChoice;
+      else notes.push(`unknown backend ${shown(value)}; the page picks one (${BACKEND_CHOICES.join(' or ')})`);
       continue;
     }
     const like = getPath(config, key);
@@ -93,7 +106,7 @@ export function fromQuery(search: string): Decoded {
     if (v === undefined) notes.push(`ignored ${shown(key)}: ${shown(value)} is not ${typeof like === 'boolean' ? 'true or false' : 'valid'}`);
     else config = setPath(config, key, v);
   }
-  return { config, model, notes };
+  return backend ? { config, model, backend, notes } : { config, model, notes };
 }
 
 /** A config from untrusted JSON (an imported run): known keys of the right type, the rest from the

@@ -5,7 +5,7 @@ import { create } from 'zustand';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
 import type { BackendChoice, CheckpointData, GroupView, ModelSource, RunInfo, RunState, WorkerEvent } from '../worker/protocol.ts';
 import type { RLConfig } from '../rl/config.ts';
-import { loadModelFiles, modelConfigOf, useConfig } from './config.ts';
+import { loadModelFiles, modelConfigOf, settledBackend, useConfig } from './config.ts';
 import { configIssues } from './validate.ts';
 import { getCheckpoint, putCheckpoint, putEval, putStep, truncateRun, type RunRecord } from './db.ts';
 import { nextColor, patchRun, removeRun, runById, saveRun, setSelected, useRuns } from './runs.ts';
@@ -141,10 +141,12 @@ export async function startRun(opts: StartOptions = {}): Promise<string | undefi
     return undefined;
   }
   if (hasLiveRun(useLive.getState())) return undefined;
+  const backend = opts.backend ?? (await settledBackend());
+  if (hasLiveRun(useLive.getState())) return undefined;
   const runs = useRuns.getState().runs;
   const run: RunRecord = {
     id: opts.id ?? newId(), name: opts.name ?? newRunName(runs), color: nextColor(runs), createdAt: Date.now(), config, model,
-    backend: opts.backend ?? cs.backend, status: 'loading', step: 0, seconds: 0, sweepId: opts.sweepId,
+    backend, status: 'loading', step: 0, seconds: 0, sweepId: opts.sweepId,
   };
   useLive.setState({ ...initial, runId: run.id, state: 'loading' });
   await saveRun(run);

@@ -1,6 +1,6 @@
 // What the page found when it looked for WebGPU: the adapter, or a plain explanation of what is
 // missing and what the visitor can do about it.
-import { setBackend, useConfig } from '../store/config.ts';
+import { applyGpuCheck, setBackend, useConfig } from '../store/config.ts';
 import { detectGpu, useLab } from '../store/lab.ts';
 
 function NoWebGpuHelp() {
@@ -20,7 +20,7 @@ function NoWebGpuHelp() {
           On Linux, Chrome keeps WebGPU off by default: enable <code>chrome://flags/#enable-unsafe-webgpu</code>, or start it
           with <code>--enable-unsafe-webgpu --enable-features=Vulkan</code>.
         </li>
-        <li>Or train on the <strong>CPU backend</strong> below: slow, but it works in any browser for the tiny model.</li>
+        <li>Or train on the <strong>CPU backend</strong> below: it works in any browser, and the lab’s small models train well on it.</li>
       </ul>
     </>
   );
@@ -39,22 +39,27 @@ function NoAdapterHelp() {
   );
 }
 
-/** WebGPU or the CPU backend: offered plainly, the CPU chosen for the visitor when WebGPU is missing. */
+/** WebGPU or the CPU backend, picked as the CLI's `--backend auto` does (the CPU backend when the
+ * only adapter is a software rasteriser or there is no WebGPU), with the reason; the visitor's
+ * choice is kept on reload and in the link. */
 function BackendChoice() {
   const backend = useConfig((s) => s.backend);
+  const source = useConfig((s) => s.backendSource);
+  const reason = useConfig((s) => s.backendReason);
   const ready = useLab((s) => s.gpu.status === 'ready');
   const checking = useLab((s) => s.gpu.status === 'checking');
+  const software = useLab((s) => s.gpu.status === 'ready' && s.gpu.software);
   return (
-    <fieldset className="backend-choice" data-testid="backend-choice">
+    <fieldset className="backend-choice" data-testid="backend-choice" data-backend={backend} data-source={source}>
       <legend>Train on</legend>
       <label>
         <input type="radio" name="backend" value="webgpu" checked={backend === 'webgpu'} disabled={!ready && !checking}
-          onChange={() => setBackend('webgpu')} /> WebGPU (your GPU)
+          onChange={() => setBackend('webgpu')} /> WebGPU {software ? '(a software rasteriser here, not a GPU: slow)' : '(your GPU)'}
       </label>
       <label>
-        <input type="radio" name="backend" value="cpu" checked={backend === 'cpu'} onChange={() => setBackend('cpu')} /> CPU backend (slow; fine for the tiny model)
+        <input type="radio" name="backend" value="cpu" checked={backend === 'cpu'} onChange={() => setBackend('cpu')} /> CPU backend (no GPU needed; the fast choice without a real GPU)
       </label>
-      {!ready && !checking && backend === 'cpu' && <p className="detail">WebGPU is not available here, so the lab will train on the CPU backend.</p>}
+      {reason && <p className="detail" data-testid="backend-reason">{reason}</p>}
     </fieldset>
   );
 }
@@ -87,7 +92,7 @@ export function GpuStatus() {
             {gpu.kind !== 'no-webgpu' && (
               <>
                 <p className="detail">Details: {gpu.message}</p>
-                <button type="button" onClick={() => void detectGpu()}>Try again</button>
+                <button type="button" onClick={() => void detectGpu().then(() => applyGpuCheck(useLab.getState().gpu))}>Try again</button>
               </>
             )}
           </div>
