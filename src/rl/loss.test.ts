@@ -54,6 +54,24 @@ describe('aggregations at ρ = 1 (one update per rollout: plain policy gradient 
     expect(() => policyLossF64(onPolicy, { ...base, lossType: 'dapo', numItemsInBatch: 4 })).toThrow(RangeError);
   });
 
+  it('dapo over a rollout split in two mini-batches: each step divides by the rollout token count (TRL)', () => {
+    // Mini-batch 1 = onPolicy (Σ pol = −1 over 5 tokens); mini-batch 2: one sequence, Â = +1, 3 tokens (Σ = −3).
+    // Rollout: 8 tokens. dapo: −1/8 and −3/8, summing to the rollout's token mean −4/8; per-token w = 1/8.
+    // bnpo (each step's own mean): −1/5 and −3/3 = −1, gradients 8/5 and 8/3 times larger.
+    const second: PolicyLossInput = { numSeqs: 1, seqLen: 3, logp: new Float64Array([-0.3, -0.9, -1.1]), mask: new Uint8Array([1, 1, 1]), advantages: [1] };
+    const N = maskedTokenCount(onPolicy.mask) + maskedTokenCount(second.mask);
+    expect(N).toBe(8);
+    const d1 = policyLossF64(onPolicy, { ...base, lossType: 'dapo', numItemsInBatch: N });
+    const d2 = policyLossF64(second, { ...base, lossType: 'dapo', numItemsInBatch: N });
+    expect(d1.loss).toBeCloseTo(-1 / 8, 15);
+    expect(d2.loss).toBeCloseTo(-3 / 8, 15);
+    expect(d1.loss + d2.loss).toBeCloseTo(-0.5, 15);
+    close(d1.dlogp, [-1 / 8, -1 / 8, -1 / 8, 1 / 8, 1 / 8, 0]);
+    close(d2.dlogp, [-1 / 8, -1 / 8, -1 / 8]);
+    expect(policyLossF64(onPolicy, { ...base, lossType: 'bnpo' }).loss).toBeCloseTo(-1 / 5, 15);
+    expect(policyLossF64(second, { ...base, lossType: 'bnpo' }).loss).toBeCloseTo(-1, 15);
+  });
+
   it('dr_grpo: sum / (S · maxCompletionLength)', () => {
     // −1 / (2·4) = −0.125; w = 1/8
     const r = policyLossF64(onPolicy, { ...base, lossType: 'dr_grpo', maxCompletionLength: 4 });

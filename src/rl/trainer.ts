@@ -114,7 +114,10 @@ export class Trainer {
             samples++;
           }
           allRewards = allRewards.concat(rewards);
-          const varies = rewards.some((x) => x !== rewards[0]);
+          // DAPO's filter (verl's filter_groups with metric acc): keep a group only when its accuracy
+          // varies. Shaped rewards are not used, so a group that is all correct (or all wrong) and
+          // differs only by the overlong penalty is dropped too. docs/SCALE-OUT.md.
+          const varies = rows.some((r) => ro.verdicts[r].correct !== ro.verdicts[rows[0]].correct);
           if (!c.dynamicSampling || varies) kept.push({ problem: problems[p], rows, ro, rewards });
         }
       }
@@ -131,6 +134,9 @@ export class Trainer {
     let lossSum = 0, polSum = 0, klLossSum = 0, klSum = 0, klN = 0, clipLo = 0, clipHi = 0, counted = 0, entSum = 0, entN = 0, lenSum = 0;
     let updated = false, trainTokens = 0, lr = learningRate(c, this.step, c.steps);
     const mb = Math.min(c.miniBatches, Math.max(1, rows.length));
+    // dapo's normaliser, TRL's num_items_in_batch: the completion tokens of the whole rollout (every
+    // mini-batch), so each optimizer step's loss is its token sum over the rollout's token count.
+    const keptTokens = rows.reduce((a, x) => a + x.ro.lengths[x.r], 0);
     for (let epoch = 0; epoch < c.epochs && rows.length > 0; epoch++) {
       for (let m = 0; m < mb; m++) {
         const part = rows.slice(Math.floor((m * rows.length) / mb), Math.floor(((m + 1) * rows.length) / mb));
@@ -163,6 +169,7 @@ export class Trainer {
         const lp = await this.model.backend.read(logp);
         const res = policyLoss({ numSeqs: B, seqLen: T, logp: lp, oldLogp, refLogp, mask, advantages: advs }, {
           lossType: c.lossType, epsLow: c.epsLow, epsHigh: c.epsHigh, beta: c.beta, maxCompletionLength: c.maxNewTokens,
+          numItemsInBatch: c.lossType === 'dapo' ? keptTokens : undefined,
         });
         this.model.backward(res.dlogp);
         const reg = this.peft.regularize ? await this.peft.regularize() : 0;
