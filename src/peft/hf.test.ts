@@ -9,7 +9,7 @@ import { Model, PROJS } from '../model/model.ts';
 import { loadWeights, relErr, TOL } from '../model/parity.ts';
 import { parseSafetensors, writeSafetensors, type WriteTensor } from '../model/safetensors.ts';
 import { defaultPeftConfig } from './common.ts';
-import { exportAdapter, fromHfPeftConfig, importAdapter, savedName, toHfPeftConfig } from './hf.ts';
+import { exportAdapter, fromHfPeftConfig, importAdapter, peftShapes, savedName, toHfPeftConfig } from './hf.ts';
 import { getMethod, methodIds } from './registry.ts';
 import type { MethodId, PeftConfig, PeftInstance } from './types.ts';
 
@@ -194,6 +194,59 @@ describe('exportAdapter → importAdapter', () => {
     await expect(importAdapter(shape, m)).rejects.toThrow('has shape [64,2]');
     await expect(importAdapter({ ...files, 'adapter_config.json': '{' }, m)).rejects.toThrow('adapter_config.json: not valid JSON');
     expect(m.adapters.size).toBe(0);
+  });
+});
+
+describe('every exported tensor has the shape PEFT builds (golden init state of PEFT 0.21, per method)', () => {
+  const golden = parseSafetensors(bytes('golden_peft.safetensors')).tensors;
+  for (const key of Object.keys(manifest.methods)) {
+    it(key, async () => {
+      const cfg = fromHfPeftConfig(conf(key));
+      const inst = await getMethod(cfg.method).attach(newModel(), cfg);
+      const saved = parseSafetensors((await exportAdapter(inst))['adapter_model.safetensors']).tensors;
+      inst.detach();
+      // PEFT's own state dict at init (adapter name dropped), and the trainable names (those with a gradient).
+      const peft = new Map<string, number[]>(), trainable: string[] = [];
+      for (const [n, x] of golden) {
+        const m = /^([^/]+)\/(init|grad)\/(.*)$/.exec(n);
+        if (!m || m[1] !== (key === 'milora' ? 'lora' : key)) continue; // no MiLoRA goldens: LoRA's, same r and targets
+        const name = savedName(m[3]);
+        if (name === null) continue;
+        if (m[2] === 'init') peft.set(name, x.shape);
+        else trainable.push(name);
+      }
+      // MiLoRA is saved as the equivalent plain LoRA of rank 2r (PEFT lacks it): rank axis doubled.
+      const expected = (n: string): number[] | undefined => {
+        const s = peft.get(n);
+        if (!s || key !== 'milora') return s;
+        return n.endsWith('lora_A.weight') ? [2 * s[0], s[1]] : [s[0], 2 * s[1]];
+      };
+      expect(saved.size).toBeGreaterThan(0);
+      for (const [n, t] of saved) expect(t.shape, n).toEqual(expected(n));
+      for (const n of trainable) expect(saved.has(n), n).toBe(true);
+      if (key === 'vera') {
+        expect(saved.get('base_model.vera_A')?.shape).toEqual([16, 64]);
+        expect(saved.get('base_model.vera_B')?.shape).toEqual([128, 16]);
+      }
+      // peftShapes (what the import checks against) lists exactly these names and shapes.
+      const listed = peftShapes(cfg, mcfg, key === 'milora' ? 2 * cfg.r : cfg.r);
+      expect(new Map([...saved].map(([n, t]) => [n, t.shape]))).toEqual(listed);
+    });
+  }
+
+  it('the import refuses a tensor of the right size but not PEFT\'s shape (a flat VeRA projection)', async () => {
+    const cfg = fromHfPeftConfig(conf('vera'));
+    const inst = await getMethod('vera').attach(newModel(), cfg);
+    const files = await exportAdapter(inst);
+    inst.detach();
+    const t: Record<string, WriteTensor> = {};
+    for (const [n, x] of parseSafetensors(files['adapter_model.safetensors']).tensors) t[n] = { shape: x.shape, data: x.data };
+    t['base_model.vera_A'] = { shape: [16 * 64], data: t['base_model.vera_A'].data };
+    const m = newModel();
+    await expect(importAdapter({ ...files, 'adapter_model.safetensors': writeSafetensors(t) }, m))
+      .rejects.toThrow('tensor "base_model.vera_A" has shape [1024], PEFT builds [16,64]');
+    expect(m.adapters.size).toBe(0);
+    await importAdapter(files, m); // the exported file itself loads
   });
 });
 

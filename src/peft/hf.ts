@@ -7,11 +7,13 @@
 //   `…q_proj.lora_A.default.weight` → `…q_proj.lora_A.weight`, `…k_proj.ia3_l.default` → `…k_proj.ia3_l`,
 // plus LoRA's DoRA rule (LoraModel._get_adapter_state_dict): the magnitude is saved as
 // `…lora_magnitude_vector` (no `.weight`), and AdaLoRA's `ranknum` is not saved.
+import type { ModelConfig } from '../model/config.ts';
 import { projName, PROJS, type Model, type Proj } from '../model/model.ts';
 import { parseSafetensors, writeSafetensors, type WriteTensor } from '../model/safetensors.ts';
-import { defaultPeftConfig } from './common.ts';
+import { defaultPeftConfig, peftName, sites } from './common.ts';
 import { LowRankInstance } from './lora.ts';
 import { getMethod } from './registry.ts';
+import { veraDims } from './vera.ts';
 import type { MethodId, PeftConfig, PeftInstance } from './types.ts';
 
 export const PEFT_VERSION = '0.21.0';
@@ -224,6 +226,52 @@ export function savedName(key: string): string | null {
   return `${key.slice(0, dot).replace(/\.default$/, '')}${key.slice(dot)}`;
 }
 
+/** Every tensor PEFT's save_pretrained writes for this config on this model, by saved name, with
+ * the shape PEFT's layer builds (peft/tuners/<method>/layer.py, vera/model.py _init_vera_A_vera_B):
+ * LoRA lora_A (r, in), lora_B (out, r), DoRA lora_magnitude_vector (out); AdaLoRA lora_A (r, in),
+ * lora_E (r, 1), lora_B (out, r); VeRA vera_lambda_d (r), vera_lambda_b (out) and the shared
+ * base_model.vera_A (r, in_max), base_model.vera_B (out_max, r); IA³ ia3_l (1, in) on feed-forward
+ * layers, (out, 1) elsewhere; MiSS miss_block (r, out); LN tuning each norm's weight (hidden).
+ * `rank` overrides r for LoRA (the rank-2r conversions). */
+export function peftShapes(cfg: PeftConfig, model: ModelConfig, rank = cfg.r): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const r = cfg.r;
+  const ss = cfg.method === 'ln_tuning' || cfg.method === 'full' ? [] : sites(model, cfg.targets);
+  for (const { base, inF, outF } of ss) {
+    const n = (t: string) => savedName(peftName(base, t))!;
+    switch (cfg.method) {
+      case 'adalora':
+        out.set(n('lora_A.default'), [r, inF]).set(n('lora_E.default'), [r, 1]).set(n('lora_B.default'), [outF, r]);
+        break;
+      case 'vera':
+        out.set(n('vera_lambda_b.default'), [outF]).set(n('vera_lambda_d.default'), [r]);
+        break;
+      case 'ia3':
+        out.set(n('ia3_l.default'), cfg.ia3FeedForward.includes(base.slice(base.lastIndexOf('.') + 1) as Proj) ? [1, inF] : [outF, 1]);
+        break;
+      case 'miss':
+        out.set(n('miss_block.default'), [r, outF]);
+        break;
+      default:
+        out.set(n('lora_A.default.weight'), [rank, inF]).set(n('lora_B.default.weight'), [outF, rank]);
+        if (cfg.method === 'dora') out.set(n('lora_magnitude_vector.default.weight'), [outF]);
+    }
+  }
+  if (cfg.method === 'vera') {
+    const { inMax, outMax } = veraDims(cfg, model);
+    out.set('base_model.vera_A', [r, inMax]).set('base_model.vera_B', [outMax, r]);
+  }
+  if (cfg.method === 'ln_tuning') {
+    for (let l = 0; l < model.layers; l++) {
+      for (const norm of ['input_layernorm', 'post_attention_layernorm']) out.set(savedName(peftName(`model.layers.${l}.${norm}`, 'ln_tuning_layers.default.weight'))!, [model.hidden]);
+    }
+    out.set(savedName(peftName('model.norm', 'ln_tuning_layers.default.weight'))!, [model.hidden]);
+  }
+  return out;
+}
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 export interface AdapterFiles {
   'adapter_model.safetensors': Uint8Array;
   'adapter_config.json': string;
@@ -243,9 +291,15 @@ export async function exportAdapter(inst: PeftInstance, opts: ExportOptions = {}
   const tensors: Record<string, WriteTensor> = {};
   const shapes = new Map<string, number[]>(inst.params.map((p) => [p.name, p.shape]));
   if (inst instanceof LowRankInstance) for (const ls of inst.sites) shapes.set(ls.A.name, ls.A.shape);
+  // VeRA's shared projections are frozen buffers, not params: PEFT's (r, in_max) and (out_max, r).
+  const r = cfg.r;
+  const proj = (n: number, rows: boolean) => (rows ? [r, n / r] : [n / r, r]);
   for (const [key, data] of snap) {
     const name = savedName(key);
-    if (name !== null) tensors[name] = { shape: shapes.get(key) ?? [data.length], data };
+    if (name === null) continue;
+    const shape = shapes.get(key) ?? (cfg.method === 'vera' && (name === 'base_model.vera_A' || name === 'base_model.vera_B') ? proj(data.length, name.endsWith('A')) : null);
+    if (!shape || shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`exportAdapter: no PEFT shape for "${name}" (${data.length} values)`);
+    tensors[name] = { shape, data };
   }
   const convert = inst instanceof LowRankInstance && inst.initFactors.size > 0 && (cfg.method === 'milora' || opts.asLora === true);
   const config = toHfPeftConfig(cfg, opts.baseModelName ?? null, { asLora: convert });
@@ -289,6 +343,13 @@ export async function importAdapter(files: { 'adapter_model.safetensors': Uint8A
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('adapter_config.json: expected a JSON object');
   const cfg = fromHfPeftConfig(json as Record<string, unknown>);
   const file = parseSafetensors(files['adapter_model.safetensors'], 'adapter_model.safetensors');
+  // The shapes PEFT would build for this config on this model: a tensor of the right size but the
+  // wrong shape (e.g. VeRA's projections written flat) does not load in PEFT, so it does not load here.
+  const want = peftShapes(cfg, model.cfg);
+  for (const [name, t] of file.tensors) {
+    const s = want.get(name);
+    if (s && !same(s, t.shape)) throw new Error(`adapter_model.safetensors: tensor "${name}" has shape [${t.shape}], PEFT builds [${s}] for this config and model`);
+  }
   const inst = await getMethod(cfg.method).attach(model, cfg);
   try {
     const ours = await inst.snapshot();
