@@ -320,6 +320,9 @@ export interface GenerateOptions {
   /** Stop once every row has produced this token (checked every `checkEvery` steps). */
   eosId?: number;
   checkEvery?: number;
+  /** Called after every `checkEvery` steps with the steps done so far (progress, and a point where a
+   * caller may yield to its event loop or abort by throwing: the decoder frees its buffers). */
+  onChunk?: (done: number, steps: number) => void | Promise<void>;
 }
 
 export interface Generation {
@@ -439,6 +442,7 @@ class Decoder {
         done = s + 1;
         const every = opts.checkEvery ?? 16;
         if (opts.eosId !== undefined && done < steps && done % every === 0 && allStopped(await be.readInt(t.out), B, P, Tmax, done, opts.eosId)) break;
+        if (opts.onChunk && done < steps && done % every === 0) await opts.onChunk(done, steps);
       }
       return { tokens: await be.readInt(t.out), logp: await be.read(logp), entropy: await be.read(ent), steps: done };
     } finally {

@@ -46,6 +46,8 @@ export interface SampleSettings {
   topP: number;
   maxNewTokens: number;
   seed: number;
+  /** Decode progress (see GenerateOptions.onChunk). */
+  onChunk?: (done: number, steps: number) => void | Promise<void>;
 }
 
 /** Generate `samples` completions for each problem and score them. */
@@ -55,7 +57,7 @@ export async function rollout(model: Model, tok: CharTokenizer, task: Task, prob
   const prompts: string[] = [];
   for (const p of problems) for (let j = 0; j < samples; j++) prompts.push(p.prompt);
   const gen = await model.generate(encodePrompts(tok, prompts, P), rows, s.maxNewTokens, {
-    temperature: s.temperature, topP: s.topP, seed: s.seed, eosId: tok.eosId,
+    temperature: s.temperature, topP: s.topP, seed: s.seed, eosId: tok.eosId, onChunk: s.onChunk,
   });
   const T = P + s.maxNewTokens;
   const steps = gen.steps;

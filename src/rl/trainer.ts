@@ -63,6 +63,9 @@ export class Trainer {
   /** The last rollout, for the group inspector. */
   lastRollout: Rollout | null = null;
   lastAdvantages: Float64Array | null = null;
+  /** Called between decode chunks of rollouts and evaluation (progress; a caller may yield or abort
+   * by throwing, which leaves the trainer as it was before the step once `restore(state())` is applied). */
+  onProgress: ((p: SamplingProgress) => void | Promise<void>) | null = null;
 
   constructor(
     readonly model: Model, readonly peft: PeftInstance, readonly task: Task, readonly tok: CharTokenizer, readonly cfg: RLConfig,
@@ -85,7 +88,8 @@ export class Trainer {
 
   private sampleSettings(round: number) {
     const c = this.cfg;
-    return { temperature: c.temperature, topP: c.topP, maxNewTokens: c.maxNewTokens, seed: (this.step * 101 + round) * 7919 + c.seed };
+    const onChunk = this.onProgress ? (done: number, steps: number) => this.onProgress?.({ phase: 'rollout', done, total: steps }) : undefined;
+    return { temperature: c.temperature, topP: c.topP, maxNewTokens: c.maxNewTokens, seed: (this.step * 101 + round) * 7919 + c.seed, onChunk };
   }
 
   /** One RL step: a rollout (with dynamic-sampling refills) and the updates it feeds. */
@@ -226,7 +230,8 @@ export class Trainer {
 
   /** avg@k and pass@k on the task's held-out sets (the first `evalProblems` problems of each). */
   evaluate(): Promise<EvalRecord[]> {
-    return this.sampling(() => evaluate(this.model, this.tok, this.task, this.cfg, this.step));
+    const progress = this.onProgress ?? undefined;
+    return this.sampling(() => evaluate(this.model, this.tok, this.task, this.cfg, this.step, 256, progress));
   }
 
   /** Run `fn` as sampling runs: adapters in eval mode (no dropout, as PEFT's module.eval()) and, with
@@ -253,9 +258,20 @@ export function pairedChange(before: EvalRecord, after: EvalRecord): { delta: nu
   return { delta: mean, se: sd / Math.sqrt(d.length) };
 }
 
+/** Where sampling is: rollout (decode steps of this step's rollout) or evaluation (problems of all
+ * held-out sets, a chunk's decode counted in proportion). */
+export interface SamplingProgress {
+  phase: 'rollout' | 'eval';
+  done: number;
+  total: number;
+}
+
 export async function evaluate(model: Model, tok: CharTokenizer, task: Task,
-  c: Pick<RLConfig, 'evalProblems' | 'evalK' | 'temperature' | 'topP' | 'maxNewTokens'>, step: number, batchRows = 256): Promise<EvalRecord[]> {
+  c: Pick<RLConfig, 'evalProblems' | 'evalK' | 'temperature' | 'topP' | 'maxNewTokens'>, step: number, batchRows = 256,
+  onProgress?: (p: SamplingProgress) => void | Promise<void>): Promise<EvalRecord[]> {
   const out: EvalRecord[] = [];
+  const total = task.evalSets.reduce((a, set) => a + Math.min(set.problems.length, c.evalProblems), 0);
+  let before = 0;
   for (const set of task.evalSets) {
     const problems = set.problems.slice(0, c.evalProblems);
     const per = Math.max(1, Math.floor(batchRows / c.evalK));
@@ -264,7 +280,11 @@ export async function evaluate(model: Model, tok: CharTokenizer, task: Task,
     for (let i = 0; i < problems.length; i += per) {
       const chunk = problems.slice(i, i + per);
       // Evaluation seeds do not depend on the training step, so every checkpoint sees the same draws.
-      const ro = await rollout(model, tok, task, chunk, c.evalK, { temperature: c.temperature, topP: c.topP, maxNewTokens: c.maxNewTokens, seed: 1_000_003 + i });
+      const base = before;
+      const onChunk = onProgress && ((done: number, steps: number) => onProgress({ phase: 'eval', done: base + (chunk.length * done) / steps, total }));
+      const ro = await rollout(model, tok, task, chunk, c.evalK, { temperature: c.temperature, topP: c.topP, maxNewTokens: c.maxNewTokens, seed: 1_000_003 + i, onChunk });
+      before += chunk.length;
+      await onProgress?.({ phase: 'eval', done: before, total });
       const s = scoreAtK(ro);
       correct += s.avgAtK * chunk.length;
       passed += s.passAtK * chunk.length;

@@ -32,11 +32,13 @@ export interface LiveState {
   error: string | null;
   /** Step of the last checkpoint the page holds for the live run. */
   checkpointStep: number | null;
+  /** Where sampling is inside the current step or evaluation (null between them). */
+  progress: { phase: 'rollout' | 'eval'; step: number; done: number; total: number } | null;
 }
 
 const initial: LiveState = {
   runId: null, state: 'idle', step: 0, message: null, info: null, latest: null, gpuBytes: null, evals: [], evalSeconds: null,
-  groups: null, pending: null, error: null, checkpointStep: null,
+  groups: null, pending: null, error: null, checkpointStep: null, progress: null,
 };
 
 export const useLive = create<LiveState>()(() => ({ ...initial }));
@@ -48,14 +50,14 @@ const isLive = (runId: string) => useLive.getState().runId === runId;
 function onEvent(e: WorkerEvent): void {
   switch (e.kind) {
     case 'status': {
-      if (isLive(e.runId)) useLive.setState({ state: e.state, step: e.step, message: e.message ?? null });
+      if (isLive(e.runId)) useLive.setState({ state: e.state, step: e.step, message: e.message ?? null, ...(e.state === 'running' ? {} : { progress: null }) });
       void patchRun(e.runId, { status: e.state, step: e.step, message: e.message });
       return;
     }
     case 'step': {
       seriesFor(e.runId).pushStep(e.metrics, e.gpuBytes);
       tick();
-      if (isLive(e.runId)) useLive.setState({ latest: e.metrics, gpuBytes: e.gpuBytes, step: e.metrics.step });
+      if (isLive(e.runId)) useLive.setState({ latest: e.metrics, gpuBytes: e.gpuBytes, step: e.metrics.step, progress: null });
       const r = runById(e.runId);
       if (r) void patchRun(e.runId, { step: e.metrics.step, seconds: r.seconds + e.metrics.time_rollout_s + e.metrics.time_train_s });
       void putStep({ ...e.metrics, runId: e.runId, gpu_bytes: e.gpuBytes });
@@ -68,7 +70,7 @@ function onEvent(e: WorkerEvent): void {
         void putEval({ ...r, runId: e.runId });
       }
       tick();
-      if (isLive(e.runId)) useLive.setState({ evals: e.records, evalSeconds: e.seconds });
+      if (isLive(e.runId)) useLive.setState({ evals: e.records, evalSeconds: e.seconds, progress: null });
       return;
     }
     case 'groups':
@@ -77,6 +79,9 @@ function onEvent(e: WorkerEvent): void {
     case 'checkpoint':
       if (isLive(e.runId)) useLive.setState({ checkpointStep: e.step });
       void putCheckpoint({ runId: e.runId, step: e.step, checkpoint: e.checkpoint });
+      return;
+    case 'progress':
+      if (isLive(e.runId) && useLive.getState().state === 'running') useLive.setState({ progress: { phase: e.phase, step: e.step, done: e.done, total: e.total } });
       return;
     case 'download':
       return; // the model loader's (config.ts)

@@ -9,6 +9,32 @@ const STATE_TEXT: Record<string, string> = {
   done: 'Finished', failed: 'Failed', lost: 'GPU device lost',
 };
 
+/** Pause and Stop acknowledged at once: a step finishes before the run pauses; Stop drops the work under way. */
+function PendingLine() {
+  const pending = useLive((s) => s.pending);
+  const step = useLive((s) => s.step);
+  if (pending === 'pause') return <p className="detail" data-testid="run-pending">Pausing after this step (step {step + 1}) finishes…</p>;
+  if (pending === 'stop') return <p className="detail" data-testid="run-pending">Stopping…</p>;
+  return null;
+}
+
+/** What the worker is doing inside the step: the held-out evaluation or the rollout, with how far
+ * (outside the live region: it changes every few tokens). */
+function ProgressLine() {
+  const progress = useLive((s) => s.progress);
+  const state = useLive((s) => s.state);
+  if (!progress || state !== 'running') return null;
+  const pct = Math.round((100 * progress.done) / Math.max(1, progress.total));
+  const text = progress.phase === 'eval'
+    ? `Evaluating on the held-out problems${progress.step === 0 ? ' before step 1' : ` after step ${progress.step}`}: ${pct}%`
+    : `Step ${progress.step + 1}: generating answers, token ${progress.done} of at most ${progress.total}`;
+  return (
+    <p className="detail progress-line" data-testid="run-progress" data-phase={progress.phase}>
+      <progress max={progress.total} value={progress.done} aria-label={text} /> {text}
+    </p>
+  );
+}
+
 function StatusLine() {
   const state = useLive((s) => s.state);
   const step = useLive((s) => s.step);
@@ -31,6 +57,7 @@ function StatusLine() {
         {reward !== undefined && state !== 'idle' && <>, reward {formatValue(reward)}</>}
         {state === 'idle' && (waitingForModel ? ' Waiting for the base model to download…' : <> Press Start to train with seed {Number.isFinite(seed) ? seed : '?'}.</>)}
       </p>
+      {state === 'running' && <PendingLine />}
       {message && <p className={state === 'failed' || state === 'lost' ? 'bad' : 'detail'}>{message}</p>}
       {error && <p className="bad" data-testid="run-error">{error}</p>}
     </div>
@@ -74,12 +101,13 @@ export function RunControls() {
           aria-describedby={invalid > 0 ? 'start-blocked' : undefined}>Start</button>
         <button type="button" onClick={() => void pauseRun()} disabled={busy || state !== 'running'}>Pause</button>
         <button type="button" onClick={() => void resumeRun(runId)} disabled={busy || !resumable}>Resume</button>
-        <button type="button" onClick={() => void stopRun()} disabled={busy || !active} className="secondary">Stop</button>
+        <button type="button" onClick={() => void stopRun()} disabled={(busy && pending !== 'pause') || !active} className="secondary">Stop</button>
         <button type="button" onClick={() => void resetRun()} disabled={busy || state === 'idle'} className="secondary" aria-describedby="reset-help">Reset</button>
       </div>
       <p id="reset-help" className="hint">Reset goes back to step 0 (an unfinished run is discarded); Start then repeats the run with the same seed.</p>
       {invalid > 0 && <p id="start-blocked" className="bad">Fix {invalid === 1 ? 'the highlighted setting' : `the ${invalid} highlighted settings`} to start.</p>}
       <StatusLine />
+      <ProgressLine />
       <RunFacts />
     </section>
   );

@@ -130,6 +130,9 @@ export type WorkerEvent =
   | { kind: 'eval'; runId: string; records: EvalRecord[]; seconds: number }
   | { kind: 'groups'; runId: string; step: number; groups: GroupView[] }
   | { kind: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData }
+  /** Sampling progress between decode chunks: the rollout of step `step + 1` (decode steps done of the
+   * most), or the held-out evaluation at step `step` (problems done, a chunk counted in proportion, of all). */
+  | { kind: 'progress'; runId: string; phase: 'rollout' | 'eval'; step: number; done: number; total: number }
   /** Bytes of a checkpoint file received so far (`total` null when neither the server nor the catalogue says). */
   | { kind: 'download'; base: string; file: string; received: number; total: number | null };
 

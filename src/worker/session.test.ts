@@ -74,6 +74,36 @@ describe('worker session (CPU backend)', () => {
     expect(stored.files['adapter_model.safetensors']).toEqual(live.files['adapter_model.safetensors']);
   }, 120_000);
 
+  it('reports evaluation and rollout progress between decode chunks; Stop drops the step under way, which then replays identically', async () => {
+    // arith: up to 101 new tokens, so decoding passes chunk boundaries (every 16 tokens).
+    const cfg = config({ task: 'arith', maxNewTokens: 101, steps: 3, evalProblems: 8, evalK: 2 });
+    const h = harness();
+    await h.session.start({ type: 'start', runId: 'p', config: cfg, model: tiny, backend: 'cpu' });
+    const progress = () => h.events.flatMap((e) => (e.kind === 'progress' ? [e] : []));
+    await h.until(() => progress().some((p) => p.phase === 'rollout' && p.step === 1));
+    // The baseline evaluation reported its progress before its record, ending at all problems.
+    const firstEval = h.events.findIndex((e) => e.kind === 'eval');
+    const evalProgress = h.events.slice(0, firstEval).flatMap((e) => (e.kind === 'progress' ? [e] : []));
+    expect(evalProgress.some((p) => !Number.isInteger(p.done))).toBe(true); // inside a chunk's decode, not only after it
+    expect(evalProgress.every((p) => p.phase === 'eval' && p.step === 0 && p.total === 16 && p.done <= p.total)).toBe(true);
+    expect(evalProgress.map((p) => p.done)).toEqual([...evalProgress.map((p) => p.done)].sort((a, b) => a - b));
+    expect(evalProgress.at(-1)!.done).toBe(16);
+    // Stop in the middle of step 2's rollout: it answers without finishing the step.
+    await expect(h.session.stop()).resolves.toEqual({ step: 1 });
+    expect(h.steps().map((m) => m.step)).toEqual([1]);
+    const ck = h.events.filter((e): e is Extract<WorkerEvent, { kind: 'checkpoint' }> => e.kind === 'checkpoint').pop()!;
+    expect(ck.step).toBe(1);
+
+    const whole = harness();
+    await whole.session.start({ type: 'start', runId: 'q', config: cfg, model: tiny, backend: 'cpu' });
+    await whole.until(() => whole.states().includes('done'));
+    const resumed = harness();
+    await resumed.session.start({ type: 'start', runId: 'p', config: cfg, model: tiny, backend: 'cpu', resumeFrom: ck.checkpoint });
+    await resumed.until(() => resumed.states().includes('done'));
+    const strip = (m: { time_rollout_s: number }) => ({ ...m, time_rollout_s: 0, time_train_s: 0, rollout_tokens_per_s: 0, train_tokens_per_s: 0 });
+    expect(resumed.steps().map(strip)).toEqual(whole.steps().slice(1).map(strip));
+  }, 120_000);
+
   it('a Stop while the model is being built still gets its answer, and nothing trains', async () => {
     const h = harness();
     const started = h.session.start({ type: 'start', runId: 'd', config: config(), model: tiny, backend: 'cpu' });

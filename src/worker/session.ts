@@ -11,15 +11,17 @@ import { getMethod } from '../peft/registry.ts';
 import type { PeftInstance } from '../peft/types.ts';
 import { loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
 import { completeConfig, validateConfig, type RLConfig } from '../rl/config.ts';
-import { Trainer } from '../rl/trainer.ts';
+import { Trainer, type SamplingProgress } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { groupViews } from './inspector.ts';
 import { BufferBytes } from './memory.ts';
 import { CheckpointCache, loadModel } from './model-source.ts';
 import type { BackendChoice, CheckpointData, RunInfo, RunState, StartRequest, WorkerEvent } from './protocol.ts';
 
-/** A checkpoint is posted to the page every this many steps (and on pause, stop and the end). */
+/** A checkpoint is posted to the page every this many steps, or after a step that ends this long
+ * after the last one (slow steps on a CPU), and on pause, stop and the end. */
 export const CHECKPOINT_EVERY = 5;
+export const CHECKPOINT_EVERY_MS = 30_000;
 
 export type Post = (e: WorkerEvent, transfer?: Transferable[]) => void;
 
@@ -47,6 +49,13 @@ export function referenceText(cfg: RLConfig): string {
 }
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Thrown between decode chunks when Stop was asked for: the step (or evaluation) under way is dropped. */
+class StopRequested extends Error {
+  constructor() {
+    super('stopped');
+  }
+}
 
 export class Session {
   private gpu: Gpu | null = null;
@@ -147,6 +156,8 @@ export class Session {
       throw e;
     }
     this.run = { ...built, runId: req.runId, cfg: req.config };
+    this.lastCheckpoint = performance.now();
+    built.trainer.onProgress = (p) => this.progress(req.runId, built.trainer.step, p);
     if (this.stopWanted) {
       // Stopped while the model was being built: nothing ran, nothing to keep but the run itself.
       this.setState('stopped');
@@ -157,6 +168,15 @@ export class Session {
       void this.loop(!req.resumeFrom);
     }
     return { runId: req.runId, ...built.info, step: built.trainer.step };
+  }
+
+  /** Between decode chunks: tell the page where sampling is, let pause / stop messages in (the CPU
+   * backend otherwise holds the worker's event loop for a whole step), and drop the work under way
+   * when Stop was asked for, so Stop takes effect within one chunk. */
+  private async progress(runId: string, step: number, p: SamplingProgress): Promise<void> {
+    this.post({ kind: 'progress', runId, phase: p.phase, step, done: p.done, total: p.total });
+    await wait(0);
+    if (this.stopWanted) throw new StopRequested();
   }
 
   private async loop(fresh: boolean): Promise<void> {
@@ -175,11 +195,20 @@ export class Session {
           if (this.stopWanted) break;
           this.setState('running');
         }
-        const m = await trainer.trainStep();
+        const before = trainer.state();
+        let m;
+        try {
+          m = await trainer.trainStep();
+        } catch (e) {
+          if (!(e instanceof StopRequested)) throw e;
+          // Stopped while sampling: nothing was updated; the step is dropped and replays identically on resume.
+          trainer.restore(before);
+          break;
+        }
         this.post({ kind: 'step', runId, metrics: m, gpuBytes: run.backend.name === 'webgpu' ? (this.gpu?.bytes.live ?? null) : null });
         if (trainer.lastRollout) this.post({ kind: 'groups', runId, step: m.step, groups: groupViews(trainer.lastRollout, cfg, charTokenizer) });
         if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await this.evaluate();
-        if (m.step % CHECKPOINT_EVERY === 0) await this.sendCheckpoint();
+        if (m.step % CHECKPOINT_EVERY === 0 || performance.now() - this.lastCheckpoint >= CHECKPOINT_EVERY_MS) await this.sendCheckpoint();
         await wait(0); // let pause / stop messages in
       }
       if (trainer.step >= cfg.steps && !this.stopWanted) {
@@ -210,7 +239,13 @@ export class Session {
     const run = this.run;
     if (!run) return;
     const t0 = performance.now();
-    const records = await run.trainer.evaluate();
+    let records;
+    try {
+      records = await run.trainer.evaluate();
+    } catch (e) {
+      if (e instanceof StopRequested) return; // stopped during the evaluation: no record
+      throw e;
+    }
     this.post({ kind: 'eval', runId: run.runId, records, seconds: (performance.now() - t0) / 1000 });
   }
 
@@ -220,8 +255,11 @@ export class Session {
     return { tensors: ck.tensors, meta: JSON.parse(JSON.stringify(ck.meta)) as CheckpointData['meta'] };
   }
 
+  private lastCheckpoint = 0;
+
   private async sendCheckpoint(): Promise<void> {
     if (!this.run) return;
+    this.lastCheckpoint = performance.now();
     const ck = await this.checkpoint();
     this.post({ kind: 'checkpoint', runId: this.run.runId, step: ck.meta.trainer.step, checkpoint: ck }, [ck.tensors.buffer as ArrayBuffer]);
   }
