@@ -17,8 +17,9 @@ import { swigluBackward, swigluForward } from '../ref/swiglu.ref.ts';
 export class CpuTensor implements Tensor {
   readonly data: Float32Array | Int32Array;
   freed = false;
-  constructor(readonly label: string, readonly size: number, readonly dtype: DType) {
-    this.data = dtype === 'f32' ? new Float32Array(size) : new Int32Array(size);
+  /** `data` defaults to a fresh zeroed array; a subclass backend may place it elsewhere (zeroed, of the dtype and size). */
+  constructor(readonly label: string, readonly size: number, readonly dtype: DType, data?: Float32Array | Int32Array) {
+    this.data = data ?? (dtype === 'f32' ? new Float32Array(size) : new Int32Array(size));
   }
 }
 

@@ -1,0 +1,195 @@
+// AssemblyScript (compiled to WebAssembly with 128-bit SIMD by `npm run build:wasm`; not part of the
+// TypeScript program). The CPU backend's matrix products:
+//
+//   C (M,N) = Σ_k A(i,k) · B(k,j),   A(i,k) = a[i·sai + k·sak],   B(k,j) = b[k·sbk + j]
+//   out = scale · C + bias[j]   (or out += that, when accumulate)
+//
+// Every output is one float32 sum over k in ascending order, a separate multiply and add per term
+// (no fused multiply-add, so every machine rounds alike). Tiling, blocking over k (partial sums are
+// stored in float32 and reloaded: the same rounding as keeping them in a register) and the number
+// of threads change which instructions compute an output, never its value: results are
+// bit-identical whatever the thread count or tile shape.
+//
+// Work is split into tasks (a block of rows × a block of columns) that the calling thread and the
+// pool's workers claim from one atomic counter in the job block, so a slow core takes fewer tasks.
+//
+// Job block (i32 words at `job`, written by the host, src/engine/cpu/simd/backend.ts); words 0 and 1
+// (the op and the task counter) are the same for every op (index.ts):
+const J_COUNTER = 1; // next task (atomic)
+const J_M = 2, J_N = 3, J_K = 4;
+const J_A = 5, J_SAI = 6, J_SAK = 7;
+const J_B = 8, J_SBK = 9;
+const J_OUT = 10, J_LDC = 11;
+const J_BIAS = 12; // 0: none
+const J_ACC = 13; // accumulate into out
+const J_SCALE = 14; // f32 bits
+const J_PART = 15; // partial sums (M,N) f32, used when K > KB
+const J_MB = 16, J_NB = 17, J_KB = 18;
+
+@inline function word(job: usize, i: i32): i32 {
+  return load<i32>(job + (<usize>i << 2));
+}
+
+/** Claims and computes tasks until none is left. Called by every participating thread. */
+export function gemmRun(job: usize): void {
+  const M = word(job, J_M), N = word(job, J_N);
+  const MB = word(job, J_MB), NB = word(job, J_NB);
+  const tilesN = (N + NB - 1) / NB;
+  const tasks = ((M + MB - 1) / MB) * tilesN;
+  while (true) {
+    const t = atomic.add<i32>(job + (<usize>J_COUNTER << 2), 1);
+    if (t >= tasks) return;
+    const i0 = (t / tilesN) * MB, j0 = (t % tilesN) * NB;
+    gemmTask(job, i0, min(i0 + MB, M), j0, min(j0 + NB, N));
+  }
+}
+
+function gemmTask(job: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const K = word(job, J_K), KB = word(job, J_KB);
+  const a = <usize>word(job, J_A), sai = word(job, J_SAI), sak = word(job, J_SAK);
+  const b = <usize>word(job, J_B), sbk = word(job, J_SBK);
+  const ldc = word(job, J_LDC);
+  let k0 = 0;
+  do { // at least once: with K = 0 the epilogue still writes scale·0 + bias
+    const kc = min(KB, K - k0);
+    // mode bit 1: start from the partial sums; bit 2: finish (epilogue into out), else store partials
+    const mode = (k0 > 0 ? 1 : 0) | (k0 + kc >= K ? 2 : 0);
+    const ak = a + ((<usize>k0 * sak) << 2), bk = b + ((<usize>k0 * sbk) << 2);
+    let i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      const pa = ak + ((<usize>i * sai) << 2);
+      let j = j0;
+      for (; j + 8 <= j1; j += 8) tile4x8(job, pa, sai, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
+      for (; j + 4 <= j1; j += 4) tile4x4(job, pa, sai, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
+      for (; j < j1; j++) for (let r = 0; r < 4; r++) one(job, pa + ((<usize>r * sai) << 2), sak, bk + (<usize>j << 2), sbk, kc, i + r, j, ldc, mode);
+    }
+    for (; i < i1; i++) {
+      const pa = ak + ((<usize>i * sai) << 2);
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) tile1x4(job, pa, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
+      for (; j < j1; j++) one(job, pa, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
+    }
+    k0 += KB;
+  } while (k0 < K);
+}
+
+// --- storing a finished or partial vector of 4 outputs (row i, columns j..j+3) --------------------
+
+@inline function start4(job: usize, i: i32, j: i32, ldc: i32, mode: i32): v128 {
+  if (mode & 1) return v128.load(<usize>word(job, J_PART) + ((<usize>i * ldc + j) << 2));
+  return f32x4.splat(0);
+}
+
+@inline function store4(job: usize, acc: v128, i: i32, j: i32, ldc: i32, mode: i32): void {
+  const at = (<usize>i * ldc + j) << 2;
+  if (!(mode & 2)) {
+    v128.store(<usize>word(job, J_PART) + at, acc);
+    return;
+  }
+  let v = f32x4.mul(f32x4.splat(reinterpret<f32>(word(job, J_SCALE))), acc);
+  const bias = <usize>word(job, J_BIAS);
+  if (bias) v = f32x4.add(v, v128.load(bias + (<usize>j << 2)));
+  const out = <usize>word(job, J_OUT) + at;
+  if (word(job, J_ACC)) v = f32x4.add(v128.load(out), v);
+  v128.store(out, v);
+}
+
+@inline function start1(job: usize, i: i32, j: i32, ldc: i32, mode: i32): f32 {
+  if (mode & 1) return load<f32>(<usize>word(job, J_PART) + ((<usize>i * ldc + j) << 2));
+  return 0;
+}
+
+@inline function store1(job: usize, acc: f32, i: i32, j: i32, ldc: i32, mode: i32): void {
+  const at = (<usize>i * ldc + j) << 2;
+  if (!(mode & 2)) {
+    store<f32>(<usize>word(job, J_PART) + at, acc);
+    return;
+  }
+  let v = reinterpret<f32>(word(job, J_SCALE)) * acc;
+  const bias = <usize>word(job, J_BIAS);
+  if (bias) v = v + load<f32>(bias + (<usize>j << 2));
+  const out = <usize>word(job, J_OUT) + at;
+  if (word(job, J_ACC)) v = load<f32>(out) + v;
+  store<f32>(out, v);
+}
+
+// --- micro-kernels: registers hold the tile's sums for the whole k range -------------------------
+
+/** 4 rows × 8 columns: 8 vector accumulators, 4 broadcasts and 2 vector loads per k. */
+function tile4x8(job: usize, pa: usize, sai: i32, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+  const rs = <usize>sai << 2, ks = <usize>sak << 2, bs = <usize>sbk << 2;
+  let c00 = start4(job, i, j, ldc, mode), c01 = start4(job, i, j + 4, ldc, mode);
+  let c10 = start4(job, i + 1, j, ldc, mode), c11 = start4(job, i + 1, j + 4, ldc, mode);
+  let c20 = start4(job, i + 2, j, ldc, mode), c21 = start4(job, i + 2, j + 4, ldc, mode);
+  let c30 = start4(job, i + 3, j, ldc, mode), c31 = start4(job, i + 3, j + 4, ldc, mode);
+  let p0 = pa, p1 = pa + rs, p2 = pa + 2 * rs, p3 = pa + 3 * rs;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let x = v128.load32_splat(p0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(p1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(p2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(p3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    p0 += ks; p1 += ks; p2 += ks; p3 += ks; pb += bs;
+  }
+  store4(job, c00, i, j, ldc, mode); store4(job, c01, i, j + 4, ldc, mode);
+  store4(job, c10, i + 1, j, ldc, mode); store4(job, c11, i + 1, j + 4, ldc, mode);
+  store4(job, c20, i + 2, j, ldc, mode); store4(job, c21, i + 2, j + 4, ldc, mode);
+  store4(job, c30, i + 3, j, ldc, mode); store4(job, c31, i + 3, j + 4, ldc, mode);
+}
+
+/** 4 rows × 4 columns (the column tail of a 4-row block). */
+function tile4x4(job: usize, pa: usize, sai: i32, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+  const rs = <usize>sai << 2, ks = <usize>sak << 2, bs = <usize>sbk << 2;
+  let c0 = start4(job, i, j, ldc, mode), c1 = start4(job, i + 1, j, ldc, mode);
+  let c2 = start4(job, i + 2, j, ldc, mode), c3 = start4(job, i + 3, j, ldc, mode);
+  let p0 = pa, p1 = pa + rs, p2 = pa + 2 * rs, p3 = pa + 3 * rs;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(p0), b0));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(p1), b0));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(p2), b0));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(p3), b0));
+    p0 += ks; p1 += ks; p2 += ks; p3 += ks; pb += bs;
+  }
+  store4(job, c0, i, j, ldc, mode); store4(job, c1, i + 1, j, ldc, mode);
+  store4(job, c2, i + 2, j, ldc, mode); store4(job, c3, i + 3, j, ldc, mode);
+}
+
+/** 1 row × 4 columns (the row tail). */
+function tile1x4(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+  const ks = <usize>sak << 2, bs = <usize>sbk << 2;
+  let c = start4(job, i, j, ldc, mode);
+  for (let k = 0; k < kc; k++) {
+    c = f32x4.add(c, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+    pa += ks; pb += bs;
+  }
+  store4(job, c, i, j, ldc, mode);
+}
+
+/** One output (the last columns when N is not a multiple of 4). */
+function one(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+  const ks = <usize>sak << 2, bs = <usize>sbk << 2;
+  let c = start1(job, i, j, ldc, mode);
+  for (let k = 0; k < kc; k++) {
+    c = c + load<f32>(pa) * load<f32>(pb);
+    pa += ks; pb += bs;
+  }
+  store1(job, c, i, j, ldc, mode);
+}
+
+/** dst (cols, rows) = src (rows, cols)ᵀ, in blocks of 8×8 for the cache. */
+export function transpose(dst: usize, src: usize, rows: i32, cols: i32): void {
+  for (let r0 = 0; r0 < rows; r0 += 8) {
+    const r1 = min(r0 + 8, rows);
+    for (let c0 = 0; c0 < cols; c0 += 8) {
+      const c1 = min(c0 + 8, cols);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) store<f32>(dst + ((<usize>c * rows + r) << 2), load<f32>(src + ((<usize>r * cols + c) << 2)));
+      }
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// The CPU backend the lab runs on when there is no real GPU: the reference CPU backend with its hot ops
+// replaced by WebAssembly SIMD kernels on every core (runtime.ts, assembly/). Tensors live in the
+// kernels' memory, so an op passes addresses, not copies. Float32 storage and arithmetic; each output
+// of a matmul is one float32 sum in a fixed order, so a seed gives the same bits with any number of
+// threads on any machine (tested). The ops not listed here run the float64-checked references.
+import type { Tensor } from '../../backend.ts';
+import { CpuBackend, CpuTensor } from '../backend.ts';
+import { hardwareThreads, simdRuntime, singleThreadReason, type SimdRuntime } from './runtime.ts';
+
+class SimdTensor extends CpuTensor {
+  constructor(label: string, size: number, dtype: 'f32' | 'i32', readonly addr: number, rt: SimdRuntime) {
+    const data = dtype === 'f32' ? rt.f32(addr, size) : rt.i32(addr, size);
+    data.fill(0);
+    super(label, size, dtype, data);
+  }
+}
+
+function at(op: string, t: Tensor, n: number): number {
+  if (!(t instanceof SimdTensor)) throw new Error(`${op}: tensor '${t.label}' does not belong to the SIMD CPU backend`);
+  if (t.freed) throw new Error(`${op}: tensor '${t.label}' used after free`);
+  if (t.dtype !== 'f32') throw new Error(`${op}: tensor '${t.label}' is ${t.dtype}, expected f32`);
+  if (t.size < n) throw new Error(`${op}: tensor '${t.label}' has ${t.size} elements, op needs ${n}`);
+  return t.addr;
+}
+
+function finite(op: string, x: number): number {
+  if (!Number.isFinite(x)) throw new RangeError(`${op}: scale must be finite, got ${x}`);
+  return x;
+}
+
+function noAlias(op: string, out: Tensor, ...inputs: (Tensor | null)[]): void {
+  for (const t of inputs) if (out === t) throw new Error(`${op}: out '${out.label}' may not alias input '${t.label}'`);
+}
+
+const OP_GEMM = 1;
+/** Below this many multiply-adds an op runs on the calling thread: waking workers costs more. */
+const PARALLEL_MIN_MACS = 1 << 18;
+
+/** C (M,N) = Σ_k A(i,k)·B(k,j) with A(i,k) = a[i·sai + k·sak], B(k,j) = b[k·sbk + j] (byte addresses);
+ * out = scale·C + bias (or +=). See assembly/gemm.ts. */
+interface Gemm {
+  M: number; N: number; K: number;
+  a: number; sai: number; sak: number;
+  b: number; sbk: number;
+  out: number; bias: number; accumulate: boolean; scale: number;
+}
+
+export interface SimdCpuOptions {
+  /** Threads (the calling one included); default: every core the platform reports. */
+  threads?: number;
+}
+
+export class SimdCpuBackend extends CpuBackend {
+  readonly rt = simdRuntime();
+  /** Threads asked for; `threadsReady` says how many are running. */
+  readonly threads: number;
+  private readonly job: number;
+  private readonly jobWords: Int32Array;
+  private readonly scratch = [{ addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }];
+
+  /** Prefer `SimdCpuBackend.create`, which waits for the worker threads; a backend constructed
+   * directly runs on the threads that are ready (results are the same). */
+  constructor(opts: SimdCpuOptions = {}) {
+    super();
+    const threads = opts.threads ?? hardwareThreads();
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`SIMD CPU backend: threads must be a positive integer, got ${threads}`);
+    this.threads = threads;
+    this.job = this.rt.alloc(32 * 4);
+    this.jobWords = this.rt.i32(this.job, 32);
+    void this.rt.startWorkers(threads);
+  }
+
+  static async create(opts: SimdCpuOptions = {}): Promise<SimdCpuBackend> {
+    const b = new SimdCpuBackend(opts);
+    await b.rt.startWorkers(b.threads);
+    return b;
+  }
+
+  /** Threads that take part in a job now: the caller and the ready workers. */
+  get threadsReady(): number {
+    return 1 + this.rt.readyWorkers(this.threads - 1);
+  }
+
+  /** One line for logs and the page: what runs and on how many threads. */
+  describe(): string {
+    const n = this.threadsReady;
+    const why = n < this.threads ? ` (${singleThreadReason ?? `${this.threads - n} worker(s) not ready`})` : '';
+    return `CPU (WebAssembly SIMD, float32, ${n} thread${n === 1 ? '' : 's'}${why})`;
+  }
+
+  override alloc(label: string, size: number, dtype: 'f32' | 'i32' = 'f32'): Tensor {
+    if (!Number.isInteger(size) || size < 0) throw new Error(`alloc '${label}': size must be a non-negative integer, got ${size}`);
+    if (dtype !== 'f32' && dtype !== 'i32') throw new Error(`alloc '${label}': unknown dtype ${String(dtype)}`);
+    return new SimdTensor(label, size, dtype, this.rt.alloc(size * 4), this.rt);
+  }
+
+  override free(t: Tensor): void {
+    if (!(t instanceof SimdTensor)) throw new Error(`free: tensor '${t.label}' does not belong to the SIMD CPU backend`);
+    if (t.freed) throw new Error(`free: tensor '${t.label}' freed twice`);
+    t.freed = true;
+    this.rt.free(t.addr, t.size * 4);
+  }
+
+  /** A reusable scratch block of at least n floats (two slots). */
+  private temp(slot: 0 | 1, n: number): number {
+    const s = this.scratch[slot];
+    if (s.bytes < n * 4) {
+      if (s.bytes) this.rt.free(s.addr, s.bytes);
+      s.bytes = Math.max(n * 4, s.bytes * 2);
+      s.addr = this.rt.alloc(s.bytes);
+    }
+    return s.addr;
+  }
+
+  private gemm(g: Gemm): void {
+    const { M, N, K } = g;
+    if (M === 0 || N === 0) return;
+    // Tasks of MB rows × NB columns; k in blocks of KB when K is long (partial sums in scratch).
+    const KB = K > 512 ? 256 : Math.max(K, 1);
+    const NB = N <= 96 ? N : 64;
+    const macs = M * N * K;
+    const threads = macs < PARALLEL_MIN_MACS ? 1 : this.threads;
+    const MB = Math.max(4, Math.min(32, 4 * Math.ceil(M / (4 * 4 * threads))));
+    const w = this.jobWords;
+    w[0] = OP_GEMM; w[1] = 0;
+    w[2] = M; w[3] = N; w[4] = K;
+    w[5] = g.a; w[6] = g.sai; w[7] = g.sak;
+    w[8] = g.b; w[9] = g.sbk;
+    w[10] = g.out; w[11] = N;
+    w[12] = g.bias; w[13] = g.accumulate ? 1 : 0;
+    new Float32Array(w.buffer, w.byteOffset + 14 * 4, 1)[0] = g.scale;
+    w[15] = K > KB ? this.temp(1, M * N) : 0;
+    w[16] = MB; w[17] = NB; w[18] = KB;
+    this.rt.run(this.job, threads);
+  }
+
+  override matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number, accumulate = false, scale = 1): void {
+    const op = 'matmulForward';
+    noAlias(op, out, inp, w, bias);
+    const o = at(op, out, N * OC), x = at(op, inp, N * C), wa = at(op, w, OC * C), b = bias ? at(op, bias, OC) : 0;
+    const s = finite(op, scale);
+    const wT = this.temp(0, OC * C); // (C, OC): the columns of wᵀ contiguous
+    this.rt.kernels.transpose(wT, wa, OC, C);
+    this.gemm({ M: N, N: OC, K: C, a: x, sai: C, sak: 1, b: wT, sbk: OC, out: o, bias: b, accumulate, scale: s });
+  }
+
+  override matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean, scale = 1): void {
+    const op = 'matmulBackwardInput';
+    noAlias(op, dinp, dout, w);
+    const d = at(op, dinp, N * C), g = at(op, dout, N * OC), wa = at(op, w, OC * C);
+    this.gemm({ M: N, N: C, K: OC, a: g, sai: OC, sak: 1, b: wa, sbk: C, out: d, bias: 0, accumulate, scale: finite(op, scale) });
+  }
+
+  override matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, scale = 1): void {
+    const op = 'matmulBackwardWeight';
+    noAlias(op, dw, dout, inp);
+    const d = at(op, dw, OC * C), g = at(op, dout, N * OC), x = at(op, inp, N * C);
+    this.gemm({ M: OC, N: C, K: N, a: g, sai: 1, sak: OC, b: x, sbk: C, out: d, bias: 0, accumulate: true, scale: finite(op, scale) });
+  }
+}

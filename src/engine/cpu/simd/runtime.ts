@@ -1,0 +1,216 @@
+// The WebAssembly side of the SIMD CPU backend: one memory that holds every tensor, the compiled
+// kernels (assembly/*.ts, built by `npm run build:wasm` into kernels.wasm.ts), an allocator over that
+// memory, and a pool of worker threads that share it.
+//
+// Threads: where SharedArrayBuffer exists (Node; a cross-origin-isolated page or worker; Deno) the
+// memory is shared and `threads − 1` workers run the same kernels on it. A job is described in
+// memory, the calling thread and every ready worker claim its tasks from one atomic counter, and
+// the caller blocks (Atomics.wait) until each worker has checked in. Each worker waits on its own
+// slot, so a worker that becomes ready during a job is not counted in it. Where Atomics.wait is not
+// allowed (a page's main thread) or there is no SharedArrayBuffer, everything runs on the calling
+// thread. The thread count never changes a result (see assembly/gemm.ts).
+import { KERNELS_SHARED, KERNELS_UNSHARED } from './kernels.wasm.ts';
+
+interface Kernels {
+  run(job: number): void;
+  transpose(dst: number, src: number, rows: number, cols: number): void;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+const HEAP_BASE = PAGE; // page 0 is left to the module
+
+// Control words (i32) shared with the workers, in their own block of memory.
+const C_DONE = 0; // workers that finished the current job
+const C_JOB = 1; // address of the current job block
+const C_SLOTS = 8; // + id: the job generation worker id should run (−1: exit)
+const MAX_WORKERS = 63;
+const C_READY = C_SLOTS + MAX_WORKERS; // + id: 1 once worker id is instantiated and waiting
+
+/** The worker's whole program: instantiate the kernels on the shared memory, then run jobs. It
+ * runs as a Node worker (workerData) or a Web Worker (first message). */
+const WORKER_SOURCE = `
+function start(d) {
+  const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
+  const ctl = new Int32Array(d.memory.buffer, d.ctl, ${C_READY + MAX_WORKERS});
+  let seen = 0;
+  Atomics.store(ctl, ${C_READY} + d.id, 1);
+  for (;;) {
+    Atomics.wait(ctl, ${C_SLOTS} + d.id, seen);
+    seen = Atomics.load(ctl, ${C_SLOTS} + d.id);
+    if (seen < 0) return;
+    ex.run(Atomics.load(ctl, ${C_JOB}));
+    Atomics.add(ctl, ${C_DONE}, 1);
+    Atomics.notify(ctl, ${C_DONE});
+  }
+}
+if (typeof require === 'function' && require('node:worker_threads').workerData) start(require('node:worker_threads').workerData);
+else self.onmessage = (e) => start(e.data);
+`;
+
+function decode(b64: string): Uint8Array {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && !('Deno' in globalThis);
+/** A page's main thread may not block in Atomics.wait; workers, Node and Deno may. */
+const canBlock = typeof (globalThis as { document?: unknown }).document === 'undefined';
+const sharedOk = typeof SharedArrayBuffer !== 'undefined' && canBlock
+  && (isNode || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false);
+
+/** Why the pool is limited to the calling thread, or null when threads are available. */
+export const singleThreadReason: string | null = !canBlock ? 'a page\'s main thread cannot wait for workers'
+  : typeof SharedArrayBuffer === 'undefined' ? 'no SharedArrayBuffer (the page is not cross-origin isolated)'
+    : !sharedOk ? 'the page is not cross-origin isolated' : null;
+
+/** Cores reported by the platform. */
+export function hardwareThreads(): number {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Math.max(1, Math.min(MAX_WORKERS + 1, nav?.hardwareConcurrency ?? 1));
+}
+
+interface PoolWorker { terminate(): unknown }
+
+export class SimdRuntime {
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: Kernels;
+  private readonly module: WebAssembly.Module;
+  private top = HEAP_BASE;
+  private readonly freeLists = new Map<number, number[]>();
+  private readonly ctlAddr: number;
+  private ctl: Int32Array;
+  private readonly workers: PoolWorker[] = [];
+  private gen = 0;
+  private starting: Promise<void> = Promise.resolve();
+
+  constructor() {
+    this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: sharedOk } as WebAssembly.MemoryDescriptor);
+    this.module = new WebAssembly.Module(decode(sharedOk ? KERNELS_SHARED : KERNELS_UNSHARED) as BufferSource);
+    this.kernels = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as unknown as Kernels;
+    this.ctlAddr = this.alloc((C_READY + MAX_WORKERS) * 4);
+    this.ctl = new Int32Array(this.memory.buffer, this.ctlAddr, C_READY + MAX_WORKERS);
+    this.ctl.fill(0);
+  }
+
+  // --- memory --------------------------------------------------------------------------------
+
+  /** A 64-byte aligned block of `bytes` (reused from freed blocks of the same rounded size). */
+  alloc(bytes: number): number {
+    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const reuse = this.freeLists.get(size)?.pop();
+    if (reuse !== undefined) return reuse;
+    const at = this.top;
+    const end = at + size;
+    const pages = this.memory.buffer.byteLength / PAGE;
+    if (end > pages * PAGE) {
+      const need = Math.ceil(end / PAGE) - pages;
+      if (pages + need > MAX_PAGES) throw new RangeError(`CPU backend: out of memory (${(end / 2 ** 30).toFixed(2)} GiB > the 4 GiB of WebAssembly)`);
+      // grow in steps of at least 1/8 of the memory, so repeated small allocations do not grow it each time
+      this.memory.grow(Math.min(MAX_PAGES - pages, Math.max(need, Math.ceil(pages / 8))));
+    }
+    this.top = end;
+    return at;
+  }
+
+  free(addr: number, bytes: number): void {
+    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const list = this.freeLists.get(size);
+    if (list) list.push(addr);
+    else this.freeLists.set(size, [addr]);
+  }
+
+  /** Bytes handed out from the memory so far (live or on a free list). */
+  get reservedBytes(): number {
+    return this.top;
+  }
+
+  f32(addr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, addr, n);
+  }
+
+  i32(addr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, addr, n);
+  }
+
+  // --- threads -------------------------------------------------------------------------------
+
+  /** Start workers until `threads − 1` exist (at most MAX_WORKERS); resolves when they are ready
+   * or after `timeoutMs` (then the ones not ready yet simply join later jobs once they are). */
+  startWorkers(threads: number, timeoutMs = 20_000): Promise<void> {
+    if (singleThreadReason) return Promise.resolve();
+    const want = Math.min(MAX_WORKERS, Math.max(0, threads - 1));
+    // one start at a time, so two callers never spawn the same worker id
+    this.starting = this.starting.then(() => this.spawnUpTo(want, timeoutMs));
+    return this.starting;
+  }
+
+  private async spawnUpTo(want: number, timeoutMs: number): Promise<void> {
+    while (this.workers.length < want) this.workers.push(await this.spawn(this.workers.length));
+    const t0 = Date.now();
+    while (this.readyWorkers(want) < want && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  /** Workers among the first `n` that are ready for jobs. */
+  readyWorkers(n = this.workers.length): number {
+    let k = 0;
+    for (let i = 0; i < Math.min(n, this.workers.length); i++) k += Atomics.load(this.ctl, C_READY + i);
+    return k;
+  }
+
+  private async spawn(id: number): Promise<PoolWorker> {
+    const data = { module: this.module, memory: this.memory, ctl: this.ctlAddr, id };
+    if (isNode) {
+      const { Worker } = await import('node:worker_threads');
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      w.unref();
+      w.on('error', (e) => console.error(`CPU backend worker ${id} failed:`, e));
+      return w;
+    }
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+    const w = new Worker(url, { type: 'module', name: `rlvr-cpu-${id}` });
+    w.postMessage(data);
+    return w;
+  }
+
+  /** Run a job block on the calling thread and on up to `threads − 1` ready workers; returns when all
+   * are done. */
+  run(job: number, threads: number): void {
+    if (this.ctl.buffer !== this.memory.buffer) this.ctl = new Int32Array(this.memory.buffer, this.ctlAddr, C_READY + MAX_WORKERS);
+    const ctl = this.ctl;
+    const use = Math.min(threads - 1, this.workers.length);
+    const called: number[] = [];
+    if (use > 0) {
+      Atomics.store(ctl, C_DONE, 0);
+      Atomics.store(ctl, C_JOB, job);
+      this.gen = (this.gen + 1) & 0x3fffffff;
+      for (let i = 0; i < use; i++) {
+        if (Atomics.load(ctl, C_READY + i) !== 1) continue;
+        Atomics.store(ctl, C_SLOTS + i, this.gen);
+        Atomics.notify(ctl, C_SLOTS + i);
+        called.push(i);
+      }
+    }
+    this.kernels.run(job);
+    for (let d = Atomics.load(ctl, C_DONE); d < called.length; d = Atomics.load(ctl, C_DONE)) Atomics.wait(ctl, C_DONE, d);
+  }
+
+  /** Stop every worker (they exit at their next wake-up). */
+  close(): void {
+    for (let i = 0; i < this.workers.length; i++) {
+      Atomics.store(this.ctl, C_SLOTS + i, -1);
+      Atomics.notify(this.ctl, C_SLOTS + i);
+    }
+    for (const w of this.workers.splice(0)) void w.terminate();
+  }
+}
+
+let shared: SimdRuntime | null = null;
+
+/** The process's (or worker's) one runtime: tensors of every SIMD backend live in its memory. */
+export function simdRuntime(): SimdRuntime {
+  shared ??= new SimdRuntime();
+  return shared;
+}
