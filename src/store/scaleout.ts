@@ -1,11 +1,27 @@
 // The same experiment for people who outgrow one machine: a ready-to-edit Python script for HF
-// TRL's GRPOTrainer with PEFT, and a verl config (its DAPO recipe's keys), carrying the method and
+// TRL's GRPOTrainer with PEFT, and a verl config for its DAPO recipe, carrying the method and
 // hyperparameters. The base model and the dataset are theirs to fill in: the lab's random model
 // and in-browser task generators do not exist there.
+//
+// Checked against (docs/SCALE-OUT.md lists what maps one to one, what is converted, what is refused):
+//   TRL  trl/trainer/grpo_trainer.py, grpo_config.py (1.10.0.dev0, f2cd577)
+//   verl verl/trainer/config/_generated_ppo_trainer.yaml, verl/workers/fsdp_workers.py,
+//        verl/workers/config/optimizer.py (0.8.0.dev, b178a3c) and the DAPO recipe at verl's pinned
+//        recipe submodule (verl-recipe 21892b9: dapo/config/dapo_trainer.yaml, dapo/dapo_ray_trainer.py)
+//   PEFT peft/optimizers/loraplus.py, lorafa.py, tuners/adalora/model.py (0.20.1.dev0, 5d602fd)
+// The keys and fields used are kept in tests/fixtures/scaleout/ and checked by scaleout.test.ts.
 import { toHfPeftConfig } from '../peft/hf.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { ModelSource } from '../worker/protocol.ts';
 import { encodeModel, toQuery } from './share.ts';
+
+/** A setting the target cannot express: the export is refused with the reason rather than written wrong. */
+export class ExportRefused extends Error {
+  constructor(readonly target: 'TRL' | 'verl', reason: string) {
+    super(`${target} export refused: ${reason}`);
+    this.name = 'ExportRefused';
+  }
+}
 
 const py = (v: unknown): string =>
   v === null || v === undefined ? 'None' : typeof v === 'boolean' ? (v ? 'True' : 'False') : typeof v === 'string' ? JSON.stringify(v)
@@ -17,6 +33,7 @@ function peftDict(c: RLConfig): Record<string, unknown> | null {
   const d = { ...toHfPeftConfig(c.peft) };
   for (const k of ['auto_mapping', 'peft_version', 'base_model_name_or_path', 'revision']) delete d[k];
   d.inference_mode = false;
+  if (c.peft.method === 'adalora') d.total_step = c.peft.adalora.totalStep;
   return d;
 }
 
@@ -24,29 +41,114 @@ function header(c: RLConfig, m: ModelSource, comment: string): string {
   return [
     `${comment} Exported by RLVR Lab: task ${c.task}, method ${c.peft.method}, loss ${c.lossType}, seed ${c.seed}.`,
     `${comment} Lab link settings: ?${toQuery(c, m) || '(defaults)'}`,
-    `${comment} The lab trained a ${encodeModel(m)} model; set MODEL to a real checkpoint (the study used Qwen2.5 / DeepSeek-R1-Distill).`,
+    `${comment} The lab trained a ${encodeModel(m)} model; set the model path to a real checkpoint (the study used Qwen2.5 / DeepSeek-R1-Distill).`,
   ].join('\n');
 }
 
+/** Optimizer steps the lab takes in a run: one per mini-batch per epoch per rollout. */
+export function optimizerSteps(c: RLConfig): number {
+  return c.steps * c.miniBatches * c.epochs;
+}
+
+const TRL_SCHEDULE: Record<RLConfig['schedule'], string> = { constant: 'constant_with_warmup', cosine: 'cosine', linear: 'linear' };
+
 export function trlScript(c: RLConfig, m: ModelSource): string {
   const completions = c.groupSize * c.promptsPerStep;
-  const perDevice = completions % c.miniBatches === 0 ? completions / c.miniBatches : completions;
+  if (completions % c.miniBatches !== 0) {
+    throw new ExportRefused('TRL', `${completions} completions per rollout do not split into ${c.miniBatches} equal mini-batches; TRL's steps_per_generation needs per_device_train_batch_size × ${c.miniBatches} = the generation batch`);
+  }
+  const perDevice = completions / c.miniBatches;
+  const method = c.peft.method;
   const peft = peftDict(c);
   const notes: string[] = [];
-  if (c.dynamicSampling) notes.push('# DAPO dynamic sampling (refill zero-variance groups) has no GRPOTrainer switch: zero-variance groups get advantage 0 instead.');
-  if (c.peft.method === 'milora') notes.push('# MiLoRA is not in PEFT: this uses PiSSA-style init; for minor components initialise A, B from the smallest singular triplets yourself.');
-  const optimizer = c.peft.method === 'lora_plus'
-    ? `# LoRA+: model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config); optimizer = peft.optimizers.create_loraplus_optimizer(model, torch.optim.AdamW, lr=${c.lr}, loraplus_lr_ratio=${c.peft.loraPlusRatio}); pass model=model, optimizers=(optimizer, None) and no peft_config to GRPOTrainer.\n`
-    : c.peft.method === 'lora_fa' ? '# LoRA-FA: freeze every lora_A after get_peft_model (p.requires_grad_(False) for names containing "lora_A").\n' : '';
+  if (c.dynamicSampling) {
+    notes.push('# DAPO dynamic sampling (drop groups whose accuracy does not vary, refill) has no GRPOTrainer switch: here every group',
+      '# trains; groups with equal rewards get advantage 0, but groups that differ only by the overlong penalty still train.');
+  }
+  if (method === 'milora') {
+    notes.push('# MiLoRA is not in PEFT. The lab\'s MiLoRA adapter exports as an equivalent plain LoRA of rank 2r, but training',
+      `# needs A, B initialised from the r smallest singular triplets of each weight (W - s·B·A stays frozen); this config`,
+      `# is plain LoRA (rank ${c.peft.r}, default init): initialise lora_A / lora_B and the base weights yourself to train MiLoRA.`);
+  }
+  let model = 'MODEL';
+  let optimizers = '';
+  let setup = '';
+  if (method === 'lora_plus') {
+    setup = `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)
+# LoRA+ (PEFT's optimizer): lora_B and 1-D adapter tensors at lr × ${c.peft.loraPlusRatio}, lora_A at lr, as the lab trains it.
+optimizer = create_loraplus_optimizer(model, torch.optim.AdamW, lr=${c.lr}, loraplus_lr_ratio=${c.peft.loraPlusRatio},
+                                      weight_decay=${c.weightDecay}, betas=(${c.adamBeta1}, ${c.adamBeta2}), eps=${c.adamEps})
+`;
+    model = 'model';
+    optimizers = ', optimizers=(optimizer, None)';
+  } else if (method === 'lora_fa') {
+    setup = `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)
+# LoRA-FA. The lab freezes lora_A and trains lora_B with plain AdamW (no gradient preconditioning): that is
+# the default below. PEFT's own optimizer (USE_PEFT_LORAFA = True) also freezes lora_A and preconditions
+# lora_B's gradient by (A Aᵀ)⁻¹ / s² (peft/optimizers/lorafa.py), the LoRA-FA paper's variant.
+USE_PEFT_LORAFA = False
+if USE_PEFT_LORAFA:
+    optimizer = create_lorafa_optimizer(model, r=${c.peft.r}, lora_alpha=${c.peft.alpha}, lr=${c.lr}, weight_decay=${c.weightDecay})
+else:
+    for name, p in model.named_parameters():
+        if "lora_A" in name:
+            p.requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=${c.lr},
+                                  betas=(${c.adamBeta1}, ${c.adamBeta2}), eps=${c.adamEps}, weight_decay=${c.weightDecay})
+`;
+    model = 'model';
+    optimizers = ', optimizers=(optimizer, None)';
+  }
+  const a = c.peft.adalora;
+  const adalora = method === 'adalora';
+  const trainerCls = adalora ? 'AdaLoraGRPOTrainer' : 'GRPOTrainer';
+  const adaloraCode = adalora ? `
+# AdaLoRA as the lab trains it. PEFT adds the orthogonal regulariser only when the forward gets labels,
+# which GRPOTrainer never passes: add it to the loss here (AdaLoraModel.forward's formula).
+ORTH_REG_WEIGHT = ${a.orthRegWeight}
+
+def adalora_orth_reg(model):
+    total, n = 0.0, 0
+    for name, p in model.named_parameters():
+        if ("lora_A" in name or "lora_B" in name) and p.requires_grad:
+            cov = p @ p.T if "lora_A" in name else p.T @ p
+            total = total + torch.norm(cov - torch.eye(*cov.size(), device=cov.device, dtype=cov.dtype), p="fro")
+            n += 1
+    return total / n if n else 0.0
+
+class AdaLoraGRPOTrainer(GRPOTrainer):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        return loss + ORTH_REG_WEIGHT * adalora_orth_reg(model)
+${a.allocate ? `
+class AdaLoraAllocate(TrainerCallback):
+    """update_and_allocate after every optimizer step, before the gradients are zeroed (PEFT's AdaLoRA
+    loop); the lab counts steps from 1, Trainer's global_step is the count before this step."""
+    def __init__(self, model):
+        self.model = model
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.model.base_model.update_and_allocate(state.global_step + 1)
+` : `# The lab ran this AdaLoRA without its rank allocator (adalora.allocate off): update_and_allocate is not called.
+`}` : '';
+  if (adalora) {
+    setup = `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)  # total_step ${a.totalStep} (the lab's)\n`;
+    model = 'model';
+  }
+  const callbacks = adalora && a.allocate ? ', callbacks=[AdaLoraAllocate(model)]' : '';
+  const peftArg = model === 'MODEL' ? ', peft_config=peft_config' : '';
+  const imports = [
+    'import re', 'import torch', 'from datasets import load_dataset', 'from peft import get_peft_config, get_peft_model',
+    ...(method === 'lora_plus' ? ['from peft.optimizers import create_loraplus_optimizer'] : []),
+    ...(method === 'lora_fa' ? ['from peft.optimizers import create_lorafa_optimizer'] : []),
+    `from transformers import AutoModelForCausalLM${adalora && a.allocate ? ', TrainerCallback' : ''}`,
+    'from trl import GRPOConfig, GRPOTrainer',
+    ...(c.overlongShaping ? ['from trl.rewards import get_soft_overlong_punishment'] : []),
+  ];
   return `${header(c, m, '#')}
 # pip install "trl>=0.23" peft transformers datasets
-import re
-import torch
-from datasets import load_dataset
-from peft import get_peft_config, get_peft_model
-from transformers import AutoModelForCausalLM
-from trl import GRPOConfig, GRPOTrainer
-${c.overlongShaping ? 'from trl.rewards import get_soft_overlong_punishment\n' : ''}
+${imports.join('\n')}
+
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # replace
 # Rows with "prompt" and "answer"; the lab's verifier reads the text after "Answer: ".
 dataset = load_dataset("json", data_files="train.jsonl", split="train")
@@ -58,16 +160,15 @@ def accuracy_reward(completions, answer, **kwargs):
         m = re.search(r"Answer:\\s*(\\S+)", text)
         out.append(1.0 if m and m.group(1).strip() == str(ref).strip() else 0.0)
     return out
-
-${notes.join('\n')}
+${notes.length ? `\n${notes.join('\n')}\n` : ''}
 peft_config = ${peft ? `get_peft_config(${py(peft)})` : 'None  # full fine-tuning'}
-${optimizer}
+${setup}${adaloraCode}
 args = GRPOConfig(
-    output_dir="rlvr-lab-${c.peft.method}-${c.lossType}-s${c.seed}",
-    max_steps=${c.steps},
+    output_dir="rlvr-lab-${method}-${c.lossType}-s${c.seed}",
+    max_steps=${optimizerSteps(c)},                    # optimizer steps: ${c.steps} rollouts × ${c.miniBatches} mini-batches × ${c.epochs} epoch(s)
     seed=${c.seed},
     learning_rate=${c.lr},
-    lr_scheduler_type="${c.schedule === 'constant' ? 'constant_with_warmup' : c.schedule}",
+    lr_scheduler_type="${TRL_SCHEDULE[c.schedule]}",
     warmup_steps=${c.warmupSteps},
     weight_decay=${c.weightDecay},
     adam_beta1=${c.adamBeta1},
@@ -76,9 +177,10 @@ args = GRPOConfig(
     max_grad_norm=${c.maxGradNorm},
     num_generations=${c.groupSize},                 # G completions per prompt
     per_device_train_batch_size=${perDevice},      # ${completions} completions per rollout / ${c.miniBatches} mini-batches (one GPU)
+    gradient_accumulation_steps=1,
     steps_per_generation=${c.miniBatches},          # optimizer steps per rollout
     num_iterations=${c.epochs},
-    loss_type="${c.lossType}",
+    loss_type="${c.lossType}",${c.lossType === 'dapo' ? '                         # token sum / completion tokens of the whole rollout (num_items_in_batch)' : ''}
     scale_rewards="${c.scaleRewards}",
     epsilon=${c.epsLow},
     epsilon_high=${c.epsHigh},
@@ -90,26 +192,102 @@ args = GRPOConfig(
 )
 
 reward_funcs = [accuracy_reward${c.overlongShaping ? `, get_soft_overlong_punishment(max_completion_len=${c.maxNewTokens}, soft_punish_cache=${c.overlongCache})` : ''}]
-trainer = GRPOTrainer(model=MODEL, reward_funcs=reward_funcs, args=args, train_dataset=dataset, peft_config=peft_config)
+trainer = ${trainerCls}(model=${model}, reward_funcs=reward_funcs, args=args, train_dataset=dataset${peftArg}${optimizers}${callbacks})
 trainer.train()
 `;
 }
 
+/** verl's loss_agg_mode per lab loss (verl/trainer/ppo/core_algos.py agg_loss). */
 const AGG: Record<RLConfig['lossType'], string> = { grpo: 'seq-mean-token-mean', bnpo: 'token-mean', dapo: 'token-mean', dr_grpo: 'seq-mean-token-sum-norm' };
 
+/** verl's FSDP LoRA: get_peft_model(LoraConfig(r, lora_alpha, target_modules, exclude_modules, bias="none"))
+ * (verl/workers/fsdp_workers.py). What maps onto that exactly, and why the rest cannot. */
+export function verlLora(c: RLConfig): { rank: number; alpha: number; note: string } {
+  const p = c.peft;
+  const refuse = (why: string): never => { throw new ExportRefused('verl', `${p.method}: ${why}`); };
+  const only = 'verl builds plain LoRA only: LoraConfig(r, lora_alpha, target_modules, exclude_modules, bias="none") in verl/workers/fsdp_workers.py';
+  if (p.method === 'full') return { rank: 0, alpha: 16, note: 'full fine-tuning (lora_rank 0)' };
+  if (p.method !== 'adalora' && p.dropout > 0) refuse(`lora_dropout ${p.dropout} cannot be set (${only}; PEFT's default dropout is 0)`);
+  switch (p.method) {
+    case 'lora': case 'lora_r1':
+      return { rank: p.r, alpha: p.alpha, note: 'plain LoRA, one to one' };
+    case 'rslora': {
+      // rsLoRA scales by α/√r; plain LoRA by α'/r, so α' = α·√r gives the same scale.
+      const a = p.alpha * Math.sqrt(p.r);
+      if (Math.abs(a - Math.round(a)) > 1e-9) refuse(`rsLoRA (scale α/√r) converts exactly to plain LoRA with α' = α·√r = ${a.toPrecision(8)}, but verl's model.lora_alpha is an int (verl/workers/config/model.py); choose r a perfect square or α with α·√r whole`);
+      return { rank: p.r, alpha: Math.round(a), note: `rsLoRA converted exactly: α' = α·√r = ${p.alpha}·√${p.r} = ${Math.round(a)} (scale α'/r = α/√r)` };
+    }
+    case 'lora_plus':
+      if (p.loraPlusRatio === 1) return { rank: p.r, alpha: p.alpha, note: 'LoRA+ with ratio 1 is plain LoRA' };
+      return refuse(`LoRA+ trains lora_B at ${p.loraPlusRatio}× the learning rate; verl's actor optimizer has one parameter group (verl/workers/config/optimizer.py), so it cannot`);
+    case 'lora_fa':
+      return refuse('LoRA-FA freezes lora_A; verl trains every LoRA tensor and has no way to freeze one');
+    case 'dora': return refuse(`DoRA needs use_dora=True; ${only}`);
+    case 'pissa': case 'olora': case 'milora':
+      return refuse(`${p.method} needs its own initialisation (init_lora_weights); ${only}, default init`);
+    default:
+      return refuse(`${p.method} is not LoRA; ${only}`);
+  }
+}
+
+/** Largest divisor of n that is at most cap (a per-GPU micro batch that splits a mini-batch evenly). */
+function divisorAtMost(n: number, cap: number): number {
+  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}
+
+/** The run as a verl config for the DAPO recipe. Throws ExportRefused for what verl cannot express. */
 export function verlYaml(c: RLConfig, m: ModelSource): string {
-  const peft = peftDict(c);
-  const loraOk = ['lora', 'lora_r1', 'lora_plus', 'lora_fa', 'rslora'].includes(c.peft.method);
-  const miniPrompts = Math.max(1, Math.floor(c.promptsPerStep / c.miniBatches));
+  const refuse = (why: string): never => { throw new ExportRefused('verl', why); };
+  const lora = verlLora(c);
+  if (c.scaleRewards === 'batch') refuse('scaleRewards "batch" (std over the whole batch) has no verl GRPO switch; verl has norm_adv_by_std_in_grpo (group std) or none');
+  if (c.schedule === 'linear') refuse('a linear learning-rate schedule: verl\'s FSDP optimizer accepts lr_scheduler_type constant or cosine only (verl/workers/config/optimizer.py)');
+  if (c.promptsPerStep % c.miniBatches !== 0) {
+    refuse(`verl splits a rollout into mini-batches of whole prompt groups (ppo_mini_batch_size counts prompts): ${c.promptsPerStep} prompts do not split into ${c.miniBatches}`);
+  }
+  const perRollout = c.miniBatches * c.epochs;
+  if (c.warmupSteps % perRollout !== 0) {
+    refuse(`verl's scheduler steps once per rollout; the lab's ${c.warmupSteps} warm-up optimizer steps are not a whole number of rollouts (${perRollout} optimizer steps each)`);
+  }
+  const miniPrompts = c.promptsPerStep / c.miniBatches;
+  const micro = divisorAtMost(miniPrompts * c.groupSize, 16);
+  const notes: string[] = [];
+  if (c.lossType === 'dapo' && perRollout > 1) {
+    notes.push('# loss: the lab\'s dapo (TRL) divides each optimizer step\'s token sum by the whole rollout\'s tokens; verl\'s token-mean',
+      '# divides by the step\'s own tokens (verl agg_loss). Same direction; the lab\'s gradients are ~1/' + c.miniBatches + ' the size, which',
+      '# differs only through max_grad_norm clipping and Adam\'s eps. Exact with one mini-batch and one epoch.');
+  }
+  if (c.schedule === 'cosine' && perRollout > 1) notes.push(`# lr: verl steps its cosine once per rollout (${c.steps} steps); the lab per optimizer step (${optimizerSteps(c)}): the same curve, sampled coarser.`);
+  if (c.beta > 0) notes.push('# KL: verl\'s low_var_kl is the lab\'s k3 estimator clamped to [-10, 10].');
+  if (c.adamEps !== 1e-8) notes.push(`# Adam eps: verl uses torch AdamW's default 1e-8; the lab used ${c.adamEps}.`);
+  if (c.dynamicSampling) {
+    notes.push('# dynamic sampling: both keep a prompt group only when its accuracy (metric acc) varies. verl samples gen_batch_size',
+      `# prompts per round and raises after max_num_gen_batches rounds short of ${c.promptsPerStep} groups; the lab samples only the missing`,
+      '# prompts and, after its last round, trains on the groups it has. Set max_num_gen_batches: 0 for no limit.');
+  }
+  const bool = (b: boolean) => (b ? 'true' : 'false');
+  const seedLines = (indent: string) => `${indent}seed: ${c.seed}`;
   return `${header(c, m, '#')}
-# For verl's DAPO recipe (recipe/dapo); run with: python -m recipe.dapo.main_dapo --config-path . --config-name rlvr_lab_verl
-${loraOk || c.peft.method === 'full' ? '' : `# verl trains LoRA only: ${c.peft.method} has no verl equivalent; this falls back to plain LoRA of the same rank.\n`}algorithm:
+# verl + its DAPO recipe. Put this file in a folder, e.g. lab/, and from the root of a verl checkout
+# (the search path below is relative to it) run:
+#   python -m recipe.dapo.main_dapo --config-path "$PWD/lab" --config-name rlvr_lab_verl
+# verl 0.8.0.dev (b178a3c), recipe/dapo at verl-recipe 21892b9. Adapter: ${lora.note}.
+${notes.join('\n')}${notes.length ? '\n' : ''}hydra:
+  searchpath:
+    - file://verl/trainer/config
+
+defaults:
+  - ppo_trainer
+  - _self_
+
+algorithm:
   adv_estimator: grpo
-  norm_adv_by_std_in_grpo: ${c.scaleRewards !== 'none'}
+  norm_adv_by_std_in_grpo: ${bool(c.scaleRewards !== 'none')}
   use_kl_in_reward: false
   filter_groups:
-    enable: ${c.dynamicSampling}
-    metric: acc
+    _target_: verl.trainer.config.FilterGroupsConfig
+    enable: ${bool(c.dynamicSampling)}
+    metric: acc   # the reward function must return {"score": ..., "acc": ...}, as the DAPO math scorer does
     max_num_gen_batches: ${c.maxResampleRounds + 1}
 data:
   train_files: train.parquet   # replace
@@ -117,40 +295,61 @@ data:
   train_batch_size: ${c.promptsPerStep}
   gen_batch_size: ${c.promptsPerStep}
   max_response_length: ${c.maxNewTokens}
+${seedLines('  ')}
 actor_rollout_ref:
   model:
     path: Qwen/Qwen2.5-0.5B-Instruct   # replace
-${peft ? `    lora_rank: ${c.peft.r}
-    lora_alpha: ${c.peft.alpha}
-    target_modules: [${c.peft.targets.join(', ')}]
-` : '    lora_rank: 0   # full fine-tuning\n'}  actor:
+    lora_rank: ${lora.rank}
+    lora_alpha: ${lora.alpha}
+${c.peft.method === 'full' ? '' : `    target_modules: [${c.peft.targets.join(', ')}]\n`}  actor:
     optim:
       lr: ${c.lr}
       weight_decay: ${c.weightDecay}
-      lr_warmup_steps: ${c.warmupSteps}
-      warmup_style: ${c.schedule === 'cosine' ? 'cosine' : 'constant'}
+      betas: [${c.adamBeta1}, ${c.adamBeta2}]
+      lr_warmup_steps: ${c.warmupSteps / perRollout}   # rollouts (the lab's ${c.warmupSteps} optimizer steps)
+      lr_scheduler_type: ${c.schedule}
+      min_lr_ratio: 0.0
+      num_cycles: 0.5
+      clip_grad: ${c.maxGradNorm}
+    grad_clip: ${c.maxGradNorm}
     ppo_mini_batch_size: ${miniPrompts}   # prompts per optimizer step (${c.miniBatches} per rollout)
+    ppo_micro_batch_size_per_gpu: ${micro}   # memory only: gradients accumulate over micro-batches
+    use_dynamic_bsz: false
     ppo_epochs: ${c.epochs}
     clip_ratio_low: ${c.epsLow}
     clip_ratio_high: ${c.epsHigh}
     loss_agg_mode: ${AGG[c.lossType]}
-    use_kl_loss: ${c.beta > 0}
+${c.lossType === 'dr_grpo' ? `    loss_scale_factor: ${c.maxNewTokens}   # Dr. GRPO's constant: max completion length\n` : ''}    use_kl_loss: ${bool(c.beta > 0)}
     kl_loss_coef: ${c.beta}
     kl_loss_type: low_var_kl
     entropy_coeff: 0
-    grad_clip: ${c.maxGradNorm}
+    data_loader_seed: ${c.seed}
+    fsdp_config:
+${seedLines('      ')}
+  ref:
+    log_prob_micro_batch_size_per_gpu: ${micro}
+    fsdp_config:
+${seedLines('      ')}
   rollout:
-    n: ${c.groupSize}
+    name: vllm
+    'n': ${c.groupSize}
     temperature: ${c.temperature}
     top_p: ${c.topP}
+    log_prob_micro_batch_size_per_gpu: ${micro}
 reward_model:
+  reward_manager: dapo
   overlong_buffer:
-    enable: ${c.overlongShaping}
+    enable: ${bool(c.overlongShaping)}
     len: ${c.overlongCache}
     penalty_factor: 1.0
+    log: false
 trainer:
+  project_name: rlvr-lab
+  experiment_name: ${c.peft.method}-${c.lossType}-s${c.seed}
+  logger: [console]
+  nnodes: 1
+  n_gpus_per_node: 1
   total_training_steps: ${c.steps}
-  seed: ${c.seed}
-  test_freq: ${c.evalEvery}
+  test_freq: ${c.evalEvery > 0 ? c.evalEvery : -1}
 `;
 }

@@ -19,6 +19,14 @@ export function SharePanel() {
   const copy = () => {
     navigator.clipboard?.writeText(link).then(() => setCopied('Link copied.'), () => setCopied('Copy the link from the box (the clipboard is not available).'));
   };
+  // A setting the target cannot express refuses the export with the reason (docs/SCALE-OUT.md).
+  const save = (name: string, text: () => string, type: string) => {
+    try {
+      download(name, text(), type);
+    } catch (e) {
+      setCopied(e instanceof Error ? e.message : String(e));
+    }
+  };
   const cfg = () => useConfig.getState().config;
   const model = () => useConfig.getState().model;
   return (
@@ -40,8 +48,8 @@ export function SharePanel() {
         }}>
           Export adapter (PEFT)
         </button>
-        <button type="button" className="secondary" onClick={() => download('rlvr_lab_trl_grpo.py', trlScript(cfg(), model()), 'text/x-python')}>TRL + PEFT script</button>
-        <button type="button" className="secondary" onClick={() => download('rlvr_lab_verl.yaml', verlYaml(cfg(), model()), 'text/yaml')}>verl config</button>
+        <button type="button" className="secondary" onClick={() => save('rlvr_lab_trl_grpo.py', () => trlScript(cfg(), model()), 'text/x-python')}>TRL + PEFT script</button>
+        <button type="button" className="secondary" onClick={() => save('rlvr_lab_verl.yaml', () => verlYaml(cfg(), model()), 'text/yaml')}>verl config</button>
       </div>
       <p className="hint">
         The adapter export is what <code>PeftModel.save_pretrained</code> writes (adapter_config.json + adapter_model.safetensors),
