@@ -3,7 +3,7 @@
 // and keep the address bar in step with the settings so a reload or a copied URL keeps them.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { loadFromLink, settledBackend, shareLink, useConfig } from './store/config.ts';
+import { loadFromLink, settledBackend, shareBlocked, shareLink, useConfig } from './store/config.ts';
 import { loadRuns } from './store/runs.ts';
 import { loadSweep } from './store/sweep.ts';
 import { loseDevice } from './store/training.ts';
@@ -23,6 +23,7 @@ void settledBackend(); // WebGPU on a GPU, the CPU backend on a software rasteri
 
 let lastUrl = '';
 useConfig.subscribe((s) => {
+  if (shareBlocked(s)) return; // the address bar keeps the last valid experiment, never `lr=NaN`
   const url = shareLink(s);
   if (url !== lastUrl) {
     lastUrl = url;

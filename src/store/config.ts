@@ -132,9 +132,9 @@ export function setText(path: string, text: string): void {
 export function setMethod(method: MethodId): void {
   if (!methodIds.includes(method)) return;
   useConfig.setState((s) => {
-    const old = pageDefaults(s.config.peft.method), next = pageDefaults(method);
+    const old = methodIds.includes(s.config.peft.method) ? pageDefaults(s.config.peft.method) : null, next = pageDefaults(method);
     // Keep the learning rate if the visitor changed it; otherwise take the new method's default.
-    const lr = s.config.lr === old.lr ? next.lr : s.config.lr;
+    const lr = !old || s.config.lr === old.lr ? next.lr : s.config.lr;
     const drafts = Object.fromEntries(Object.entries(s.drafts).filter(([k]) => !k.startsWith('peft.') && k !== 'lr'));
     return { config: { ...s.config, lr, peft: pagePeft(method, s.config.peft.seed) }, drafts };
   });
@@ -319,7 +319,13 @@ export function loadFromLink(search: string): void {
   });
 }
 
-/** The link that reproduces the current experiment. */
+/** Why the current experiment cannot be put in a link (invalid settings would carry `lr=NaN`), or null. */
+export function shareBlocked(s: ConfigState = useConfig.getState()): string | null {
+  const n = currentIssues(s).filter((i) => i.path !== 'model').length; // a model that failed to download is still a valid link
+  return n === 0 ? null : `Fix ${n === 1 ? 'the highlighted setting' : `the ${n} highlighted settings`} to get a link to this experiment.`;
+}
+
+/** The link that reproduces the current experiment (see shareBlocked: only for valid settings). */
 export function shareLink(s: ConfigState = useConfig.getState(), loc: Pick<Location, 'origin' | 'pathname'> = window.location): string {
   const q = linkQuery(s.config, s.model, s.backendSource === 'chosen' ? s.backend : undefined);
   return `${loc.origin}${loc.pathname}${q ? `?${q}` : ''}`;

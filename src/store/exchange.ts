@@ -6,6 +6,7 @@ import type { EvalRow, RunRecord, StepRow } from './db.ts';
 import { DEFAULT_MODEL } from './defaults.ts';
 import { configFromJson, decodeModel } from './share.ts';
 import { STEP_KEYS } from './series.ts';
+import { configIssues } from './validate.ts';
 
 export const FORMAT = 'rlvr-lab-runs';
 const MAX_RUNS = 200;
@@ -51,7 +52,9 @@ function stepRow(v: unknown): Omit<StepRow, 'runId'> | null {
   const out: Record<string, number | null> = { step: v.step as number };
   for (const k of STEP_KEYS) {
     const x = num(v[k]);
-    out[k] = Number.isNaN(x) && (k === 'kl' || k === 'gpu_bytes') ? null : x;
+    const optional = k === 'kl' || k === 'gpu_bytes';
+    if (Number.isNaN(x) && !(optional && (v[k] === null || v[k] === undefined))) return null; // a metric that is not a number
+    out[k] = Number.isNaN(x) ? null : x;
   }
   return out as unknown as Omit<StepRow, 'runId'>;
 }
@@ -62,6 +65,7 @@ function evalRow(v: unknown): Omit<EvalRow, 'runId'> | null {
     step: v.step as number, split: v.split, k: num(v.k), avg_at_k: num(v.avg_at_k), pass_at_k: num(v.pass_at_k),
     malformed_frac: num(v.malformed_frac), problems: num(v.problems),
   };
+  if ([r.k, r.avg_at_k, r.pass_at_k, r.malformed_frac, r.problems].some(Number.isNaN)) return null;
   return r;
 }
 
@@ -93,9 +97,22 @@ export function parseRunsFile(text: string): { runs: ExportedRun[]; notes: strin
     }
     const runNotes: string[] = [];
     const config = configFromJson(r.config, runNotes);
-    const steps = Array.isArray(r.steps) ? r.steps.slice(0, MAX_ROWS).map(stepRow).filter((x) => x !== null) : [];
-    const evals = Array.isArray(r.evals) ? r.evals.slice(0, MAX_ROWS).map(evalRow).filter((x) => x !== null) : [];
     const name = str(r.name, 80, `Imported ${i + 1}`);
+    // The settings pass the same checks as the page's own (validateConfig and each method's ranges);
+    // a run whose method is unknown or whose settings are invalid is not imported, and says why.
+    const issues = configIssues(config, null).map((x) => (x.path ? `${x.path}: ${x.message}` : x.message));
+    const unknownMethod = runNotes.find((n) => n.startsWith('unknown PEFT method'));
+    if (unknownMethod) issues.unshift(unknownMethod.replace(/; using .*$/, ''));
+    if (issues.length) {
+      notes.push(`${name}: not imported, invalid settings: ${issues.join('; ')}`);
+      continue;
+    }
+    const rawSteps = Array.isArray(r.steps) ? r.steps.slice(0, MAX_ROWS) : [];
+    const rawEvals = Array.isArray(r.evals) ? r.evals.slice(0, MAX_ROWS) : [];
+    const steps = rawSteps.map(stepRow).filter((x) => x !== null);
+    const evals = rawEvals.map(evalRow).filter((x) => x !== null);
+    if (steps.length < rawSteps.length) runNotes.push(`${rawSteps.length - steps.length} step rows skipped (a step that is not a whole number ≥ 1, or a metric that is not a number)`);
+    if (evals.length < rawEvals.length) runNotes.push(`${rawEvals.length - evals.length} evaluation rows skipped (not valid records)`);
     notes.push(...runNotes.map((n) => `${name}: ${n}`));
     runs.push({
       name, color: typeof r.color === 'string' && /^#[0-9a-fA-F]{6}$/.test(r.color) ? r.color : '', createdAt: Number.isFinite(r.createdAt) ? (r.createdAt as number) : Date.now(),

@@ -55,11 +55,15 @@ describe('run comparison and files', () => {
     expect(back.runs[0].config).toEqual(run.config);
     expect(() => parseRunsFile('{')).toThrow(/not valid JSON/);
     expect(() => parseRunsFile('{"format":"x","runs":[]}')).toThrow(/not a runs file/);
-    const evil = parseRunsFile(JSON.stringify({ format: 'rlvr-lab-runs', version: 1, runs: [{ name: 5, color: 'red;background:url(x)', config: { __proto__: { x: 1 } }, steps: [{ step: -1 }, 'x'], evals: [{ step: 1, split: '=cmd()' }], model: { kind: 'url', base: 'https://evil' } }] }));
+    const evil = parseRunsFile(JSON.stringify({ format: 'rlvr-lab-runs', version: 1, runs: [{ name: 5, color: 'red;background:url(x)', config: { ...pageDefaults(), __proto__: { x: 1 } }, steps: [{ step: -1 }, 'x'], evals: [{ step: 1, split: '=cmd()' }], model: { kind: 'url', base: 'https://evil' } }] }));
     expect(evil.runs[0].color).toBe('');
     expect(evil.runs[0].steps).toEqual([]);
     expect(evil.runs[0].evals).toEqual([]);
     expect(evil.runs[0].model).toEqual({ kind: 'random', size: 'tiny' });
+    // A run without settings cannot be reproduced: refused, with the reason.
+    const bare = parseRunsFile(JSON.stringify({ format: 'rlvr-lab-runs', version: 1, runs: [{ name: 'B', steps: [] }] }));
+    expect(bare.runs).toEqual([]);
+    expect(bare.notes).toEqual(['B: not imported, invalid settings: unknown PEFT method "undefined"']);
   });
 
   it('CSV has one row per step plus evaluation columns', () => {

@@ -68,11 +68,17 @@ export function fromQuery(search: string): Decoded {
   const notes: string[] = [];
   const m = q.get('peft.method');
   let method: MethodId = DEFAULT_METHOD;
+  let unknown: string | null = null;
   if (m !== null) {
     if ((methodIds as string[]).includes(m)) method = m as MethodId;
-    else notes.push(`unknown PEFT method ${shown(m)}; using ${DEFAULT_METHOD}`);
+    else {
+      // Not replaced behind the visitor's back: the Method field shows it as unknown and Start waits for a choice.
+      notes.push(`unknown PEFT method ${shown(m)}: choose one in the Method field`);
+      unknown = m.slice(0, 40);
+    }
   }
   let config = pageDefaults(method);
+  if (unknown !== null) config = { ...config, peft: { ...config.peft, method: unknown as MethodId } };
   let model = DEFAULT_MODEL;
   let backend: BackendChoice | undefined;
   let count = 0;

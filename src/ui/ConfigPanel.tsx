@@ -15,6 +15,7 @@ const PRESET_NAMES: Record<PresetId, string> = { dapo: 'DAPO (the study’s reci
 function trainable(s: ConfigState): number | null {
   const mc = modelConfigOf(s);
   if (!mc || !methodIds.includes(s.config.peft.method)) return null;
+  if (currentIssues(s).some((i) => i.path.startsWith('peft.'))) return null; // no count from an invalid rank (r = −4)
   try {
     const n = getMethod(s.config.peft.method).trainableCount(s.config.peft, mc);
     return Number.isFinite(n) ? n : null;
@@ -38,7 +39,7 @@ function MethodInfo() {
     <div className="method-info">
       <p id="method-description">{spec.description} <a href={spec.paper} target="_blank" rel="noreferrer noopener">Paper</a></p>
       <p data-testid="trainable-count">
-        {count === null || all === null ? 'Trainable parameters: —' : (
+        {count === null || all === null ? `Trainable parameters: —${all !== null ? ' (fix the highlighted method settings)' : ''}` : (
           <><strong>{formatCount(count)}</strong> trainable parameters, {((100 * count) / all).toPrecision(3)}% of the model’s {formatCount(all)}</>
         )}
       </p>

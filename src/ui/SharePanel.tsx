@@ -1,7 +1,7 @@
 // Sharing: the link that reproduces the experiment, the trained adapter in PEFT's format, and
 // configs that run the same experiment with HF TRL (GRPOTrainer + PEFT) or verl on real hardware.
 import { useId, useState } from 'react';
-import { shareLink, useConfig } from '../store/config.ts';
+import { shareBlocked, shareLink, useConfig } from '../store/config.ts';
 import { runById, useRuns } from '../store/runs.ts';
 import { trlScript, verlYaml } from '../store/scaleout.ts';
 import { useLive } from '../store/training.ts';
@@ -10,7 +10,8 @@ import { exportAdapter } from './RunsPanel.tsx';
 
 export function SharePanel() {
   const id = useId();
-  const link = useConfig((s) => shareLink(s));
+  const blocked = useConfig((s) => shareBlocked(s));
+  const link = useConfig((s) => (shareBlocked(s) ? '' : shareLink(s)));
   const [copied, setCopied] = useState<string | null>(null);
   const liveId = useLive((s) => s.runId);
   const liveState = useLive((s) => s.state);
@@ -36,8 +37,9 @@ export function SharePanel() {
         <label htmlFor={`${id}-link`}>Link to this experiment</label>
         <div className="link-row">
           <input id={`${id}-link`} type="text" readOnly value={link} data-testid="share-link" onFocus={(e) => e.target.select()} />
-          <button type="button" onClick={copy}>Copy link</button>
+          <button type="button" onClick={copy} disabled={!!blocked}>Copy link</button>
         </div>
+        {blocked && <p className="bad" data-testid="share-blocked">{blocked}</p>}
         <span className="hint">Opening it sets every setting as it is now, so the run can be reproduced (same seed, same curves).</span>
         {copied && <p role="status" className="detail">{copied}</p>}
       </div>
