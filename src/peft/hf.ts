@@ -148,7 +148,8 @@ export function fromHfPeftConfig(json: Record<string, unknown>): PeftConfig {
       unsupported(json, ['fan_in_fan_out', 'modules_to_save', 'exclude_modules']);
       const cfg = defaultPeftConfig('ia3');
       const t = targets(json, ['k_proj', 'v_proj', 'down_proj']);
-      // PEFT fills a missing feedforward_modules from its model mapping: down_proj for llama/qwen2.
+      // PEFT fills a missing feedforward_modules from its model mapping: down_proj for llama and qwen2
+      // (a missing target_modules is k, v, down for llama but q, v, down for qwen2: the lab assumes llama's).
       const given = json.feedforward_modules !== undefined && json.feedforward_modules !== null;
       const ff = given ? targets(json, [], 'feedforward_modules') : (['down_proj'] as Proj[]).filter((p) => t.includes(p));
       for (const f of ff) if (!t.includes(f)) fail('feedforward_modules', `"${f}" is not in target_modules`);

@@ -12,7 +12,7 @@ import { attachAdapters, baseOf, type AdapterRuntime, type MergeRule } from './r
 import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
-  { key: 'targets', label: 'target modules', kind: 'targets', help: 'linear layers that get a scaling vector (PEFT default for Qwen2/Llama: k, v, down)' },
+  { key: 'targets', label: 'target modules', kind: 'targets', help: 'linear layers that get a scaling vector (PEFT\'s default: k, v, down for Llama; q, v, down for Qwen2)' },
   { key: 'ia3FeedForward', label: 'feed-forward modules', kind: 'targets', help: 'targets that scale their input instead of their output (a subset of the targets)' },
 ];
 

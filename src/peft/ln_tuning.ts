@@ -2,8 +2,9 @@
 // PEFT deep-copies each targeted norm into `ln_tuning_layers.default` and trains the copy; merging
 // swaps the copy in. Here the model's own RMSNorm weights train in place (model.setTrainable), so
 // the forward and backward are the model's, and "merged" is simply the current norm weights. PEFT's
-// default targets for Qwen2 / Llama are every input_layernorm, post_attention_layernorm and the
-// final norm; the lab trains all of them (PeftConfig.targets, which lists linear layers, does not
+// default targets are every input_layernorm, post_attention_layernorm and the final norm for Llama,
+// but only post_attention_layernorm for Qwen2 (peft/utils/constants.py); the lab trains all of them
+// and its export lists them explicitly (PeftConfig.targets, which lists linear layers, does not
 // apply). detach() puts the original norm weights back.
 import type { ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
