@@ -5,12 +5,12 @@ import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import { PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
 import type { LossType } from '../rl/loss.ts';
-import { pageDefaults } from './defaults.ts';
+import { pagePeft } from './defaults.ts';
 
 export interface GridSpec {
   methods: MethodId[];
   ranks: number[];
-  /** Empty: each method's default learning rate on the page. */
+  /** Empty: the experiment's learning rate. */
   lrs: number[];
   lossTypes: LossType[];
   batchSizes: number[];
@@ -27,13 +27,35 @@ const RANKLESS: MethodId[] = ['full', 'ia3', 'ln_tuning'];
 
 export const PAPER_METHODS: MethodId[] = ['full', 'lora', 'dora', 'adalora', 'miss', 'pissa', 'milora', 'vera', 'ia3', 'lora_r1', 'rslora', 'lora_plus', 'lora_fa'];
 
+// Each preset varies what its name says; everything else (learning rate, α, recipe, steps, sampling)
+// is the experiment's, and the panel lists it before the sweep starts.
 export const SWEEP_PRESETS: Record<string, { name: string; spec: Partial<GridSpec> }> = {
-  methods: { name: 'Method comparison (the study’s main table)', spec: { methods: PAPER_METHODS, ranks: [16], lrs: [], lossTypes: ['dapo'], seeds: [0, 1, 2] } },
-  rank: { name: 'Rank ablation (1, 8, 16, 32)', spec: { methods: ['lora'], ranks: [1, 8, 16, 32], lrs: [], lossTypes: ['dapo'], seeds: [0, 1, 2] } },
-  lr: { name: 'Learning-rate ablation', spec: { methods: ['lora'], ranks: [16], lrs: [3e-3, 1e-2, 3e-2], lossTypes: ['dapo'], seeds: [0, 1, 2] } },
-  loss: { name: 'Loss-type ablation (grpo, dapo, dr_grpo)', spec: { methods: ['lora'], ranks: [16], lrs: [], lossTypes: ['grpo', 'dapo', 'dr_grpo'], seeds: [0, 1, 2] } },
-  batch: { name: 'Batch-size ablation (prompts per step)', spec: { methods: ['lora'], ranks: [16], lrs: [], lossTypes: ['dapo'], batchSizes: [4, 8, 16], seeds: [0, 1, 2] } },
+  methods: { name: 'Method comparison (the study’s main table)', spec: { methods: PAPER_METHODS, ranks: [], lrs: [], lossTypes: [], seeds: [0, 1, 2] } },
+  rank: { name: 'Rank ablation (1, 8, 16, 32)', spec: { methods: ['lora'], ranks: [1, 8, 16, 32], lrs: [], lossTypes: [], seeds: [0, 1, 2] } },
+  lr: { name: 'Learning-rate ablation (the experiment’s ÷ 3, × 1, × 3)', spec: { methods: ['lora'], ranks: [], lossTypes: [], seeds: [0, 1, 2] } },
+  loss: { name: 'Loss-type ablation (grpo, dapo, dr_grpo)', spec: { methods: ['lora'], ranks: [], lrs: [], lossTypes: ['grpo', 'dapo', 'dr_grpo'], seeds: [0, 1, 2] } },
+  batch: { name: 'Batch-size ablation (prompts per step)', spec: { methods: ['lora'], ranks: [], lrs: [], lossTypes: [], batchSizes: [4, 8, 16], seeds: [0, 1, 2] } },
 };
+
+/** What a run of the sweep costs, measured: seconds per sampled completion (rollout and update) of a
+ * run that has taken steps on the same model, task and backend. */
+export interface CostSample {
+  name: string;
+  secondsPerSample: number;
+}
+
+/** The sweep's expected wall time from a measured cost: each run's training samples (steps × prompts ×
+ * group) and evaluation samples (every evalEvery steps, at the start and the end: sets × problems × k),
+ * at the measured rate; null without a measurement. */
+export function estimateSweepSeconds(items: GridItem[], cost: CostSample | null, evalSets = 2): number | null {
+  if (!cost) return null;
+  let samples = 0;
+  for (const { config: c } of items) {
+    const evals = (c.evalEvery > 0 ? Math.floor((c.steps - 1) / c.evalEvery) : 0) + 2;
+    samples += c.steps * c.promptsPerStep * c.groupSize + evals * evalSets * c.evalProblems * c.evalK;
+  }
+  return samples * cost.secondsPerSample;
+}
 
 /** Reported average accuracies (DeepSeek-R1-Distill-Qwen-1.5B, docs METHODS.md), for reference only:
  * the lab's tiny models and tasks are not comparable in absolute terms. */
@@ -56,24 +78,32 @@ export function parseList(text: string, what: string, integer: boolean, min: num
 
 const fmt = (v: number) => String(Number(v.toPrecision(3)));
 
-/** Every combination, in a stable order; rank collapses for methods without one. */
+/** A method's adapter settings in a sweep: the experiment's own when it is the experiment's method;
+ * otherwise that method's page defaults with the experiment's α, dropout and init seed (LoRA-r1 keeps
+ * its own α = 2, IA³ its own targets). α does not follow the rank: a rank sweep changes r only. */
+export function sweepPeft(base: RLConfig, method: MethodId): RLConfig['peft'] {
+  if (method === base.peft.method) return { ...base.peft };
+  const def = pagePeft(method, base.peft.seed);
+  return { ...def, alpha: method === 'lora_r1' ? def.alpha : base.peft.alpha, dropout: base.peft.dropout };
+}
+
+/** Every combination, in a stable order; rank collapses for methods without one. Everything the grid
+ * does not vary is the experiment's (learning rate, α, steps, sampling, …). */
 export function expandGrid(base: RLConfig, g: GridSpec): GridItem[] {
   const out: GridItem[] = [];
   const seen = new Set<string>();
   const dims = (xs: number[], dflt: number) => (xs.length ? xs : [dflt]);
   for (const method of g.methods.filter((m) => methodIds.includes(m))) {
-    const def = pageDefaults(method);
-    for (const r of RANKLESS.includes(method) || method === 'lora_r1' ? [def.peft.r] : dims(g.ranks, def.peft.r)) {
-      for (const lr of dims(g.lrs, def.lr)) {
+    const def = sweepPeft(base, method);
+    for (const r of RANKLESS.includes(method) || method === 'lora_r1' ? [def.r] : dims(g.ranks, def.r)) {
+      for (const lr of dims(g.lrs, base.lr)) {
         for (const loss of g.lossTypes.length ? g.lossTypes : [base.lossType]) {
           for (const bs of dims(g.batchSizes, base.promptsPerStep)) {
             for (const seed of dims(g.seeds, base.seed)) {
               const preset = loss in PRESETS ? PRESETS[loss as PresetId] : { lossType: loss };
-              const alpha = method === 'lora_r1' ? def.peft.alpha : (def.peft.alpha / def.peft.r) * r;
-              const config: RLConfig = {
-                ...base, ...preset, overlongShaping: base.overlongShaping && preset.lossType === 'dapo', lr, promptsPerStep: bs, seed,
-                peft: { ...def.peft, r, alpha, seed },
-              };
+              // The loss preset only when the grid varies the loss type; otherwise the experiment's recipe stays whole.
+              const recipe = g.lossTypes.length ? { ...preset, overlongShaping: base.overlongShaping && preset.lossType === 'dapo' } : {};
+              const config: RLConfig = { ...base, ...recipe, lr, promptsPerStep: bs, seed, peft: { ...def, r, seed } };
               const label = [method, RANKLESS.includes(method) ? null : `r${r}`, `lr ${fmt(lr)}`, loss, `${bs}×${config.groupSize}`, `seed ${seed}`].filter(Boolean).join(' · ');
               if (seen.has(label)) continue;
               seen.add(label);

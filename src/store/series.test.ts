@@ -77,16 +77,34 @@ describe('run comparison and files', () => {
 });
 
 describe('sweep grids and results', async () => {
-  const { aggregate, expandGrid, parseList } = await import('./grid.ts');
+  const { aggregate, estimateSweepSeconds, expandGrid, parseList } = await import('./grid.ts');
   it('expands the grid, collapsing rank for methods without one', () => {
     const items = expandGrid(pageDefaults(), { methods: ['lora', 'full'], ranks: [1, 8], lrs: [], lossTypes: ['dapo', 'grpo'], batchSizes: [], seeds: [0, 1] });
     expect(items).toHaveLength(2 * 2 * 2 + 2 * 2);
     const lora8 = items.find((i) => i.label.startsWith('lora · r8') && i.label.includes('grpo'));
     expect(lora8?.config.peft.r).toBe(8);
-    expect(lora8?.config.peft.alpha).toBe(32);
     expect(lora8?.config.epsHigh).toBe(0.2);
-    expect(items.filter((i) => i.config.peft.method === 'full').every((i) => i.config.lr === pageDefaults('full').lr)).toBe(true);
     expect(parseList('1, 2,x', 'ranks', true, 1).error).toMatch(/"x"/);
+  });
+
+  it('keeps the experiment’s settings where the grid does not vary them: lr, α (not scaled with rank), recipe', () => {
+    const base = { ...pageDefaults('lora'), lr: 1e-3, steps: 30, epsHigh: 0.25, lossType: 'grpo' as const };
+    base.peft = { ...base.peft, r: 16, alpha: 32 };
+    const items = expandGrid(base, { methods: ['lora', 'full', 'dora'], ranks: [1, 8, 16, 32], lrs: [], lossTypes: [], batchSizes: [], seeds: [0] });
+    expect(items.every((i) => i.config.lr === 1e-3 && i.config.steps === 30 && i.config.epsHigh === 0.25 && i.config.lossType === 'grpo')).toBe(true);
+    const lora = items.filter((i) => i.config.peft.method !== 'full');
+    expect(lora.map((i) => i.config.peft.r)).toEqual([1, 8, 16, 32, 1, 8, 16, 32]);
+    expect(lora.every((i) => i.config.peft.alpha === 32)).toBe(true);
+    // The loss preset applies only when the grid varies the loss type.
+    expect(expandGrid(base, { methods: ['lora'], ranks: [], lrs: [], lossTypes: ['dapo'], batchSizes: [], seeds: [0] })[0].config.lossType).toBe('dapo');
+  });
+
+  it('estimates a sweep’s time from a measured cost per sample, and gives none without one', () => {
+    const c = { ...pageDefaults('lora'), steps: 10, promptsPerStep: 4, groupSize: 8, evalEvery: 5, evalProblems: 8, evalK: 2 };
+    const items = [{ label: 'a', config: c }, { label: 'b', config: c }];
+    expect(estimateSweepSeconds(items, null)).toBeNull();
+    // 10 steps × 32 samples + 3 evaluations (0, 5, 10) × 2 sets × 16 samples = 416 per run.
+    expect(estimateSweepSeconds(items, { name: 'Run 1', secondsPerSample: 0.5 })).toBe(2 * 416 * 0.5);
   });
   it('averages over seeds with the sample standard deviation', () => {
     const rows = aggregate([

@@ -18,12 +18,14 @@ function lastValue(id: string): string {
   return formatValue(s.cols.reward_mean.get(s.length - 1));
 }
 
+/** The best in-distribution held-out accuracy after training began (the step-0 score is the base
+ * model's, not something the run reached). */
 function bestAccuracy(id: string): string {
   const e = peekSeries(id)?.evals.get('in-dist');
-  if (!e || e.avg.length === 0) return '—';
+  if (!e) return '—';
   let best = -Infinity;
-  for (let i = 0; i < e.avg.length; i++) best = Math.max(best, e.avg.get(i));
-  return formatValue(best);
+  for (let i = 0; i < e.avg.length; i++) if (e.step.get(i) > 0) best = Math.max(best, e.avg.get(i));
+  return Number.isFinite(best) ? formatValue(best) : '—';
 }
 
 export async function exportAdapter(run: RunRecord): Promise<void> {

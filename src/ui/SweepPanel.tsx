@@ -6,7 +6,10 @@ import { methodIds, methods } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import type { LossType } from '../rl/loss.ts';
 import { currentIssues, modelConfigOf, useConfig } from '../store/config.ts';
-import { aggregate, expandGrid, parseList, SWEEP_PRESETS, type GridSpec, type ResultInput } from '../store/grid.ts';
+import type { RunRecord } from '../store/db.ts';
+import { aggregate, estimateSweepSeconds, expandGrid, parseList, SWEEP_PRESETS, type CostSample, type GridItem, type GridSpec, type ResultInput } from '../store/grid.ts';
+import { encodeModel } from '../store/share.ts';
+import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
 import { useRuns } from '../store/runs.ts';
 import { peekSeries, seriesClock } from '../store/series.ts';
 import { clearSweep, continueSweep, createSweep, pauseSweep, useSweep } from '../store/sweep.ts';
@@ -15,6 +18,8 @@ import { formatCount, formatSeconds } from './format.ts';
 
 const LOSSES: LossType[] = ['grpo', 'dapo', 'dr_grpo'];
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
+/** "41.2% ± 3.1%" over seeds; one seed has no spread to show. */
+const meanSpread = (x: { mean: number; spread: number }, runs: number) => (runs > 1 ? `${pct(x.mean)} ± ${pct(x.spread)}` : `${pct(x.mean)} (one seed)`);
 
 function ListField({ label, value, onChange, error, hint }: { label: string; value: string; onChange: (v: string) => void; error: string | null; hint?: string }) {
   const id = useId();
@@ -32,8 +37,8 @@ function ListField({ label, value, onChange, error, hint }: { label: string; val
 function Builder() {
   const [name, setName] = useState('Sweep');
   const [chosen, setChosen] = useState<MethodId[]>(['lora', 'dora']);
-  const [losses, setLosses] = useState<LossType[]>(['dapo']);
-  const [ranks, setRanks] = useState('16');
+  const [losses, setLosses] = useState<LossType[]>([]);
+  const [ranks, setRanks] = useState('');
   const [lrs, setLrs] = useState('');
   const [batches, setBatches] = useState('');
   const [seeds, setSeeds] = useState('0, 1');
@@ -51,9 +56,11 @@ function Builder() {
     if (!p) return;
     setName(SWEEP_PRESETS[key].name.split(' (')[0]);
     setChosen(p.methods ?? ['lora']);
-    setLosses(p.lossTypes ?? ['dapo']);
+    setLosses(p.lossTypes ?? []);
     setRanks((p.ranks ?? []).join(', '));
-    setLrs((p.lrs ?? []).join(', '));
+    // The learning-rate ablation brackets the experiment's own rate.
+    const lr = useConfig.getState().config.lr;
+    setLrs((p.lrs ?? (key === 'lr' && Number.isFinite(lr) ? [lr / 3, lr, lr * 3] : [])).map((x) => String(Number(x.toPrecision(3)))).join(', '));
     setBatches((p.batchSizes ?? []).join(', '));
     setSeeds((p.seeds ?? [0]).join(', '));
   };
@@ -82,7 +89,7 @@ function Builder() {
         </div>
       </fieldset>
       <fieldset className="field targets">
-        <legend>Loss types</legend>
+        <legend>Loss types (none checked: the experiment’s recipe)</legend>
         <div className="target-list">
           {LOSSES.map((x) => (
             <label key={x} className="target">
@@ -93,8 +100,8 @@ function Builder() {
         </div>
       </fieldset>
       <div className="field-grid">
-        <ListField label="Ranks" value={ranks} onChange={setRanks} error={r.error} />
-        <ListField label="Learning rates" value={lrs} onChange={setLrs} error={l.error} hint="Empty: each method’s default." />
+        <ListField label="Ranks" value={ranks} onChange={setRanks} error={r.error} hint="Empty: the experiment’s." />
+        <ListField label="Learning rates" value={lrs} onChange={setLrs} error={l.error} hint="Empty: the experiment’s." />
         <ListField label="Prompts per step" value={batches} onChange={setBatches} error={b.error} hint="Empty: the experiment’s." />
         <ListField label="Seeds" value={seeds} onChange={setSeeds} error={sd.error} />
       </div>
@@ -102,9 +109,46 @@ function Builder() {
         {items.length} runs of {config.steps} steps each, with the rest of the experiment’s settings.
         {invalid.length > 0 && ` ${invalid.length} of them have invalid settings and will be skipped.`}
       </p>
+      <SweepSettings items={items.filter((it) => !invalid.includes(it))} spec={spec} />
       <button type="button" disabled={running || baseInvalid || items.length - invalid.length === 0}
         onClick={() => createSweep(name, items.filter((it) => !invalid.includes(it)), cs.model, cs.backend)}>Start sweep</button>
     </>
+  );
+}
+
+/** Seconds per sampled completion of the latest run that took steps on this model, task and backend. */
+function measuredCost(runs: RunRecord[], model: ModelSource, task: string, backend: BackendChoice): CostSample | null {
+  const same = runs.filter((r) => r.step > 0 && r.seconds > 0 && r.backend === backend && r.config.task === task && encodeModel(r.model) === encodeModel(model));
+  const r = same.sort((a, b) => b.createdAt - a.createdAt)[0];
+  return r ? { name: r.name, secondsPerSample: r.seconds / (r.step * r.config.promptsPerStep * r.config.groupSize) } : null;
+}
+
+/** What every run of the sweep uses, before it starts: what the grid varies, what stays the
+ * experiment's, and how long it should take. */
+function SweepSettings({ items, spec }: { items: GridItem[]; spec: GridSpec }) {
+  const config = useConfig((s) => s.config);
+  const model = useConfig((s) => s.model);
+  const backend = useConfig((s) => s.backend);
+  const runs = useRuns((s) => s.runs);
+  const cost = measuredCost(runs, model, config.task, backend);
+  const seconds = estimateSweepSeconds(items, cost);
+  const alphas = [...new Set(items.map((it) => it.config.peft.alpha))];
+  const varied = (xs: unknown[], what: string, own: string) => (xs.length ? `${what} from the grid` : `${what} ${own} (the experiment’s)`);
+  return (
+    <div className="sweep-settings" data-testid="sweep-settings">
+      <p className="hint">
+        Each run: {varied(spec.lrs, 'learning rate', String(config.lr))}; {varied(spec.ranks, 'rank', String(config.peft.r))};
+        α {alphas.join(', ') || String(config.peft.alpha)} (not scaled with the rank);
+        {' '}{varied(spec.lossTypes, 'recipe', `${config.lossType} loss, clip ${config.epsLow}/${config.epsHigh}`)};
+        {' '}{varied(spec.batchSizes, 'prompts per step', String(config.promptsPerStep))} × group {config.groupSize};
+        {' '}{config.steps} steps, evaluation every {config.evalEvery} ({config.evalProblems} problems × k {config.evalK}); on the {backend === 'cpu' ? 'CPU backend' : 'WebGPU backend'}.
+      </p>
+      <p className="hint" data-testid="sweep-estimate">
+        {seconds === null
+          ? 'Time: not measured yet on this model, task and backend. Start one run (a step is enough), and the estimate appears here.'
+          : `Time: about ${formatSeconds(seconds)} for the ${items.length} runs (from ${cost?.name}’s measured ${formatSeconds(cost ? cost.secondsPerSample * config.promptsPerStep * config.groupSize : null)} per step at these batch sizes; evaluations included).`}
+      </p>
+    </div>
   );
 }
 
@@ -134,7 +178,7 @@ function Results() {
       {rows.length > 0 && (
         <div className="table-wrap" tabIndex={0} role="region" aria-label="Sweep results">
           <table data-testid="sweep-results">
-            <caption>Held-out accuracy (avg@k, in-distribution) after training: final and best evaluation, mean ± standard deviation over seeds</caption>
+            <caption>Held-out accuracy (avg@k, in-distribution) after training: final and best evaluation after step 0, mean ± standard deviation over seeds</caption>
             <thead>
               <tr>
                 <th scope="col">Configuration</th><th scope="col" className="num">Seeds</th><th scope="col" className="num">Final</th><th scope="col" className="num">Best</th>
@@ -145,7 +189,7 @@ function Results() {
               {rows.map((r) => (
                 <tr key={r.group}>
                   <td>{r.group}</td><td className="num">{r.runs}</td>
-                  <td className="num">{pct(r.final.mean)} ± {pct(r.final.spread)}</td><td className="num">{pct(r.best.mean)} ± {pct(r.best.spread)}</td>
+                  <td className="num">{meanSpread(r.final, r.runs)}</td><td className="num">{meanSpread(r.best, r.runs)}</td>
                   <td className="num">{r.trainable === null ? '—' : formatCount(r.trainable)}</td><td className="num">{formatSeconds(r.seconds)}</td>
                   <td className="num">{r.paper === null ? '—' : pct(r.paper)}</td>
                 </tr>
