@@ -24,9 +24,15 @@ function browserKernelTests(): Plugin {
   };
 }
 
+/** Cross-origin isolation: SharedArrayBuffer, and so the CPU backend's worker threads, exist only on
+ * an isolated page. Everything the lab loads is same-origin, so nothing breaks under require-corp. */
+const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   plugins: [react(), browserKernelTests()],
+  preview: { headers: isolation },
   server: {
+    headers: isolation,
     host: '127.0.0.1',
     // Playwright's server (RLVR_E2E=1) turns HMR off: an edit during a long e2e run must not reload
     // the page under the test.

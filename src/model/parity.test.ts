@@ -1,8 +1,9 @@
 // The whole model against HuggingFace goldens (tests/fixtures, copied from shared/reference),
-// on the CPU backend and on WebGPU (Dawn; SwiftShader in CI). Tolerances: TOL in parity.ts.
+// on the reference CPU backend, the SIMD CPU backend and on WebGPU (Dawn; SwiftShader in CI). Tolerances: TOL in parity.ts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../engine/cpu/backend.ts';
+import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import type { Backend } from '../engine/backend.ts';
 import { testGpu } from '../engine/webgpu/testing.ts';
 import { runParity, type ParityFiles } from './parity.ts';
@@ -18,6 +19,7 @@ function fixture(name: string): ParityFiles {
 
 const backends: [string, () => Promise<Backend>][] = [
   ['cpu', async () => new CpuBackend()],
+  ['cpu-simd (2 threads)', () => SimdCpuBackend.create({ threads: 2 })],
   ['webgpu', testGpu],
 ];
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../engine/backend.ts';
 import { CpuBackend } from '../engine/cpu/backend.ts';
-import { FastCpuBackend } from '../engine/cpu/fast.ts';
+import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import { testGpu } from '../engine/webgpu/testing.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
@@ -57,7 +57,7 @@ function expectSameTensors(m: Model, tensors: Map<string, unknown>): void {
 
 const backends: [string, () => Promise<Backend>][] = [
   ['cpu', async () => new CpuBackend()],
-  ['cpu (fast, as the CLI runs)', async () => new FastCpuBackend()],
+  ['cpu (SIMD, as the CLI runs)', () => SimdCpuBackend.create({ threads: 2 })],
   ['webgpu', testGpu],
 ];
 

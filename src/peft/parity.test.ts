@@ -1,10 +1,11 @@
 // Every PEFT method in the fixtures against HF PEFT's own numbers (golden_peft.safetensors): init,
-// logits, loss, every trainable gradient and the merged weights, on the CPU backend and on WebGPU
+// logits, loss, every trainable gradient and the merged weights, on the reference and SIMD CPU backends and on WebGPU
 // (Dawn; SwiftShader in CI), for the Qwen2 and Llama fixtures. Tolerances: TOL in model/parity.ts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../engine/backend.ts';
 import { CpuBackend } from '../engine/cpu/backend.ts';
+import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import { testGpu } from '../engine/webgpu/testing.ts';
 import type { ParityFiles } from '../model/parity.ts';
 import { runPeftParity } from './parity.ts';
@@ -29,6 +30,7 @@ function fixture(name: string): ParityFiles {
 
 const backends: [string, () => Promise<Backend>][] = [
   ['cpu', async () => new CpuBackend()],
+  ['cpu-simd (2 threads)', () => SimdCpuBackend.create({ threads: 2 })],
   ['webgpu', testGpu],
 ];
 

@@ -12,7 +12,7 @@ import { arith, charTokenizer as tok, Rng } from '../tasks/index.ts';
 import { readSftCheckpoint, restoreSft, saveSftCheckpoint } from './checkpoint.node.ts';
 import { defaultSftConfig, sftLearningRate, validateSftConfig, type SftConfig } from './config.ts';
 import { crossEntropyGrad, heldOutBatches, packBatch, sftExample, TeacherStream, type SftBatch } from './data.ts';
-import { FastCpuBackend } from '../engine/cpu/fast.ts';
+import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import { SftTrainer } from './trainer.ts';
 
 const cfg = (over: Partial<SftConfig> = {}): SftConfig => ({
@@ -21,7 +21,7 @@ const cfg = (over: Partial<SftConfig> = {}): SftConfig => ({
 const modelCfg = namedConfig('tiny', tok.vocabSize, 128);
 
 async function trainer(c: SftConfig, weights = randomWeights(modelCfg, c.seed)): Promise<SftTrainer> {
-  return SftTrainer.create(new Model(new FastCpuBackend(), modelCfg, weights), arith, tok, c);
+  return SftTrainer.create(new Model(new SimdCpuBackend(), modelCfg, weights), arith, tok, c);
 }
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));

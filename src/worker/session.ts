@@ -3,7 +3,7 @@
 // is posted as WorkerEvents; the page keeps the data (so a lost device loses nothing but the
 // steps since the last checkpoint, which replay identically: runs are deterministic).
 import type { Backend } from '../engine/backend.ts';
-import { CpuBackend } from '../engine/cpu/backend.ts';
+import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import { createGpu, describeGpu, GpuError, type GpuHandle } from '../engine/webgpu/device.ts';
 import { paramCount } from '../model/config.ts';
 import { Model } from '../model/model.ts';
@@ -103,8 +103,9 @@ export class Session {
       backend = gpu.backend;
       device = `WebGPU: ${describeGpu(gpu.handle.info).split(';')[0]}`;
     } else {
-      backend = new CpuBackend();
-      device = 'CPU backend (JavaScript, one thread)';
+      const cpu = await SimdCpuBackend.create();
+      backend = cpu;
+      device = cpu.describe();
     }
     const loaded = await loadModel(source, cfg, this.checkpoints);
     const peftErrors = spec.validate(cfg.peft, loaded.cfg);

@@ -9,6 +9,7 @@ import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../
 import { randArray, relErr } from '../../ref/testutil.ts';
 import { namedConfig, randomWeights } from '../../../model/init.ts';
 import { Model } from '../../../model/model.ts';
+import { CpuBackend } from '../backend.ts';
 import { SimdCpuBackend } from './backend.ts';
 
 const f = Math.fround;
@@ -103,17 +104,16 @@ describe('SIMD CPU matmuls', () => {
     const cfg = namedConfig('tiny', 99, 64);
     const B = 3, T = 11;
     const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 99), targets = Int32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? -1 : (i * 13) % 99));
-    const run = async (be: import('../backend.ts').CpuBackend) => {
+    const run = async (be: CpuBackend) => {
       const m = new Model(be, cfg, randomWeights(cfg, 3));
       m.zeroGrads();
       const logp = await be.read(m.forward(ids, targets, B, T).logp);
       m.backward(Float32Array.from({ length: B * T }, (_, i) => (i % 3) - 1));
       return [logp, ...(await Promise.all([...m.grads.values()].map((g) => be.read(g))))];
     };
-    const runs = [];
+    const runs: Float32Array[][] = [];
     for (const threads of [1, 2, 3]) runs.push(await run(await SimdCpuBackend.create({ threads })));
     for (const r of runs.slice(1)) r.forEach((x, i) => expect(same(x, runs[0][i])).toBe(true));
-    const { CpuBackend } = await import('../backend.ts');
     const ref = await run(new CpuBackend());
     // float32 sums against the reference's float64 sums, through a whole model: logp and every gradient
     ref.forEach((x, i) => expect(relErr(runs[0][i], x)).toBeLessThan(1e-5));

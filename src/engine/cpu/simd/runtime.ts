@@ -171,6 +171,12 @@ export class SimdRuntime {
     }
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
     const w = new Worker(url, { type: 'module', name: `rlvr-cpu-${id}` });
+    // A worker that fails (say, a runtime that cannot receive the module) never becomes ready and is
+    // never waited for: the jobs run on the threads that are.
+    w.onerror = (e) => {
+      e.preventDefault();
+      console.error(`CPU backend worker ${id} failed: ${e.message}`);
+    };
     w.postMessage(data);
     return w;
   }
