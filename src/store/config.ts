@@ -48,6 +48,8 @@ export interface ConfigState {
   modelLoad: ModelLoad | null;
   /** A link or the visitor chose the model: the catalogue's default no longer replaces it. */
   modelChosen: boolean;
+  /** What the last method switch changed besides the method, in words (null: nothing). */
+  methodNote: string | null;
 }
 
 export const useConfig = create<ConfigState>()(() => ({
@@ -61,6 +63,7 @@ export const useConfig = create<ConfigState>()(() => ({
   catalogue: { status: 'loading' },
   modelLoad: null,
   modelChosen: false,
+  methodNote: null,
 }));
 
 /** The model config the panel sizes things against (null while a checkpoint's config loads). */
@@ -128,15 +131,44 @@ export function setText(path: string, text: string): void {
   });
 }
 
-/** Switch method: the method's own settings start from its page defaults; everything else stays. */
+/** Methods whose rank or α mean something else (LoRA-r1: fixed r = 1, α = 2; VeRA: the shared
+ * random matrices' rank) or whose targets differ (IA³): those settings come from the method's defaults. */
+const OWN_RANK: MethodId[] = ['lora_r1', 'vera'];
+
+const shownValue = (v: unknown) => (Array.isArray(v) ? v.join(', ') : String(v));
+
+/** Switch method. Settings the two methods share (rank, α, dropout, targets, the learning rate) stay
+ * as they are, except where the new method fixes its own; full fine-tuning trains at a 10× lower
+ * learning rate (as in the study), so switching to or from it scales the rate (a rate still at the
+ * old method's page default takes the new one's). Every change besides the method is listed in
+ * `methodNote`, shown under the Method field. */
 export function setMethod(method: MethodId): void {
   if (!methodIds.includes(method)) return;
   useConfig.setState((s) => {
-    const old = methodIds.includes(s.config.peft.method) ? pageDefaults(s.config.peft.method) : null, next = pageDefaults(method);
-    // Keep the learning rate if the visitor changed it; otherwise take the new method's default.
-    const lr = !old || s.config.lr === old.lr ? next.lr : s.config.lr;
-    const drafts = Object.fromEntries(Object.entries(s.drafts).filter(([k]) => !k.startsWith('peft.') && k !== 'lr'));
-    return { config: { ...s.config, lr, peft: pagePeft(method, s.config.peft.seed) }, drafts };
+    const from = s.config.peft.method, cur = s.config.peft;
+    if (from === method) return s;
+    const known = methodIds.includes(from);
+    const next = pagePeft(method, cur.seed);
+    const peft = !known ? next : {
+      ...next,
+      r: OWN_RANK.includes(method) || OWN_RANK.includes(from) ? next.r : cur.r,
+      alpha: OWN_RANK.includes(method) || OWN_RANK.includes(from) ? next.alpha : cur.alpha,
+      dropout: cur.dropout,
+      targets: method === 'ia3' || from === 'ia3' ? next.targets : cur.targets,
+    };
+    let lr = s.config.lr, why = '';
+    if (!known || s.config.lr === pageDefaults(from).lr) lr = pageDefaults(method).lr;
+    else if (method === 'full' && from !== 'full') [lr, why] = [Number((s.config.lr / 10).toPrecision(6)), ' (full fine-tuning trains at a 10× lower rate, as in the study)'];
+    else if (from === 'full' && method !== 'full') [lr, why] = [Number((s.config.lr * 10).toPrecision(6)), ' (adapters train at a 10× higher rate than full fine-tuning)'];
+    const changes: string[] = [];
+    if (known) {
+      for (const [key, label] of [['r', 'rank r'], ['alpha', 'α'], ['dropout', 'dropout'], ['targets', 'target modules']] as const) {
+        if (shownValue(cur[key]) !== shownValue(peft[key])) changes.push(`${label} ${shownValue(cur[key])} → ${shownValue(peft[key])}`);
+      }
+    }
+    if (lr !== s.config.lr && Number.isFinite(s.config.lr)) changes.push(`learning rate ${s.config.lr} → ${lr}${why}`);
+    const drafts = Object.fromEntries(Object.entries(s.drafts).filter(([k]) => !k.startsWith('peft.') && !(k === 'lr' && lr !== s.config.lr)));
+    return { config: { ...s.config, lr, peft }, drafts, methodNote: changes.length ? `Switching to ${method} also changed: ${changes.join('; ')}.` : null };
   });
 }
 
@@ -246,6 +278,7 @@ function selectShipped(entry: CatalogueEntry, chosen: boolean): void {
   const { 'peft.method': method, ...settings } = entry.settings ?? {};
   if (typeof method === 'string') setMethod(method as MethodId);
   for (const [path, v] of Object.entries(settings)) setLeaf(path, v);
+  useConfig.setState({ methodNote: null }); // the model's own settings, listed in the catalogue, not a switch's side effect
   useConfig.setState((s) => {
     const drafts = { ...s.drafts };
     delete drafts.task;
@@ -298,7 +331,7 @@ export function retryModel(): void {
 
 /** Replace the whole experiment (a shared link, a run's config). */
 export function loadConfig(config: RLConfig, model: ModelSource, linkNotes: string[] = []): void {
-  useConfig.setState({ config, drafts: {}, linkNotes });
+  useConfig.setState({ config, drafts: {}, linkNotes, methodNote: null });
   setModel(model);
 }
 

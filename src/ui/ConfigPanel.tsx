@@ -3,7 +3,7 @@
 import { paramCount } from '../model/config.ts';
 import { getMethod, methodIds, methods } from '../peft/registry.ts';
 import type { MethodId, SettingSpec } from '../peft/types.ts';
-import { PRESETS, type PresetId } from '../rl/config.ts';
+import { PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
 import { applyPreset, closestPreset, currentIssues, matchingPreset, modelConfigOf, setMethod, useConfig, type ConfigState } from '../store/config.ts';
 import { DIFFICULTIES, getTask, taskIds } from '../tasks/index.ts';
 import { CheckField, NumberField, SelectField, TargetsField } from './fields.tsx';
@@ -31,6 +31,7 @@ function total(s: ConfigState): number | null {
 
 function MethodInfo() {
   const method = useConfig((s) => s.config.peft.method);
+  const note = useConfig((s) => s.methodNote);
   const count = useConfig(trainable);
   const all = useConfig(total);
   const spec = methodIds.includes(method) ? getMethod(method) : null;
@@ -38,6 +39,7 @@ function MethodInfo() {
   return (
     <div className="method-info">
       <p id="method-description">{spec.description} <a href={spec.paper} target="_blank" rel="noreferrer noopener">Paper</a></p>
+      {note && <p className="notice" role="status" data-testid="method-note">{note}</p>}
       <p data-testid="trainable-count">
         {count === null || all === null ? `Trainable parameters: —${all !== null ? ' (fix the highlighted method settings)' : ''}` : (
           <><strong>{formatCount(count)}</strong> trainable parameters, {((100 * count) / all).toPrecision(3)}% of the model’s {formatCount(all)}</>
@@ -70,9 +72,22 @@ function MethodSettings() {
   return <div className="field-grid">{settings.map(settingField)}</div>;
 }
 
+/** How the recipe differs from a preset, in words ("overlong shaping off"). */
+function presetDifferences(cfg: RLConfig, id: PresetId): string[] {
+  const names: Record<string, string> = {
+    lossType: 'loss', epsLow: 'clip ε low', epsHigh: 'clip ε high', beta: 'KL β', scaleRewards: 'advantage scaling', dynamicSampling: 'dynamic sampling', overlongShaping: 'overlong shaping',
+  };
+  return Object.entries(PRESETS[id]).flatMap(([k, v]) => {
+    const mine = (cfg as unknown as Record<string, unknown>)[k];
+    if (mine === v) return [];
+    return [typeof mine === 'boolean' ? `${names[k]} ${mine ? 'on' : 'off'}` : `${names[k]} ${String(mine)}`];
+  });
+}
+
 function PresetField() {
   const preset = useConfig((s) => matchingPreset(s.config));
   const closest = useConfig((s) => closestPreset(s.config));
+  const diff = useConfig((s) => presetDifferences(s.config, closestPreset(s.config)).join(', '));
   return (
     <div className="field">
       <label htmlFor="preset">Recipe preset</label>
@@ -80,9 +95,12 @@ function PresetField() {
         if (e.target.value in PRESETS) applyPreset(e.target.value as PresetId);
       }}>
         {(Object.keys(PRESETS) as PresetId[]).map((p) => <option key={p} value={p}>{PRESET_NAMES[p]}</option>)}
-        <option value="custom" disabled>{`Custom (closest: ${PRESET_NAMES[closest].split(' (')[0]})`}</option>
+        <option value="custom" disabled>{`Custom: ${PRESET_NAMES[closest].split(' (')[0]} with ${diff}`}</option>
       </select>
-      <span id="preset-hint" className="hint">Sets the loss, clip bounds, KL β, std scaling, dynamic sampling and overlong shaping.</span>
+      <span id="preset-hint" className="hint" data-testid="preset-hint">
+        Sets the loss, clip bounds, KL β, std scaling, dynamic sampling and overlong shaping.
+        {preset === null && ` This recipe is ${PRESET_NAMES[closest].split(' (')[0]} with ${diff}${diff.includes('overlong shaping off') ? ' (the page leaves the overlong penalty off so that correct answers near the length limit are not penalised)' : ''}.`}
+      </span>
     </div>
   );
 }

@@ -1,0 +1,36 @@
+// Switching method keeps the settings the methods share, and names every other change.
+import { describe, expect, it } from 'vitest';
+import { setMethod, useConfig } from './config.ts';
+import { pageDefaults } from './defaults.ts';
+
+describe('setMethod', () => {
+  it('keeps rank, α and the learning rate a visitor or the catalogue set; says what else changed', () => {
+    const c = pageDefaults('lora');
+    useConfig.setState({ config: { ...c, lr: 1e-3, peft: { ...c.peft, r: 16, alpha: 32 } }, methodNote: null });
+    setMethod('dora');
+    let s = useConfig.getState();
+    expect([s.config.peft.method, s.config.peft.r, s.config.peft.alpha, s.config.lr]).toEqual(['dora', 16, 32, 1e-3]);
+    expect(s.methodNote).toBeNull();
+
+    // Full fine-tuning: the 10× lower learning rate its description promises, applied and said.
+    setMethod('full');
+    s = useConfig.getState();
+    expect(s.config.lr).toBe(1e-4);
+    expect(s.methodNote).toBe('Switching to full also changed: learning rate 0.001 → 0.0001 (full fine-tuning trains at a 10× lower rate, as in the study).');
+    setMethod('lora');
+    expect(useConfig.getState().config.lr).toBe(1e-3);
+    expect(useConfig.getState().config.peft.alpha).toBe(32);
+
+    // LoRA-r1 fixes its own rank and α: the change is listed.
+    setMethod('lora_r1');
+    s = useConfig.getState();
+    expect([s.config.peft.r, s.config.peft.alpha]).toEqual([1, 2]);
+    expect(s.methodNote).toContain('rank r 16 → 1; α 32 → 2');
+  });
+
+  it('a learning rate still at the page default for the old method takes the new method’s default', () => {
+    useConfig.setState({ config: pageDefaults('full'), methodNote: null });
+    setMethod('lora');
+    expect(useConfig.getState().config.lr).toBe(pageDefaults('lora').lr);
+  });
+});
