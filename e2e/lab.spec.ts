@@ -305,8 +305,10 @@ test('keyboard only: reach the run controls and start, pause and stop a run', as
   for (let i = 0; i < 120 && !(await start.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
   await expect(start).toBeFocused();
   await page.keyboard.press('Enter');
+  // Start disables itself: focus moves on to Pause, not to the page (no Tab-hunting after Start).
+  await expect(button(page, 'Pause')).toBeFocused({ timeout: 60_000 });
   await rewardPoints(page, 1, 120_000);
-  await button(page, 'Pause').focus();
+  await expect(button(page, 'Pause')).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(status(page)).toHaveAttribute('data-state', 'paused', { timeout: 60_000 });
   await button(page, 'Stop').focus();
@@ -369,6 +371,9 @@ test('a sweep queues runs one after another, survives a reload, and fills the re
   await expect(results.locator('tbody tr')).toHaveCount(3);
   await expect(results).toContainText('full');
   await expect(results).toContainText('ia3');
+  // One seed each: a mean, no "± 0.0%" spread that was never measured.
+  await expect(results).toContainText('(one seed)');
+  await expect(results.locator('tbody')).not.toContainText('±');
   await expect(page.getByTestId('run-row')).toHaveCount(3);
   await shot(page, 'lab-sweep', testInfo);
   expect(errors).toEqual([]);

@@ -228,7 +228,7 @@ export async function adapterFiles(runId: string): Promise<{ files: Record<strin
     if (!inMemory && !ck) throw new Error('this run has no stored checkpoint (it is written every 5 steps, on pause, stop and at the end)');
     if (!inMemory) await modelReady(run.model);
     return labClient().request<'exportAdapter'>({
-      type: 'exportAdapter', runId, stored: ck ? { config: run.config, model: run.model, checkpoint: ck.checkpoint } : undefined,
+      type: 'exportAdapter', runId, model: run.model, stored: ck ? { config: run.config, model: run.model, checkpoint: ck.checkpoint } : undefined,
     });
   });
 }

@@ -51,7 +51,8 @@ function MethodInfo() {
 
 function settingField(s: SettingSpec) {
   const path = `peft.${s.key}`;
-  const label = s.label.charAt(0).toUpperCase() + s.label.slice(1);
+  // Capitalise a Latin first letter only: AdaLoRA's "β1" is a symbol, and "Β1" would be a capital Greek Beta.
+  const label = /^[a-z]/.test(s.label) ? s.label.charAt(0).toUpperCase() + s.label.slice(1) : s.label;
   switch (s.kind) {
     case 'int':
     case 'float':

@@ -1,4 +1,5 @@
 // Start, Pause, Resume, Stop, Reset, and what the run is doing right now.
+import { useEffect, useRef } from 'react';
 import { currentIssues, useConfig } from '../store/config.ts';
 import { useRuns } from '../store/runs.ts';
 import { pauseRun, resetRun, resumeRun, startRun, stopRun, useLive } from '../store/training.ts';
@@ -81,7 +82,44 @@ function RunFacts() {
   );
 }
 
+/** Keep keyboard focus in the controls: a button that disables itself (Start, Pause, Resume, Stop)
+ * would drop focus to the page; it moves to the first enabled control, or to the status line. */
+function useFocusKeeper(row: React.RefObject<HTMLDivElement | null>, fallback: React.RefObject<HTMLDivElement | null>, deps: unknown[]) {
+  const had = useRef(false);
+  useEffect(() => {
+    const el = row.current;
+    if (!el) return;
+    const onIn = () => (had.current = true);
+    const onOut = (e: FocusEvent) => {
+      if (e.relatedTarget && !el.contains(e.relatedTarget as Node)) had.current = false;
+    };
+    // A click elsewhere means the visitor moved on: focus is theirs again.
+    const onDown = (e: MouseEvent) => {
+      if (!el.contains(e.target as Node)) had.current = false;
+    };
+    el.addEventListener('focusin', onIn);
+    el.addEventListener('focusout', onOut);
+    document.addEventListener('mousedown', onDown);
+    return () => {
+      el.removeEventListener('focusin', onIn);
+      el.removeEventListener('focusout', onOut);
+      document.removeEventListener('mousedown', onDown);
+    };
+  }, [row]);
+  useEffect(() => {
+    const active = document.activeElement;
+    const lost = active === null || active === document.body || active === fallback.current
+      || (active instanceof HTMLButtonElement && active.disabled && !!row.current?.contains(active));
+    if (!had.current || !lost) return;
+    const next = row.current?.querySelector<HTMLButtonElement>('button:not([disabled])');
+    (next ?? fallback.current)?.focus({ preventScroll: true });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+}
+
 export function RunControls() {
+  const row = useRef<HTMLDivElement>(null);
+  const statusBox = useRef<HTMLDivElement>(null);
   const state = useLive((s) => s.state);
   const pending = useLive((s) => s.pending);
   const runId = useLive((s) => s.runId);
@@ -93,10 +131,11 @@ export function RunControls() {
   const busy = pending !== null;
   const active = state === 'running' || state === 'paused' || state === 'loading';
   const resumable = state === 'paused' || ((state === 'lost' || state === 'stopped') && canContinue);
+  useFocusKeeper(row, statusBox, [state, pending, resumable]);
   return (
     <section className="card controls" aria-labelledby="controls-heading">
       <h2 id="controls-heading">Run</h2>
-      <div className="button-row" role="group" aria-label="Run controls">
+      <div className="button-row" role="group" aria-label="Run controls" ref={row}>
         <button type="button" onClick={() => void startRun()} disabled={busy || active || invalid > 0}
           aria-describedby={invalid > 0 ? 'start-blocked' : undefined}>Start</button>
         <button type="button" onClick={() => void pauseRun()} disabled={busy || state !== 'running'}>Pause</button>
@@ -106,7 +145,7 @@ export function RunControls() {
       </div>
       <p id="reset-help" className="hint">Reset goes back to step 0 (an unfinished run is discarded); Start then repeats the run with the same seed.</p>
       {invalid > 0 && <p id="start-blocked" className="bad">Fix {invalid === 1 ? 'the highlighted setting' : `the ${invalid} highlighted settings`} to start.</p>}
-      <StatusLine />
+      <div ref={statusBox} tabIndex={-1} className="status-box"><StatusLine /></div>
       <ProgressLine />
       <RunFacts />
     </section>

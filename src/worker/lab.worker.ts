@@ -2,7 +2,7 @@
 // The training worker: owns the GPU device, the model and the Trainer, so the page's main thread
 // only renders. Every Request gets exactly one Reply; events stream in between.
 import { exportBuilt, exportStored } from './export.ts';
-import { describeSource } from './model-source.ts';
+import { baseModelName } from './model-source.ts';
 import { unreachable, type Reply, type Request, type RequestMap, type RequestType, type WorkerEvent, type WorkerMessage } from './protocol.ts';
 import { errorText, Session } from './session.ts';
 
@@ -42,10 +42,10 @@ async function handle(req: Request): Promise<RequestMap[RequestType]['res']> {
     case 'exportAdapter': {
       const live = session.current;
       if (live && live.runId === req.runId && session.state !== 'lost' && session.state !== 'failed') {
-        return exportBuilt(live, null);
+        return exportBuilt(live, req.model ? baseModelName(req.model) : null);
       }
       if (!req.stored) throw new Error('this run is no longer in memory and has no stored checkpoint to rebuild it from');
-      return exportStored(session, req.stored, req.stored.model.kind === 'url' ? describeSource(req.stored.model) : null);
+      return exportStored(session, req.stored, baseModelName(req.stored.model));
     }
     case 'loseDevice':
       session.loseDevice();

@@ -177,3 +177,12 @@ describe('CheckpointCache', () => {
     await expect(loadModel({ kind: 'url', base: 'https://evil.example/m' }, run, cache)).rejects.toThrow(/must be a path on this site/);
   });
 });
+
+describe('baseModelName', async () => {
+  const { baseModelName } = await import('./model-source.ts');
+  it('names a checkpoint by its folder, which from_pretrained can load; a random model has none', () => {
+    expect(baseModelName({ kind: 'url', base: '/models/rlvr-lab-arith-small' })).toBe('rlvr-lab-arith-small');
+    expect(baseModelName({ kind: 'url', base: '/models/rlvr-lab-arith-small/' })).toBe('rlvr-lab-arith-small');
+    expect(baseModelName({ kind: 'random', size: 'tiny' })).toBeNull();
+  });
+});

@@ -25,6 +25,14 @@ export function checkModelBase(base: string): string | null {
   return null;
 }
 
+/** The base model as an exported adapter's `base_model_name_or_path`: the checkpoint folder's name
+ * (`/models/rlvr-lab-arith-small` → `rlvr-lab-arith-small`), which `from_pretrained` loads once the
+ * folder's config.json and model.safetensors are saved under that name; null for a random model,
+ * which exists nowhere to load. */
+export function baseModelName(s: ModelSource): string | null {
+  return s.kind === 'url' ? (s.base.split('/').filter(Boolean).pop() ?? null) : null;
+}
+
 export function describeSource(s: ModelSource): string {
   return s.kind === 'random' ? `random ${s.size} model (untrained)` : `checkpoint ${s.base}`;
 }

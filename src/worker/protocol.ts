@@ -70,7 +70,7 @@ export interface RequestMap {
   dispose: { req: { type: 'dispose' }; res: null };
   checkpoint: { req: { type: 'checkpoint' }; res: CheckpointData };
   /** The trained adapter of the live run `runId`, or of a stored run rebuilt from its checkpoint. */
-  exportAdapter: { req: { type: 'exportAdapter'; runId: string; stored?: StoredRun }; res: AdapterExport };
+  exportAdapter: { req: { type: 'exportAdapter'; runId: string; /** The run's base model (names it in adapter_config.json). */ model?: ModelSource; stored?: StoredRun }; res: AdapterExport };
   /** Test aid: destroy the GPU device as a driver reset would (device loss handling). */
   loseDevice: { req: { type: 'loseDevice' }; res: null };
 }
