@@ -3,9 +3,13 @@
 //   path, within float32 rounding of a K-term sum;
 // - bit for bit against a plain float32 loop that states the arithmetic the kernels promise (one
 //   sequential float32 sum per output, separate multiply and add, then scale, bias, accumulate);
-// - bit-identical with 1, 2 and 3 threads, per op and for a whole model's forward and backward.
+// - bit-identical with 1, 2 and 3 threads, per op and for a whole model's forward and backward;
+// - attention (forward, backward, KV-cache decode) and SwiGLU against the float64 references, rope bit for bit.
 import { describe, expect, it } from 'vitest';
+import { attentionBackward, attentionDecode, attentionForward } from '../../ref/attention.ref.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../ref/matmul.ref.ts';
+import { rope } from '../../ref/rope.ref.ts';
+import { swigluBackward, swigluForward } from '../../ref/swiglu.ref.ts';
 import { randArray, relErr } from '../../ref/testutil.ts';
 import { namedConfig, randomWeights } from '../../../model/init.ts';
 import { Model } from '../../../model/model.ts';
@@ -140,5 +144,103 @@ describe('SIMD CPU matmuls', () => {
     const b = be.alloc('b', 1000);
     expect(be.rt.reservedBytes).toBe(before);
     expect((await be.read(b)).every((x) => x === 0)).toBe(true);
+  });
+});
+
+describe('SIMD CPU attention', () => {
+  const f64 = (a: Float32Array) => Float64Array.from(a);
+  // Shapes: head sizes that are and are not multiples of 4, grouped and ungrouped heads.
+  const cases: [number, number, number, number, number][] = [[2, 5, 4, 2, 6], [3, 7, 2, 2, 8], [1, 9, 6, 3, 4], [2, 4, 3, 1, 5]];
+  // Tolerance: float32 sums of ≤ T·HS terms and float32 exp against float64 throughout.
+  const TOL = 1e-5;
+
+  it.each(cases)('B=%i T=%i NH=%i NKV=%i HS=%i: forward, backward and decode match the references; 1 and 3 threads agree', async (B, T, NH, NKV, HS) => {
+    const nq = B * T * NH * HS, nkv = B * T * NKV * HS, na = B * NH * T * T;
+    const seed = B * 10000 + T * 1000 + NH * 100 + NKV * 10 + HS;
+    const q = randArray(nq, seed), k = randArray(nkv, seed + 1), v = randArray(nkv, seed + 2), dout = randArray(nq, seed + 3);
+    const outs: Float32Array[][] = [];
+    for (const threads of [1, 3]) {
+      const be = await SimdCpuBackend.create({ threads });
+      const [tq, tk, tv, tdout] = await Promise.all([q, k, v, dout].map((d) => withData(be, d)));
+      const out = be.alloc('out', nq), att = be.alloc('att', na);
+      be.attentionForward(out, att, tq, tk, tv, B, T, NH, NKV, HS);
+      const dq = be.alloc('dq', nq), dk = be.alloc('dk', nkv), dv = be.alloc('dv', nkv), scratch = be.alloc('scratch', na);
+      be.attentionBackward(dq, dk, dv, scratch, tdout, tq, tk, tv, att, B, T, NH, NKV, HS);
+      // decode: the last Tq = 2 positions against a cache of Tmax = T + 3 rows holding the first T
+      const Tq = 2, Tmax = T + 3, pos0 = T - Tq;
+      const kc = be.alloc('kc', B * Tmax * NKV * HS), vc = be.alloc('vc', B * Tmax * NKV * HS);
+      be.kvWrite(kc, tk, B, T, 0, Tmax, NKV * HS);
+      be.kvWrite(vc, tv, B, T, 0, Tmax, NKV * HS);
+      const qd = be.alloc('qd', B * Tq * NH * HS), od = be.alloc('od', B * Tq * NH * HS);
+      const qLast = new Float32Array(B * Tq * NH * HS);
+      for (let b = 0; b < B; b++) qLast.set(q.subarray((b * T + pos0) * NH * HS, (b * T + T) * NH * HS), b * Tq * NH * HS);
+      be.upload(qd, qLast);
+      be.attentionDecode(od, qd, kc, vc, B, Tq, pos0, Tmax, NH, NKV, HS);
+      outs.push(await Promise.all([out, att, dq, dk, dv, scratch, od].map((t) => be.read(t))));
+    }
+    outs[1].forEach((x, i) => expect(same(x, outs[0][i])).toBe(true));
+    const [out, att, dq, dk, dv, scratch, od] = outs[0];
+    const rOut = new Float64Array(nq), rAtt = new Float64Array(na);
+    attentionForward(rOut, rAtt, f64(q), f64(k), f64(v), B, T, NH, NKV, HS);
+    expect(relErr(out, rOut)).toBeLessThan(TOL);
+    expect(relErr(att, rAtt)).toBeLessThan(TOL);
+    const rdq = new Float64Array(nq), rdk = new Float64Array(nkv), rdv = new Float64Array(nkv), rs = new Float64Array(na);
+    attentionBackward(rdq, rdk, rdv, rs, f64(dout), f64(q), f64(k), f64(v), rAtt, B, T, NH, NKV, HS);
+    for (const [got, want] of [[dq, rdq], [dk, rdk], [dv, rdv], [scratch, rs]] as const) expect(relErr(got, want)).toBeLessThan(TOL);
+    // decode of the last Tq positions equals the forward's rows for them
+    const Tq = 2, pos0 = T - Tq, wantD = new Float64Array(B * Tq * NH * HS);
+    for (let b = 0; b < B; b++) wantD.set(rOut.subarray((b * T + pos0) * NH * HS, (b * T + T) * NH * HS), b * Tq * NH * HS);
+    expect(relErr(od, wantD)).toBeLessThan(TOL);
+    const rd = new Float64Array(B * Tq * NH * HS), Tmax = T + 3;
+    const kc = new Float64Array(B * Tmax * NKV * HS), vc = new Float64Array(B * Tmax * NKV * HS);
+    for (let b = 0; b < B; b++) {
+      kc.set(k.subarray(b * T * NKV * HS, (b + 1) * T * NKV * HS), b * Tmax * NKV * HS);
+      vc.set(v.subarray(b * T * NKV * HS, (b + 1) * T * NKV * HS), b * Tmax * NKV * HS);
+    }
+    const qLast = new Float64Array(B * Tq * NH * HS);
+    for (let b = 0; b < B; b++) qLast.set(q.subarray((b * T + pos0) * NH * HS, (b * T + T) * NH * HS), b * Tq * NH * HS);
+    attentionDecode(rd, qLast, kc, vc, B, Tq, pos0, Tmax, NH, NKV, HS);
+    expect(relErr(od, rd)).toBeLessThan(TOL);
+  });
+
+  it('rope equals the reference bit for bit, both directions', async () => {
+    const be = await SimdCpuBackend.create({ threads: 1 });
+    const B = 2, T = 5, H = 3, HS = 8, n = B * T * H * HS;
+    const x = randArray(n, 7);
+    const tx = await withData(be, x), out = be.alloc('out', n);
+    for (const inverse of [false, true]) {
+      be.rope(out, tx, B, T, H, HS, 10000, 3, inverse);
+      const want = new Float32Array(n);
+      rope(want, x, B, T, H, HS, 10000, 3, inverse);
+      expect(same(await be.read(out), want)).toBe(true);
+    }
+  });
+
+  it('rejects heads that do not group and a decode past the cache', async () => {
+    const be = await SimdCpuBackend.create({ threads: 1 });
+    const t = () => be.alloc('t', 64);
+    expect(() => be.attentionForward(t(), t(), t(), t(), t(), 1, 2, 3, 2, 4)).toThrow(/not a multiple/);
+    expect(() => be.attentionDecode(t(), t(), t(), t(), 1, 2, 3, 4, 2, 2, 4)).toThrow(/exceeds Tmax/);
+  });
+});
+
+describe('SIMD CPU SwiGLU', () => {
+  it.each([5, 70001])('n=%i: forward and backward within float32 rounding of the reference; 1 and 2 threads agree', async (n) => {
+    const gate = randArray(n, 1, 3), up = randArray(n, 2), dout = randArray(n, 3);
+    const got: Float32Array[][] = [];
+    for (const threads of [1, 2]) {
+      const be = await SimdCpuBackend.create({ threads });
+      const [g, u, d] = await Promise.all([gate, up, dout].map((x) => withData(be, x)));
+      const out = be.alloc('out', n), dg = be.alloc('dg', n), du = be.alloc('du', n);
+      be.swigluForward(out, g, u, n);
+      be.swigluBackward(dg, du, d, g, u, n);
+      got.push(await Promise.all([out, dg, du].map((t) => be.read(t))));
+    }
+    got[1].forEach((x, i) => expect(same(x, got[0][i])).toBe(true));
+    const out = new Float64Array(n), dg = new Float64Array(n), du = new Float64Array(n);
+    swigluForward(out, Float64Array.from(gate), Float64Array.from(up), n);
+    swigluBackward(dg, du, Float64Array.from(dout), Float64Array.from(gate), Float64Array.from(up), n);
+    // a few float32 roundings per entry (expf is within 1 ulp)
+    for (const [a, b] of [[got[0][0], out], [got[0][1], dg], [got[0][2], du]] as const) expect(relErr(a, b)).toBeLessThan(1e-6);
   });
 });

@@ -9,9 +9,8 @@ import { hardwareThreads, simdRuntime, singleThreadReason, type SimdRuntime } fr
 
 class SimdTensor extends CpuTensor {
   constructor(label: string, size: number, dtype: 'f32' | 'i32', readonly addr: number, rt: SimdRuntime) {
-    const data = dtype === 'f32' ? rt.f32(addr, size) : rt.i32(addr, size);
-    data.fill(0);
-    super(label, size, dtype, data);
+    rt.kernels.zero(addr, size * 4);
+    super(label, size, dtype, dtype === 'f32' ? rt.f32(addr, size) : rt.i32(addr, size));
   }
 }
 
@@ -32,7 +31,8 @@ function noAlias(op: string, out: Tensor, ...inputs: (Tensor | null)[]): void {
   for (const t of inputs) if (out === t) throw new Error(`${op}: out '${out.label}' may not alias input '${t.label}'`);
 }
 
-const OP_GEMM = 1;
+// Op codes of assembly/index.ts.
+const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4, OP_SWIGLU_FORWARD = 5, OP_SWIGLU_BACKWARD = 6;
 /** Below this many multiply-adds an op runs on the calling thread: waking workers costs more. */
 const PARALLEL_MIN_MACS = 1 << 18;
 
@@ -56,7 +56,7 @@ export class SimdCpuBackend extends CpuBackend {
   readonly threads: number;
   private readonly job: number;
   private readonly jobWords: Int32Array;
-  private readonly scratch = [{ addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }];
+  private readonly scratch = [{ addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }];
 
   /** Prefer `SimdCpuBackend.create`, which waits for the worker threads; a backend constructed
    * directly runs on the threads that are ready (results are the same). */
@@ -94,6 +94,15 @@ export class SimdCpuBackend extends CpuBackend {
     return new SimdTensor(label, size, dtype, this.rt.alloc(size * 4), this.rt);
   }
 
+  override zero(t: Tensor): void {
+    if (!(t instanceof SimdTensor) || t.freed) return super.zero(t); // the reference's checks and messages
+    this.rt.kernels.zero(t.addr, t.size * 4);
+  }
+
+  override zeroAll(ts: Tensor[]): void {
+    for (const t of ts) this.zero(t);
+  }
+
   override free(t: Tensor): void {
     if (!(t instanceof SimdTensor)) throw new Error(`free: tensor '${t.label}' does not belong to the SIMD CPU backend`);
     if (t.freed) throw new Error(`free: tensor '${t.label}' freed twice`);
@@ -102,7 +111,7 @@ export class SimdCpuBackend extends CpuBackend {
   }
 
   /** A reusable scratch block of at least n floats (two slots). */
-  private temp(slot: 0 | 1, n: number): number {
+  private temp(slot: 0 | 1 | 2, n: number): number {
     const s = this.scratch[slot];
     if (s.bytes < n * 4) {
       if (s.bytes) this.rt.free(s.addr, s.bytes);
@@ -156,5 +165,116 @@ export class SimdCpuBackend extends CpuBackend {
     noAlias(op, dw, dout, inp);
     const d = at(op, dw, OC * C), g = at(op, dout, N * OC), x = at(op, inp, N * C);
     this.gemm({ M: OC, N: C, K: N, a: g, sai: 1, sak: OC, b: x, sbk: C, out: d, bias: 0, accumulate: true, scale: finite(op, scale) });
+  }
+
+  /** Fills the attention job block: words 2.. as in assembly/attention.ts. */
+  private attention(op: number, tasks: number, w: Record<string, number>): void {
+    const j = this.jobWords;
+    j.fill(0);
+    j[0] = op; j[1] = 0;
+    j[2] = w.B; j[3] = w.T; j[4] = w.NH; j[5] = w.NKV; j[6] = w.HS;
+    j[7] = w.q; j[8] = w.k; j[9] = w.v; j[10] = w.out; j[11] = w.att ?? 0;
+    j[12] = w.Tk ?? w.T; j[13] = w.pos0 ?? 0;
+    new Float32Array(j.buffer, j.byteOffset + 14 * 4, 1)[0] = 1 / Math.sqrt(w.HS);
+    j[15] = w.scratch ?? 0; j[16] = 0;
+    j[17] = w.dout ?? 0; j[18] = w.dq ?? 0; j[19] = w.dk ?? 0; j[20] = w.dv ?? 0;
+    const work = tasks * w.T * (w.Tk ?? w.T) * w.HS;
+    this.rt.run(this.job, work < PARALLEL_MIN_MACS ? 1 : this.threads);
+  }
+
+  private heads(op: string, NH: number, NKV: number, HS: number): void {
+    if (!(NKV > 0 && NH % NKV === 0)) throw new RangeError(`${op}: NH=${NH} is not a multiple of NKV=${NKV}`);
+    if (!(HS > 0)) throw new RangeError(`${op}: HS must be positive, got ${HS}`);
+  }
+
+  override attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void {
+    const op = 'attentionForward';
+    this.heads(op, NH, NKV, HS);
+    noAlias(op, out, att, q, k, v);
+    noAlias(op, att, q, k, v);
+    const nq = B * T * NH * HS, nkv = B * T * NKV * HS;
+    this.attention(OP_ATTN_FORWARD, B * NH, {
+      B, T, NH, NKV, HS, out: at(op, out, nq), att: at(op, att, B * NH * T * T), q: at(op, q, nq), k: at(op, k, nkv), v: at(op, v, nkv),
+    });
+  }
+
+  override attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, scratch: Tensor, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor,
+    B: number, T: number, NH: number, NKV: number, HS: number): void {
+    const op = 'attentionBackward';
+    this.heads(op, NH, NKV, HS);
+    const outs = [dq, dk, dv, scratch];
+    if (new Set(outs).size !== outs.length) throw new Error(`${op}: dq, dk, dv and scratch must be distinct tensors`);
+    for (const o of outs) noAlias(op, o, dout, q, k, v, att);
+    const nq = B * T * NH * HS, nkv = B * T * NKV * HS, na = B * NH * T * T;
+    this.attention(OP_ATTN_BACKWARD, B * NKV, {
+      B, T, NH, NKV, HS, out: at(op, scratch, na), att: at(op, att, na), q: at(op, q, nq), k: at(op, k, nkv), v: at(op, v, nkv),
+      dout: at(op, dout, nq), dq: at(op, dq, nq), dk: at(op, dk, nkv), dv: at(op, dv, nkv),
+    });
+  }
+
+  override attentionDecode(out: Tensor, q: Tensor, kcache: Tensor, vcache: Tensor, B: number, Tq: number, pos0: number, Tmax: number,
+    NH: number, NKV: number, HS: number): void {
+    const op = 'attentionDecode';
+    this.heads(op, NH, NKV, HS);
+    if (pos0 < 0 || pos0 + Tq > Tmax) throw new RangeError(`${op}: pos0+Tq=${pos0 + Tq} exceeds Tmax=${Tmax}`);
+    noAlias(op, out, q, kcache, vcache);
+    const nq = B * Tq * NH * HS, nc = B * Tmax * NKV * HS;
+    this.attention(OP_ATTN_DECODE, B, {
+      B, T: Tq, NH, NKV, HS, out: at(op, out, nq), q: at(op, q, nq), k: at(op, kcache, nc), v: at(op, vcache, nc), Tk: Tmax, pos0,
+      scratch: this.temp(2, this.threads * Tmax),
+    });
+  }
+
+  /** The reference's arithmetic (float64 angles, same products), with each position's cos/sin computed
+   * once per call instead of once per sequence: the same bits, B times fewer trigonometric calls. */
+  override rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
+    const op = 'rope';
+    if (HS % 2 !== 0) throw new RangeError(`rope: head size ${HS} must be even`);
+    noAlias(op, out, inp);
+    const n = B * T * H * HS;
+    at(op, out, n); at(op, inp, n);
+    const o = (out as SimdTensor).data as Float32Array, x = (inp as SimdTensor).data as Float32Array;
+    const half = HS / 2;
+    const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < half; i++) {
+        const theta = (pos0 + t) * Math.pow(base, (-2 * i) / HS);
+        cos[t * half + i] = Math.cos(theta);
+        sin[t * half + i] = inverse ? -Math.sin(theta) : Math.sin(theta);
+      }
+    }
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let h = 0; h < H; h++) {
+          const r = ((b * T + t) * H + h) * HS, c = t * half;
+          for (let i = 0; i < half; i++) {
+            const x1 = x[r + i], x2 = x[r + i + half];
+            o[r + i] = x1 * cos[c + i] - x2 * sin[c + i];
+            o[r + i + half] = x2 * cos[c + i] + x1 * sin[c + i];
+          }
+        }
+      }
+    }
+  }
+
+  private elementwise(op: number, n: number, ptrs: number[]): void {
+    const j = this.jobWords;
+    j[0] = op; j[1] = 0; j[2] = n;
+    ptrs.forEach((p, i) => { j[3 + i] = p; });
+    this.rt.run(this.job, n < 65536 ? 1 : this.threads);
+  }
+
+  override swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    const op = 'swigluForward';
+    noAlias(op, out, gate, up);
+    this.elementwise(OP_SWIGLU_FORWARD, n, [at(op, gate, n), at(op, up, n), at(op, out, n)]);
+  }
+
+  override swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    const op = 'swigluBackward';
+    if (dgate === dup) throw new Error(`${op}: dgate and dup must be distinct tensors`);
+    noAlias(op, dgate, dout, gate, up);
+    noAlias(op, dup, dout, gate, up);
+    this.elementwise(OP_SWIGLU_BACKWARD, n, [at(op, gate, n), at(op, up, n), 0, at(op, dout, n), at(op, dgate, n), at(op, dup, n)]);
   }
 }

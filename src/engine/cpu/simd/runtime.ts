@@ -14,6 +14,7 @@ import { KERNELS_SHARED, KERNELS_UNSHARED } from './kernels.wasm.ts';
 interface Kernels {
   run(job: number): void;
   transpose(dst: number, src: number, rows: number, cols: number): void;
+  zero(addr: number, bytes: number): void;
 }
 
 const PAGE = 65536;
@@ -69,7 +70,10 @@ export const singleThreadReason: string | null = !canBlock ? 'a page\'s main thr
 /** Cores reported by the platform. */
 export function hardwareThreads(): number {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  return Math.max(1, Math.min(MAX_WORKERS + 1, nav?.hardwareConcurrency ?? 1));
+  // Node 20 has no navigator; its os module says (process.getBuiltinModule: Node 20.16+)
+  const os = isNode ? (process as unknown as { getBuiltinModule?: (m: string) => { availableParallelism(): number } }).getBuiltinModule?.('node:os') : undefined;
+  const n = nav?.hardwareConcurrency ?? os?.availableParallelism() ?? 1;
+  return Math.max(1, Math.min(MAX_WORKERS + 1, n));
 }
 
 interface PoolWorker { terminate(): unknown }

@@ -1,0 +1,176 @@
+// AssemblyScript: causal grouped-query attention for the CPU backend (the math of
+// src/engine/ref/attention.ref.ts: scores q·kᵀ/√HS, softmax over keys s ≤ the query's position, query
+// head h reads kv head h / (NH/NKV)). Float32 throughout, exp by the standard library's expf (a
+// software routine, so every machine gets the same bits); each sum in a fixed order. Tasks own their
+// outputs: forward one (b, h), decode one sequence b, backward one (b, kv head) with every query head
+// that reads it, so dk and dv are summed by one thread in a fixed order.
+//
+// Layouts: q (B,T,NH,HS); k, v (B,Tk,NKV,HS) (Tk = T in training, Tmax for a KV cache);
+// att and the backward's scratch (B,NH,T,T).
+const J_COUNTER = 1;
+const J_B = 2, J_T = 3, J_NH = 4, J_NKV = 5, J_HS = 6;
+const J_Q = 7, J_K = 8, J_V = 9, J_OUT = 10, J_ATT = 11;
+const J_TK = 12, J_POS0 = 13, J_SCALE = 14;
+const J_SCRATCH = 15; // decode: one row of Tk floats per thread slot
+const J_SLOTS = 16; // decode: thread slots handed out (atomic)
+const J_DOUT = 17, J_DQ = 18, J_DK = 19, J_DV = 20;
+
+@inline function word(job: usize, i: i32): i32 {
+  return load<i32>(job + (<usize>i << 2));
+}
+
+@inline function ptr(job: usize, i: i32): usize {
+  return <usize>load<i32>(job + (<usize>i << 2));
+}
+
+@inline function claim(job: usize): i32 {
+  return atomic.add<i32>(job + (<usize>J_COUNTER << 2), 1);
+}
+
+/** Σ_d x[d]·y[d] over HS floats: four lanes in parallel, then (l0 + l1) + (l2 + l3), then the tail. */
+@inline function dot(x: usize, y: usize, HS: i32): f32 {
+  let acc = f32x4.splat(0);
+  let d = 0;
+  for (; d + 4 <= HS; d += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>d << 2)), v128.load(y + (<usize>d << 2))));
+  let s = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (; d < HS; d++) s += load<f32>(x + (<usize>d << 2)) * load<f32>(y + (<usize>d << 2));
+  return s;
+}
+
+/** out[d] = c · x[d] + (accumulate ? out[d] : 0) over HS floats. */
+@inline function axpy(out: usize, c: f32, x: usize, HS: i32, accumulate: bool): void {
+  const cv = f32x4.splat(c);
+  let d = 0;
+  for (; d + 4 <= HS; d += 4) {
+    const o = out + (<usize>d << 2);
+    const t = f32x4.mul(cv, v128.load(x + (<usize>d << 2)));
+    v128.store(o, accumulate ? f32x4.add(v128.load(o), t) : t);
+  }
+  for (; d < HS; d++) {
+    const o = out + (<usize>d << 2);
+    const t = c * load<f32>(x + (<usize>d << 2));
+    store<f32>(o, accumulate ? load<f32>(o) + t : t);
+  }
+}
+
+/**
+ * One query row: p[s] = softmax_s(scale · q·k[s]) for s < n (keys `kstride` bytes apart), written to
+ * p; out = Σ_s p[s] v[s]. The probabilities are normalised before the weighted sum, as in the reference.
+ */
+function attendRow(q: usize, k: usize, v: usize, kstride: usize, n: i32, HS: i32, scale: f32, p: usize, out: usize): void {
+  let max = -Infinity as f32;
+  for (let s = 0; s < n; s++) {
+    const x = dot(q, k + <usize>s * kstride, HS) * scale;
+    store<f32>(p + (<usize>s << 2), x);
+    if (x > max) max = x;
+  }
+  let sum: f32 = 0;
+  for (let s = 0; s < n; s++) {
+    const e = Mathf.exp(load<f32>(p + (<usize>s << 2)) - max);
+    store<f32>(p + (<usize>s << 2), e);
+    sum += e;
+  }
+  const inv: f32 = 1 / sum;
+  for (let s = 0; s < n; s++) store<f32>(p + (<usize>s << 2), load<f32>(p + (<usize>s << 2)) * inv);
+  for (let s = 0; s < n; s++) axpy(out, load<f32>(p + (<usize>s << 2)), v + <usize>s * kstride, HS, s > 0);
+  if (n == 0) for (let d = 0; d < HS; d++) store<f32>(out + (<usize>d << 2), 0);
+}
+
+/** Training forward: tasks (b, h); att rows get the probabilities and 0 above the diagonal. */
+export function attentionForwardRun(job: usize): void {
+  const B = word(job, J_B), T = word(job, J_T), NH = word(job, J_NH), NKV = word(job, J_NKV), HS = word(job, J_HS);
+  const q = ptr(job, J_Q), k = ptr(job, J_K), v = ptr(job, J_V), out = ptr(job, J_OUT), att = ptr(job, J_ATT);
+  const scale = reinterpret<f32>(word(job, J_SCALE));
+  const G = NH / NKV;
+  const kstride = (<usize>NKV * HS) << 2;
+  while (true) {
+    const task = claim(job);
+    if (task >= B * NH) return;
+    const b = task / NH, h = task % NH, kh = h / G;
+    const kb = k + ((<usize>b * T * NKV + kh) * HS << 2), vb = v + ((<usize>b * T * NKV + kh) * HS << 2);
+    for (let t = 0; t < T; t++) {
+      const qo = (((<usize>b * T + t) * NH + h) * HS) << 2;
+      const row = att + ((((<usize>b * NH + h) * T + t) * T) << 2);
+      attendRow(q + qo, kb, vb, kstride, t + 1, HS, scale, row, out + qo);
+      for (let s = t + 1; s < T; s++) store<f32>(row + (<usize>s << 2), 0);
+    }
+  }
+}
+
+/** KV-cache decode: tasks b; query t of sequence b attends to cache positions 0..pos0+t. */
+export function attentionDecodeRun(job: usize): void {
+  const B = word(job, J_B), Tq = word(job, J_T), NH = word(job, J_NH), NKV = word(job, J_NKV), HS = word(job, J_HS);
+  const q = ptr(job, J_Q), k = ptr(job, J_K), v = ptr(job, J_V), out = ptr(job, J_OUT);
+  const Tmax = word(job, J_TK), pos0 = word(job, J_POS0);
+  const scale = reinterpret<f32>(word(job, J_SCALE));
+  const G = NH / NKV;
+  const kstride = (<usize>NKV * HS) << 2;
+  const slot = atomic.add<i32>(job + (<usize>J_SLOTS << 2), 1);
+  const p = ptr(job, J_SCRATCH) + ((<usize>slot * Tmax) << 2);
+  while (true) {
+    const b = claim(job);
+    if (b >= B) return;
+    for (let t = 0; t < Tq; t++) {
+      for (let h = 0; h < NH; h++) {
+        const kh = h / G;
+        const qo = (((<usize>b * Tq + t) * NH + h) * HS) << 2;
+        const kb = (<usize>b * Tmax * NKV + kh) * HS << 2;
+        attendRow(q + qo, k + kb, v + kb, kstride, pos0 + t + 1, HS, scale, p, out + qo);
+      }
+    }
+  }
+}
+
+/**
+ * Training backward, given the forward's att: tasks (b, kv head). Writes dq, dk, dv (=) and
+ * scratch = dL/d(scores) (0 above the diagonal). Per query row (h ascending within the group, then t):
+ * datt[s] = dout·v[s]; dv[s] += att[t,s]·dout; dpre[s] = att[t,s]·(datt[s] − Σ att·datt);
+ * dq = scale·Σ_s dpre[s]·k[s]; dk[s] += (scale·dpre[s])·q.
+ */
+export function attentionBackwardRun(job: usize): void {
+  const B = word(job, J_B), T = word(job, J_T), NH = word(job, J_NH), NKV = word(job, J_NKV), HS = word(job, J_HS);
+  const q = ptr(job, J_Q), k = ptr(job, J_K), v = ptr(job, J_V), att = ptr(job, J_ATT);
+  const dout = ptr(job, J_DOUT), dq = ptr(job, J_DQ), dk = ptr(job, J_DK), dv = ptr(job, J_DV);
+  const scale = reinterpret<f32>(word(job, J_SCALE));
+  const G = NH / NKV;
+  const kstride = (<usize>NKV * HS) << 2;
+  while (true) {
+    const task = claim(job);
+    if (task >= B * NKV) return;
+    const b = task / NKV, kh = task % NKV;
+    const kvo = (<usize>b * T * NKV + kh) * HS << 2;
+    for (let s = 0; s < T; s++) {
+      memory.fill(dk + kvo + <usize>s * kstride, 0, <usize>HS << 2);
+      memory.fill(dv + kvo + <usize>s * kstride, 0, <usize>HS << 2);
+    }
+    for (let h = kh * G; h < (kh + 1) * G; h++) {
+      for (let t = 0; t < T; t++) {
+        const qo = (((<usize>b * T + t) * NH + h) * HS) << 2;
+        const row = (((<usize>b * NH + h) * T + t) * T) << 2;
+        const a = att + row, g = ptr(job, J_OUT) + row; // g: this row of scratch = dL/d(scores)
+        let rowDot: f32 = 0;
+        for (let s = 0; s <= t; s++) {
+          const x = dot(dout + qo, v + kvo + <usize>s * kstride, HS);
+          const as = load<f32>(a + (<usize>s << 2));
+          store<f32>(g + (<usize>s << 2), x);
+          rowDot += as * x;
+          axpy(dv + kvo + <usize>s * kstride, as, dout + qo, HS, true);
+        }
+        for (let s = 0; s < T; s++) {
+          const dp: f32 = s <= t ? load<f32>(a + (<usize>s << 2)) * (load<f32>(g + (<usize>s << 2)) - rowDot) : 0;
+          store<f32>(g + (<usize>s << 2), dp);
+        }
+        for (let s = 0; s <= t; s++) {
+          const dp = load<f32>(g + (<usize>s << 2));
+          axpy(dq + qo, dp, k + kvo + <usize>s * kstride, HS, s > 0);
+          axpy(dk + kvo + <usize>s * kstride, scale * dp, q + qo, HS, true);
+        }
+        // dq = scale · Σ_s dpre[s] k[s]
+        let d = 0;
+        const sv = f32x4.splat(scale);
+        for (; d + 4 <= HS; d += 4) v128.store(dq + qo + (<usize>d << 2), f32x4.mul(sv, v128.load(dq + qo + (<usize>d << 2))));
+        for (; d < HS; d++) store<f32>(dq + qo + (<usize>d << 2), scale * load<f32>(dq + qo + (<usize>d << 2)));
+      }
+    }
+  }
+}
