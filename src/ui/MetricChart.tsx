@@ -8,7 +8,7 @@ import 'uplot/dist/uPlot.min.css';
 import { setLog, shownRuns, useChartPrefs, useShownSignature } from '../store/charts.ts';
 import { peekSeries, seriesClock, type RunSeries } from '../store/series.ts';
 import { useLive } from '../store/training.ts';
-import { align, ema, linearRange, type XY } from './chartdata.ts';
+import { align, axisWidth, ema, formatTick, linearRange, logTickFilter, type XY } from './chartdata.ts';
 import { formatValue } from './format.ts';
 
 export interface Line extends XY {
@@ -32,16 +32,6 @@ export interface ChartSpec {
 const HEIGHT = 170;
 const REDRAW_MS = 100;
 
-/** Axis labels short enough for the axis: 2e-8, 0.25, 1.5k. */
-function formatTick(v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return ''; // uPlot passes null for ticks it skips (log axes)
-  const a = Math.abs(v);
-  if (v === 0) return '0';
-  if (a < 1e-3) return v.toExponential(0);
-  if (a >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
-  return String(Number(v.toPrecision(3)));
-}
-
 /** Steps are whole numbers: no ticks at 1.5. */
 const STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000];
 
@@ -63,6 +53,8 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
     const el = box.current;
     if (!el) return;
     let plot: uPlot | null = null, shape = '', frame = 0;
+    /** The x axis spans the shown runs' steps (0 to the longest run's), not uPlot's guess from the points so far. */
+    let xMax = 1;
     let labels: string[] = [];
     const fg = cssVar('--muted', '#57606a'), grid = cssVar('--line', '#d8dee4');
 
@@ -84,6 +76,7 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
           } else lines.push({ ...l, color: r.color, name });
         }
       }
+      xMax = Math.max(1, ...runs.map((r) => (Number.isFinite(r.config.steps) ? r.config.steps : 0)));
       const { x, ys } = align(lines, { positiveOnly: log });
       const data = [x, ...ys] as uPlot.AlignedData;
       const nextShape = `${lines.map((l) => `${l.name}${l.color}${l.dash ?? ''}`).join('|')}:${log}:${el.clientWidth}`;
@@ -95,10 +88,16 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
           width: Math.max(200, el.clientWidth), height: HEIGHT,
           legend: { show: false },
           cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-          scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : { range: spec.range ?? linearRange } },
+          scales: {
+            x: { time: false, range: (_u, _min, max) => [0, Math.max(xMax, Number.isFinite(max) ? max : 0)] },
+            y: log ? { distr: 3, log: 10 } : { range: spec.range ?? linearRange },
+          },
           axes: [
             { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 30, incrs: STEP_INCRS },
-            { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 52, values: (_u, vals) => vals.map(formatTick) },
+            {
+              stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: axisWidth, values: (_u, vals) => vals.map(formatTick),
+              ...(log ? { filter: logTickFilter } : {}),
+            },
           ],
           series: [
             { label: 'step' },
@@ -108,6 +107,8 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
             })),
           ],
           hooks: {
+            // The x range as drawn, for tests and tools (the held-out chart must span the run's steps).
+            draw: [(u) => (el.dataset.xMax = String(u.scales.x.max ?? ''))],
             setCursor: [(u) => {
               const i = u.cursor.idx;
               if (!readout.current) return;
@@ -123,6 +124,7 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
         plot = new uPlot(opts, data, el);
       } else plot.setData(data);
       el.dataset.points = String(livePoints);
+
       const last = lines.filter((l) => !l.faint).map((l) => {
         const n = l.y.length;
         return n ? `${l.name} ${formatValue(l.y[n - 1])} at step ${l.x[n - 1]}` : null;

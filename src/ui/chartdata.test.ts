@@ -41,3 +41,18 @@ describe('zip', () => {
     expect(dv.getUint16(z.length - 22 + 10, true)).toBe(2);
   });
 });
+
+describe('axis labels', async () => {
+  const { axisWidth, formatTick, logTickFilter } = await import('./chartdata.ts');
+  it('a log axis under a decade labels every tick; a wide one labels 1, 2 and 5 × 10^k', () => {
+    const narrow = [0.003, 0.004, 0.005, 0.006, 0.007];
+    expect(logTickFilter(null, narrow).map(formatTick)).toEqual(['0.003', '0.004', '0.005', '0.006', '0.007']);
+    const wide = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.2, 0.3];
+    expect(logTickFilter(null, wide).map((v) => formatTick(v))).toEqual(['0.01', '0.02', '', '', '0.05', '', '', '', '', '0.1', '0.2', '']);
+  });
+  it('the y axis is wide enough for its longest label', () => {
+    expect(axisWidth(null, ['0', '1'])).toBe(36);
+    expect(axisWidth(null, ['0', '0.5', '1'])).toBe(18 + 7 * 3);
+    expect(axisWidth(null, ['-0.00123', '1.5k'])).toBe(18 + 7 * 8);
+  });
+});

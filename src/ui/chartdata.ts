@@ -60,3 +60,30 @@ export function linearRange(_u: unknown, min: number | null, max: number | null)
   const pad = (max - min) * 0.08;
   return [min >= 0 && min - pad < 0 ? 0 : min - pad, max + pad];
 }
+
+/** Axis labels short enough for the axis: 2e-8, 0.25, 1.5k. */
+export function formatTick(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return ''; // uPlot passes null for ticks it skips (log axes)
+  const a = Math.abs(v);
+  if (v === 0) return '0';
+  if (a < 1e-3) return v.toExponential(0);
+  if (a >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return String(Number(v.toPrecision(3)));
+}
+
+/** Log-axis ticks that keep a label: all of them when there are few (a span under a decade would
+ * otherwise label none), else those at 1, 2 and 5 × a power of ten. */
+export function logTickFilter(_u: unknown, splits: number[]): (number | null)[] {
+  if (splits.length <= 6) return splits;
+  return splits.map((v) => {
+    if (!(v > 0)) return null;
+    const m = Math.round((v / 10 ** Math.floor(Math.log10(v))) * 1000) / 1000;
+    return m === 1 || m === 2 || m === 5 ? v : null;
+  });
+}
+
+/** A y axis wide enough for its longest label (about 7 px a character at the axis font, plus the ticks). */
+export function axisWidth(_u: unknown, values: string[] | null): number {
+  const longest = Math.max(0, ...(values ?? []).map((v) => (v ?? '').length));
+  return Math.max(36, 18 + 7 * longest);
+}
