@@ -4,10 +4,13 @@
 // - bit for bit against a plain float32 loop that states the arithmetic the kernels promise (one
 //   sequential float32 sum per output, separate multiply and add, then scale, bias, accumulate);
 // - bit-identical with 1, 2 and 3 threads, per op and for a whole model's forward and backward;
-// - attention (forward, backward, KV-cache decode) and SwiGLU against the float64 references, rope bit for bit.
+// - attention (forward, backward, KV-cache decode), SwiGLU and RMSNorm against the float64 references;
+//   rope and add bit for bit.
 import { describe, expect, it } from 'vitest';
 import { attentionBackward, attentionDecode, attentionForward } from '../../ref/attention.ref.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../ref/matmul.ref.ts';
+import { rmsnormForward } from '../../ref/rmsnorm.ref.ts';
+import { add } from '../../ref/add.ref.ts';
 import { rope } from '../../ref/rope.ref.ts';
 import { swigluBackward, swigluForward } from '../../ref/swiglu.ref.ts';
 import { randArray, relErr } from '../../ref/testutil.ts';
@@ -15,6 +18,7 @@ import { namedConfig, randomWeights } from '../../../model/init.ts';
 import { Model } from '../../../model/model.ts';
 import { CpuBackend } from '../backend.ts';
 import { SimdCpuBackend } from './backend.ts';
+import { sizeClass } from './runtime.ts';
 
 const f = Math.fround;
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
@@ -141,9 +145,10 @@ describe('SIMD CPU matmuls', () => {
     be.upload(a, new Float32Array(1000).fill(3));
     be.free(a);
     const before = be.rt.reservedBytes;
-    const b = be.alloc('b', 1000);
+    const b = be.alloc('b', 900); // a smaller request of the same size class takes the freed block
     expect(be.rt.reservedBytes).toBe(before);
     expect((await be.read(b)).every((x) => x === 0)).toBe(true);
+    expect([1, 64, 65, 100, 1000, 4096, 4097].map(sizeClass)).toEqual([64, 64, 128, 128, 1024, 4096, 5120]);
   });
 });
 
@@ -242,5 +247,46 @@ describe('SIMD CPU SwiGLU', () => {
     swigluBackward(dg, du, Float64Array.from(dout), Float64Array.from(gate), Float64Array.from(up), n);
     // a few float32 roundings per entry (expf is within 1 ulp)
     for (const [a, b] of [[got[0][0], out], [got[0][1], dg], [got[0][2], du]] as const) expect(relErr(a, b)).toBeLessThan(1e-6);
+  });
+});
+
+describe('SIMD CPU rows', () => {
+  it.each([[3, 5], [70, 130], [600, 128]])('N=%i C=%i: rmsnorm forward within float32 rounding, add bit for bit; threads agree', async (N, C) => {
+    const x = randArray(N * C, 1), w = randArray(C, 2), y = randArray(N * C, 3);
+    const got: Float32Array[][] = [];
+    for (const threads of [1, 2]) {
+      const be = await SimdCpuBackend.create({ threads });
+      const [tx, tw, ty] = await Promise.all([x, w, y].map((d) => withData(be, d)));
+      const out = be.alloc('out', N * C), rstd = be.alloc('rstd', N), sum = be.alloc('sum', N * C);
+      be.rmsnormForward(out, rstd, tx, tw, N, C, 1e-6);
+      be.add(sum, tx, ty, N * C);
+      be.add(ty, ty, tx, N * C); // out aliasing a
+      got.push(await Promise.all([out, rstd, sum, ty].map((t) => be.read(t))));
+    }
+    got[1].forEach((v, i) => expect(same(v, got[0][i])).toBe(true));
+    const out = new Float64Array(N * C), rstd = new Float64Array(N);
+    rmsnormForward(out, rstd, Float64Array.from(x), Float64Array.from(w), N, C, 1e-6);
+    // a C-term float32 sum of squares (all positive: relative error ≤ C·2⁻²⁴) and two products
+    expect(relErr(got[0][0], out)).toBeLessThan(1e-6 * (1 + C / 16));
+    expect(relErr(got[0][1], rstd)).toBeLessThan(1e-6 * (1 + C / 16));
+    const sum = new Float32Array(N * C);
+    add(sum, x, y, N * C);
+    expect(same(got[0][2], sum)).toBe(true);
+    expect(same(got[0][3], sum)).toBe(true);
+  });
+
+  it('transposes every shape exactly (4×4 blocks and edges), seen through matmulForward', async () => {
+    // matmulForward transposes w first; a one-hot input row reads back one column of wᵀ, i.e. w's rows.
+    const be = await SimdCpuBackend.create({ threads: 1 });
+    for (const [C, OC] of [[1, 1], [3, 5], [4, 4], [7, 9], [12, 17]]) {
+      const w = randArray(OC * C, C * 100 + OC);
+      const eye = new Float32Array(C * C);
+      for (let i = 0; i < C; i++) eye[i * C + i] = 1;
+      const tw = await withData(be, w), tx = await withData(be, eye), out = be.alloc('out', C * OC);
+      be.matmulForward(out, tx, tw, null, C, C, OC);
+      const got = await be.read(out), want = new Float32Array(C * OC);
+      for (let i = 0; i < C; i++) for (let o = 0; o < OC; o++) want[i * OC + o] = w[o * C + i];
+      expect(same(got, want)).toBe(true);
+    }
   });
 });

@@ -9,7 +9,6 @@ import { hardwareThreads, simdRuntime, singleThreadReason, type SimdRuntime } fr
 
 class SimdTensor extends CpuTensor {
   constructor(label: string, size: number, dtype: 'f32' | 'i32', readonly addr: number, rt: SimdRuntime) {
-    rt.kernels.zero(addr, size * 4);
     super(label, size, dtype, dtype === 'f32' ? rt.f32(addr, size) : rt.i32(addr, size));
   }
 }
@@ -32,7 +31,7 @@ function noAlias(op: string, out: Tensor, ...inputs: (Tensor | null)[]): void {
 }
 
 // Op codes of assembly/index.ts.
-const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4, OP_SWIGLU_FORWARD = 5, OP_SWIGLU_BACKWARD = 6;
+const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4, OP_SWIGLU_FORWARD = 5, OP_SWIGLU_BACKWARD = 6, OP_ADD = 7, OP_RMSNORM_FORWARD = 8;
 /** Below this many multiply-adds an op runs on the calling thread: waking workers costs more. */
 const PARALLEL_MIN_MACS = 1 << 18;
 
@@ -92,6 +91,28 @@ export class SimdCpuBackend extends CpuBackend {
     if (!Number.isInteger(size) || size < 0) throw new Error(`alloc '${label}': size must be a non-negative integer, got ${size}`);
     if (dtype !== 'f32' && dtype !== 'i32') throw new Error(`alloc '${label}': unknown dtype ${String(dtype)}`);
     return new SimdTensor(label, size, dtype, this.rt.alloc(size * 4), this.rt);
+  }
+
+  // Copies out of shared memory with set() (a memcpy); slice() on a shared array copies element by element.
+  override async read(t: Tensor): Promise<Float32Array> {
+    const src = (this.owned('read', t, 'f32')).data;
+    const out = new Float32Array(src.length);
+    out.set(src);
+    return out;
+  }
+
+  override async readInt(t: Tensor): Promise<Int32Array> {
+    const src = (this.owned('readInt', t, 'i32')).data;
+    const out = new Int32Array(src.length);
+    out.set(src);
+    return out;
+  }
+
+  private owned(op: string, t: Tensor, dtype: 'f32' | 'i32'): SimdTensor {
+    if (!(t instanceof SimdTensor)) throw new Error(`${op}: tensor '${t.label}' does not belong to the SIMD CPU backend`);
+    if (t.freed) throw new Error(`${op}: tensor '${t.label}' used after free`);
+    if (t.dtype !== dtype) throw new Error(`tensor '${t.label}' is ${t.dtype}, expected ${dtype}`);
+    return t;
   }
 
   override zero(t: Tensor): void {
@@ -276,5 +297,22 @@ export class SimdCpuBackend extends CpuBackend {
     noAlias(op, dgate, dout, gate, up);
     noAlias(op, dup, dout, gate, up);
     this.elementwise(OP_SWIGLU_BACKWARD, n, [at(op, gate, n), at(op, up, n), 0, at(op, dout, n), at(op, dgate, n), at(op, dup, n)]);
+  }
+
+  /** out = a + b: the float32 sum, bit-identical to the reference's. out may alias a. */
+  override add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
+    const op = 'add';
+    this.elementwise(OP_ADD, n, [0 /* word 3: C, unused */, at(op, a, n), at(op, b, n), at(op, out, n)]);
+  }
+
+  override rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+    const op = 'rmsnormForward';
+    noAlias(op, out, rstd, inp, w);
+    noAlias(op, rstd, inp, w);
+    const j = this.jobWords;
+    j[0] = OP_RMSNORM_FORWARD; j[1] = 0; j[2] = N; j[3] = C;
+    j[4] = at(op, inp, N * C); j[5] = at(op, w, C); j[6] = at(op, out, N * C); j[7] = at(op, rstd, N);
+    new Float32Array(j.buffer, j.byteOffset + 8 * 4, 1)[0] = eps;
+    this.rt.run(this.job, N * C < 65536 ? 1 : this.threads);
   }
 }

@@ -27,6 +27,9 @@ const C_JOB = 1; // address of the current job block
 const C_SLOTS = 8; // + id: the job generation worker id should run (−1: exit)
 const MAX_WORKERS = 63;
 const C_READY = C_SLOTS + MAX_WORKERS; // + id: 1 once worker id is instantiated and waiting
+/** Polls of a control word before a thread sleeps in Atomics.wait (a few tens of microseconds): a
+ * futex wake-up costs about as much as a small job. */
+const SPIN = 20000;
 
 /** The worker's whole program: instantiate the kernels on the shared memory, then run jobs. It
  * runs as a Node worker (workerData) or a Web Worker (first message). */
@@ -37,6 +40,8 @@ function start(d) {
   let seen = 0;
   Atomics.store(ctl, ${C_READY} + d.id, 1);
   for (;;) {
+    // spin briefly before sleeping: the next job of a decode step follows within microseconds
+    for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${C_SLOTS} + d.id) === seen; i++);
     Atomics.wait(ctl, ${C_SLOTS} + d.id, seen);
     seen = Atomics.load(ctl, ${C_SLOTS} + d.id);
     if (seen < 0) return;
@@ -78,6 +83,16 @@ export function hardwareThreads(): number {
 
 interface PoolWorker { terminate(): unknown }
 
+/** The block size that serves `bytes`: 64 bytes at least, else the next of 2^e·{1, 1.25, 1.5, 1.75}
+ * (rounded up to 64). */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 64) return 64;
+  const e = Math.floor(Math.log2(bytes));
+  const step = 2 ** (e - 2);
+  const size = Math.ceil(bytes / step) * step;
+  return Math.ceil(size / 64) * 64;
+}
+
 export class SimdRuntime {
   readonly memory: WebAssembly.Memory;
   readonly kernels: Kernels;
@@ -101,11 +116,16 @@ export class SimdRuntime {
 
   // --- memory --------------------------------------------------------------------------------
 
-  /** A 64-byte aligned block of `bytes` (reused from freed blocks of the same rounded size). */
+  /** A zeroed, 64-byte aligned block of at least `bytes` (fresh memory is zero already), reused from a freed block of the same size class
+   * (four classes per doubling, so a block serves requests up to ~19% smaller: shapes that vary from
+   * step to step, like a rollout's length, reuse memory instead of growing it). */
   alloc(bytes: number): number {
-    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const size = sizeClass(bytes);
     const reuse = this.freeLists.get(size)?.pop();
-    if (reuse !== undefined) return reuse;
+    if (reuse !== undefined) {
+      this.kernels.zero(reuse, size);
+      return reuse;
+    }
     const at = this.top;
     const end = at + size;
     const pages = this.memory.buffer.byteLength / PAGE;
@@ -120,7 +140,7 @@ export class SimdRuntime {
   }
 
   free(addr: number, bytes: number): void {
-    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const size = sizeClass(bytes);
     const list = this.freeLists.get(size);
     if (list) list.push(addr);
     else this.freeLists.set(size, [addr]);
@@ -204,6 +224,7 @@ export class SimdRuntime {
       }
     }
     this.kernels.run(job);
+    for (let i = 0; i < SPIN && Atomics.load(ctl, C_DONE) < called.length; i++);
     for (let d = Atomics.load(ctl, C_DONE); d < called.length; d = Atomics.load(ctl, C_DONE)) Atomics.wait(ctl, C_DONE, d);
   }
 

@@ -181,15 +181,25 @@ function one(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i
   store1(job, c, i, j, ldc, mode);
 }
 
-/** dst (cols, rows) = src (rows, cols)ᵀ, in blocks of 8×8 for the cache. */
+/** dst (cols, rows) = src (rows, cols)ᵀ: 4×4 blocks moved with vector shuffles, scalar edges. */
 export function transpose(dst: usize, src: usize, rows: i32, cols: i32): void {
-  for (let r0 = 0; r0 < rows; r0 += 8) {
-    const r1 = min(r0 + 8, rows);
-    for (let c0 = 0; c0 < cols; c0 += 8) {
-      const c1 = min(c0 + 8, cols);
-      for (let r = r0; r < r1; r++) {
-        for (let c = c0; c < c1; c++) store<f32>(dst + ((<usize>c * rows + r) << 2), load<f32>(src + ((<usize>r * cols + c) << 2)));
-      }
+  const R4 = rows & ~3, C4 = cols & ~3;
+  const rs = <usize>cols << 2, ds = <usize>rows << 2;
+  for (let r = 0; r < R4; r += 4) {
+    const s0 = src + ((<usize>r * cols) << 2);
+    for (let c = 0; c < C4; c += 4) {
+      const s = s0 + (<usize>c << 2);
+      const a = v128.load(s), b = v128.load(s + rs), e = v128.load(s + 2 * rs), f = v128.load(s + 3 * rs);
+      // a = [a0 a1 a2 a3], ...: interleave pairs, then halves
+      const ab01 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab23 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+      const ef01 = v128.shuffle<f32>(e, f, 0, 4, 1, 5), ef23 = v128.shuffle<f32>(e, f, 2, 6, 3, 7);
+      const d = dst + ((<usize>c * rows + r) << 2);
+      v128.store(d, v128.shuffle<f32>(ab01, ef01, 0, 1, 4, 5));
+      v128.store(d + ds, v128.shuffle<f32>(ab01, ef01, 2, 3, 6, 7));
+      v128.store(d + 2 * ds, v128.shuffle<f32>(ab23, ef23, 0, 1, 4, 5));
+      v128.store(d + 3 * ds, v128.shuffle<f32>(ab23, ef23, 2, 3, 6, 7));
     }
+    for (let c = C4; c < cols; c++) for (let k = r; k < r + 4; k++) store<f32>(dst + ((<usize>c * rows + k) << 2), load<f32>(src + ((<usize>k * cols + c) << 2)));
   }
+  for (let r = R4; r < rows; r++) for (let c = 0; c < cols; c++) store<f32>(dst + ((<usize>c * rows + r) << 2), load<f32>(src + ((<usize>r * cols + c) << 2)));
 }

@@ -1,0 +1,192 @@
+// The CPU section of `npm run bench` (Node; `npm run bench:cpu` runs it alone). In one run on one
+// machine: GFLOP/s of out = x·Wᵀ at the lab's shapes for the SIMD backend (all threads and one), the
+// former FastCpuBackend (float64 sums, one thread) and OpenBLAS sgemm through numpy when
+// ../shared/tools/sgemm_anchor.py can run; then one RL step of the shipped default model at its
+// catalogue settings on the old backend and on the new one, same config and seed, split by phase.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../engine/backend.ts';
+import { FastCpuBackend, fastMatmulForward } from '../engine/cpu/fast.ts';
+import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
+import { randArray } from '../engine/ref/testutil.ts';
+import { loadModelDir } from '../model/io.node.ts';
+import { Model } from '../model/model.ts';
+import { getMethod } from '../peft/registry.ts';
+import type { MethodId } from '../peft/types.ts';
+import { defaultConfig, validateConfig, type RLConfig } from '../rl/config.ts';
+import { Trainer, type StepMetrics } from '../rl/trainer.ts';
+import { charTokenizer, getTask } from '../tasks/index.ts';
+
+/** out = x·Wᵀ, M×K×N: the lab's shapes (128 sequences × 88 tokens = 11264 rows; hidden 128, MLP 384,
+ * LoRA rank 16) and a square one; the same list as sgemm_anchor.py. */
+export const SHAPES: [number, number, number][] = [[11264, 128, 384], [11264, 384, 128], [11264, 128, 128], [11264, 128, 16], [11264, 16, 384], [1024, 1024, 1024]];
+
+export interface MatmulRow {
+  M: number; K: number; N: number;
+  simd: number; simd1: number; fast: number;
+  /** OpenBLAS GFLOP/s by configuration label, where the anchor ran. */
+  blas: Record<string, number>;
+}
+
+export interface RlStepRow {
+  backend: string;
+  seconds: number;
+  rollout_s: number;
+  train_s: number;
+  groups: number;
+  reward: number;
+}
+
+export interface CpuReport {
+  machine: string;
+  threads: number;
+  simd: string;
+  matmul: MatmulRow[];
+  blasNote: string;
+  rl: { config: string; steps: RlStepRow[] } | null;
+}
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function gflops(M: number, K: number, N: number, seconds: number): number {
+  return (2 * M * K * N) / seconds / 1e9;
+}
+
+function timeSimd(be: SimdCpuBackend, M: number, K: number, N: number, reps: number): number {
+  const x = be.alloc('x', M * K), w = be.alloc('w', N * K), out = be.alloc('out', M * N);
+  be.upload(x, randArray(M * K, 1));
+  be.upload(w, randArray(N * K, 2));
+  be.matmulForward(out, x, w, null, M, K, N);
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    be.matmulForward(out, x, w, null, M, K, N);
+    ts.push((performance.now() - t) / 1000);
+  }
+  for (const t of [x, w, out]) be.free(t);
+  return gflops(M, K, N, median(ts));
+}
+
+function timeFast(M: number, K: number, N: number, reps: number): number {
+  const x = randArray(M * K, 1), w = randArray(N * K, 2), out = new Float32Array(M * N), res = new Float64Array(M * N);
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    fastMatmulForward(out, x, w, null, M, K, N, false, 1, res);
+    ts.push((performance.now() - t) / 1000);
+  }
+  return gflops(M, K, N, median(ts));
+}
+
+/** OpenBLAS through numpy: as this machine's environment configures it and, when OPENBLAS_CORETYPE is
+ * set (it pins an older kernel on some CPUs here), also without it, as the anchor's usage line says. */
+function runAnchor(log: (m: string) => void): { runs: Record<string, Map<string, number>>; note: string } {
+  const script = root('../shared/tools/sgemm_anchor.py');
+  if (!existsSync(script)) return { runs: {}, note: `OpenBLAS: not measured (${script} not found)` };
+  const configs: [string, NodeJS.ProcessEnv][] = [];
+  const { OPENBLAS_CORETYPE: core, OPENBLAS_L2_SIZE: _l2, ...clean } = process.env;
+  if (core) configs.push([`OpenBLAS (OPENBLAS_CORETYPE=${core})`, process.env]);
+  configs.push([core ? 'OpenBLAS (own kernels)' : 'OpenBLAS', clean]);
+  const runs: Record<string, Map<string, number>> = {};
+  for (const [label, env] of configs) {
+    log(`  ${label}: python3 ${script} ...`);
+    const r = spawnSync('python3', [script], { env, encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) return { runs, note: `OpenBLAS: not measured (python3 sgemm_anchor.py: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()}; it needs Debian's python3-numpy)` };
+    const m = new Map<string, number>();
+    for (const line of r.stdout.trim().split('\n')) {
+      const j = JSON.parse(line) as { M: number; K: number; N: number; gflops: number };
+      m.set(`${j.M}x${j.K}x${j.N}`, j.gflops);
+    }
+    runs[label] = m;
+  }
+  return { runs, note: core ? `OPENBLAS_CORETYPE=${core} is set in this environment; both OpenBLAS configurations are shown` : '' };
+}
+
+/** The RL config the page starts the catalogue's default model with, as `npm run train` builds it. */
+export function catalogueConfig(): { dir: string; cfg: RLConfig; label: string } {
+  const index = JSON.parse(readFileSync(root('public/models/index.json'), 'utf8')) as { models: { name: string; path: string; task: string; default?: boolean; settings?: Record<string, unknown> }[] };
+  const entry = index.models.find((m) => m.default) ?? index.models[0];
+  const s = entry.settings ?? {};
+  const cfg = defaultConfig((s['peft.method'] as MethodId | undefined) ?? 'lora');
+  const rec = cfg as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(s)) {
+    const path = k.split('.');
+    let o = rec;
+    for (const p of path.slice(0, -1)) o = o[p] as Record<string, unknown>;
+    o[path[path.length - 1]] = v;
+  }
+  cfg.task = entry.task as RLConfig['task'];
+  cfg.maxNewTokens = getTask(cfg.task).limits.completionChars + 1; // as the train CLI
+  const errors = validateConfig(cfg);
+  if (errors.length) throw new Error(`catalogue settings of ${entry.name} are invalid: ${errors.join('; ')}`);
+  return { dir: root(`public${entry.path}`), cfg, label: `${entry.name}: ${cfg.peft.method} r${cfg.peft.r}, ${cfg.promptsPerStep} prompts × ${cfg.groupSize}, ${cfg.lossType}, seed ${cfg.seed}` };
+}
+
+async function rlStep(backend: Backend, name: string, dir: string, cfg: RLConfig): Promise<RlStepRow> {
+  const loaded = loadModelDir(dir);
+  const model = new Model(backend, loaded.cfg, loaded.weights);
+  const inst = await getMethod(cfg.peft.method).attach(model, cfg.peft);
+  const trainer = new Trainer(model, inst, getTask(cfg.task), charTokenizer, cfg, null);
+  const m: StepMetrics = await trainer.trainStep();
+  inst.detach();
+  model.free();
+  trainer.opt.free();
+  return { backend: name, seconds: m.time_rollout_s + m.time_train_s, rollout_s: m.time_rollout_s, train_s: m.time_train_s, groups: m.groups_total, reward: m.reward_mean };
+}
+
+export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: string; log: (m: string) => void }): Promise<CpuReport> {
+  const { log } = opts;
+  const be = await SimdCpuBackend.create();
+  const one = await SimdCpuBackend.create({ threads: 1 });
+  const reps = opts.quick ? 3 : 7, fastReps = opts.quick ? 1 : 3;
+  log(`CPU section: ${be.describe()}`);
+  const anchor = runAnchor(log);
+  const matmul: MatmulRow[] = [];
+  for (const [M, K, N] of SHAPES) {
+    log(`  matmul ${M}×${K}×${N}`);
+    const blas: Record<string, number> = {};
+    for (const [label, m] of Object.entries(anchor.runs)) {
+      const g = m.get(`${M}x${K}x${N}`);
+      if (g !== undefined) blas[label] = g;
+    }
+    matmul.push({ M, K, N, simd: timeSimd(be, M, K, N, reps), simd1: timeSimd(one, M, K, N, reps), fast: timeFast(M, K, N, fastReps), blas });
+  }
+  let rl: CpuReport['rl'] = null;
+  if (opts.rl) {
+    const { dir, cfg, label } = catalogueConfig();
+    log(`  one RL step, ${label}: FastCpuBackend (the former CPU backend) ...`);
+    const old = await rlStep(new FastCpuBackend(), 'FastCpuBackend (before)', dir, cfg);
+    log(`  ... and the SIMD backend`);
+    const now = await rlStep(be, `SIMD, ${be.threadsReady} threads`, dir, cfg);
+    rl = { config: label, steps: [old, now] };
+  }
+  return { machine: opts.machine, threads: be.threadsReady, simd: be.describe(), matmul, blasNote: anchor.note, rl };
+}
+
+export function formatCpuReport(r: CpuReport): string {
+  const blasLabels = [...new Set(r.matmul.flatMap((m) => Object.keys(m.blas)))];
+  const lines = [`CPU backend — ${r.machine}; ${r.simd}`, ''];
+  const head = ['M×K×N', `SIMD ${r.threads}T`, 'SIMD 1T', 'Fast (old)', ...blasLabels, 'SIMD/Fast', ...blasLabels.map((l) => `SIMD/${l.replace('OpenBLAS ', 'BLAS')}`)];
+  const rows = r.matmul.map((m) => [`${m.M}×${m.K}×${m.N}`, m.simd.toFixed(1), m.simd1.toFixed(1), m.fast.toFixed(2),
+    ...blasLabels.map((l) => m.blas[l]?.toFixed(1) ?? '—'), `${(m.simd / m.fast).toFixed(1)}×`,
+    ...blasLabels.map((l) => (m.blas[l] ? (m.simd / m.blas[l]).toFixed(2) : '—'))]);
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(width[i])).join('  ');
+  lines.push('matmul out = x·Wᵀ, GFLOP/s (median)', fmt(head), ...rows.map(fmt));
+  if (r.blasNote) lines.push(r.blasNote);
+  if (r.rl) {
+    lines.push('', `one RL step, ${r.rl.config}`);
+    for (const s of r.rl.steps) {
+      lines.push(`  ${s.backend.padEnd(28)} ${s.seconds.toFixed(2).padStart(7)} s  (rollout ${s.rollout_s.toFixed(2)} s, update ${s.train_s.toFixed(2)} s; ${s.groups} groups, reward ${s.reward.toFixed(3)})`);
+    }
+    const [a, b] = r.rl.steps;
+    lines.push(`  speedup ${(a.seconds / b.seconds).toFixed(1)}× (rollout ${(a.rollout_s / b.rollout_s).toFixed(1)}×, update ${(a.train_s / b.train_s).toFixed(1)}×)`);
+  }
+  return lines.join('\n');
+}
