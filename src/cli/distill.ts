@@ -1,4 +1,4 @@
-// npm run distill -- [--out DIR] [--size tiny|small|base] [--task arith] [--steps N] [--backend auto|webgpu|cpu] [--seed S] ...
+// npm run distill -- [--out DIR] [--size tiny|small|base] [--task arith] [--steps N] [--backend auto|webgpu|cpu|cpu-f64] [--seed S] ...
 // Distils a small reasoning model from a task's teacher by supervised fine-tuning, from a seed:
 // same tokenizer, same data (teacher solutions regenerated from the seed), same steps. Prints
 // progress; every --save-every steps it writes a resumable checkpoint (DIR/checkpoint) and a
@@ -21,7 +21,7 @@ import { BACKENDS, createBackend, type BackendName } from './backends.ts';
 const EXTRA: Record<string, string> = {
   help: 'print this help',
   out: 'output model folder (config.json, model.safetensors, tokenizer, README.md) [out/distill-<task>-<size>-seed<seed>]',
-  backend: 'auto (headless WebGPU on a real GPU, else the CPU backend), webgpu, or cpu (the reference CPU kernels with cache-friendly matmuls, bit-identical) [auto]',
+  backend: 'auto (headless WebGPU on a real GPU, else the CPU backend), webgpu, cpu (WebAssembly SIMD on every core), or cpu-f64 (the former CPU backend, float64 sums, one thread: the shipped models were distilled on it and their cards reproduce bit for bit there) [auto]',
   config: 'JSON file with any of the settings below (flags override it)',
   'save-every': 'steps between checkpoints (DIR/checkpoint, resumable; DIR stays a loadable model) [50]',
   'stop-at': 'N: stop after step N of the schedule, with DIR a loadable model and DIR/checkpoint resumable (a first stage for --init) [run to --steps]',
@@ -32,7 +32,7 @@ const EXTRA: Record<string, string> = {
   log: 'metrics file, JSON lines (appended) [none]',
 };
 
-const usage = 'usage: npm run distill -- [--out DIR] [--size tiny|small|base] [--task arith] [--steps N] [--backend auto|webgpu|cpu] [--seed S] [settings...]';
+const usage = 'usage: npm run distill -- [--out DIR] [--size tiny|small|base] [--task arith] [--steps N] [--backend auto|webgpu|cpu|cpu-f64] [--seed S] [settings...]';
 
 function machine(): string {
   const c = cpus();

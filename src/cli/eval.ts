@@ -24,7 +24,7 @@ const HELP = `usage: npm run eval -- --model DIR [--adapter DIR] --task T [--k 4
   --k K                 samples per problem for avg@k and pass@k [4]
   --problems N          problems per held-out set [200]
   --temperature, --top-p, --max-new-tokens   sampling [1, 1, 64]
-  --backend             auto, webgpu or cpu [auto: WebGPU on a real GPU, else CPU]
+  --backend             auto, webgpu, cpu or cpu-f64 (the former float64 CPU backend) [auto: WebGPU on a real GPU, else CPU]
   --merge-adapters      sample with the adapter merged into the weights, as training does [true]
   --out FILE            write the results as JSON`;
 

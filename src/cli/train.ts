@@ -21,7 +21,7 @@ const EXTRA: Record<string, string> = {
   method: `PEFT method: ${methodIds.join(', ')} [lora]`,
   loss: 'recipe preset: dapo, grpo, dr_grpo (sets loss type, clip bounds, KL, std scaling, dynamic sampling, overlong shaping) [dapo]',
   config: 'JSON file with any of the settings below (flags override it)',
-  backend: 'auto (WebGPU on a real GPU, else CPU), webgpu (Dawn under Node, wgpu under Deno) or cpu [auto]',
+  backend: 'auto (WebGPU on a real GPU, else CPU), webgpu (Dawn under Node, wgpu under Deno), cpu (WebAssembly SIMD on every core; RLVR_CPU_THREADS=N for another count) or cpu-f64 (the former CPU backend: float64 sums, one thread) [auto]',
   out: 'metrics file, JSON lines [stdout only]',
   model: 'model folder (config.json + model.safetensors)',
   init: 'instead of --model: a randomly initialised model of this size: tiny, small, base',
