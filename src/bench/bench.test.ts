@@ -54,7 +54,10 @@ describe('bench suite (smoke preset)', () => {
     expect(mm.naive).not.toBeNull();
     checkTiming(mm.naive!.timing, reps);
     expect(mm.naiveRelErr).toBeLessThan(1e-4);
-    expect(mm.oursOverNaive).toBeGreaterThan(1);
+    expect(mm.oursOverNaive).not.toBeNull();
+    // Judged on each kernel's best run: the other test files load both cores while this runs, and
+    // that load only ever adds time, so a median can land on a disturbed run of one kernel only.
+    expect(mm.naive!.timing.minMs / mm.ours.timing.minMs).toBeGreaterThan(1);
     if (r.tfjs.ok) {
       checkTiming(mm.tfjs!.timing, reps);
       expect(mm.tfjsRelErr).toBeLessThan(1e-4);

@@ -28,10 +28,14 @@ const B = 2, T = 5;
 const ids = Int32Array.from({ length: B * T }, (_, i) => 3 + ((i * 37) % 90));
 const targets = Int32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 ? -1 : ids[i + 1]));
 
-/** Small ranks for a quick test; dropout on, so a merged path that kept it would show. */
+/** Small ranks for a quick test; dropout on, so a merged path that kept it would show. rsLoRA gets
+ * α = 4 so that its scale α/√r equals LoRA's α/r = 2: at scale 4 the perturbed adapters swamp the
+ * base weights and the forward is ill-conditioned (measured in float64: a relative change of 6e-8 in
+ * the adapter tensors alone moves the logits by up to 7e-6, ten times LoRA's 7e-7), so float32
+ * rounding, not the merge, would set the difference between the two forwards. */
 function config(method: MethodId): PeftConfig {
   const c = defaultPeftConfig(method);
-  return { ...c, r: method === 'lora_r1' ? 1 : method === 'vera' ? 8 : 4, alpha: 8, dropout: 0.2, adalora: { ...c.adalora, targetR: 2 } };
+  return { ...c, r: method === 'lora_r1' ? 1 : method === 'vera' ? 8 : 4, alpha: method === 'rslora' ? 4 : 8, dropout: 0.2, adalora: { ...c.adalora, targetR: 2 } };
 }
 
 /** Every trainable tensor moved off its init (LoRA's B = 0, IA³'s l = 1 would make merging trivial). */
