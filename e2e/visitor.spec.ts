@@ -107,7 +107,7 @@ test('a sweep shows, before it starts, what each run uses and how long it should
   const errors = watchErrors(page);
   // A LoRA experiment at lr 0.001, α 32 on the tiny random model, short runs on the CPU backend.
   await page.goto('/?peft.method=lora&peft.alpha=32&lr=0.001&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=2&backend=cpu');
-  await page.getByLabel('The study’s experiments').selectOption({ label: 'Rank ablation (1, 8, 16, 32)' });
+  await page.getByLabel('The study’s experiments').selectOption({ label: 'Rank ablation (1, 4, 16, 64)' });
   const settings = page.getByTestId('sweep-settings');
   await expect(settings).toContainText('learning rate 0.001 (the experiment’s)');
   await expect(settings).toContainText('rank from the grid');

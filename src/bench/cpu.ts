@@ -5,7 +5,7 @@
 // catalogue settings on the old backend and on the new one, same config and seed, split by phase
 // (the first step and the next: the first also pays for first-touched memory and compilation).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../engine/backend.ts';
 import { FastCpuBackend, fastMatmulForward } from '../engine/cpu/fast.ts';
@@ -14,8 +14,8 @@ import { randArray } from '../engine/ref/testutil.ts';
 import { loadModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
 import { getMethod } from '../peft/registry.ts';
-import type { MethodId } from '../peft/types.ts';
-import { defaultConfig, validateConfig, type RLConfig } from '../rl/config.ts';
+import type { RLConfig } from '../rl/config.ts';
+import { catalogueConfig } from '../cli/catalogue.ts';
 import { Trainer, type StepMetrics } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 
@@ -109,26 +109,6 @@ function runAnchor(log: (m: string) => void): { runs: Record<string, Map<string,
     runs[label] = m;
   }
   return { runs, note: core ? `OPENBLAS_CORETYPE=${core} is set in this environment; both OpenBLAS configurations are shown` : '' };
-}
-
-/** The RL config the page starts the catalogue's default model with, as `npm run train` builds it. */
-export function catalogueConfig(): { dir: string; cfg: RLConfig; label: string } {
-  const index = JSON.parse(readFileSync(root('public/models/index.json'), 'utf8')) as { models: { name: string; path: string; task: string; default?: boolean; settings?: Record<string, unknown> }[] };
-  const entry = index.models.find((m) => m.default) ?? index.models[0];
-  const s = entry.settings ?? {};
-  const cfg = defaultConfig((s['peft.method'] as MethodId | undefined) ?? 'lora');
-  const rec = cfg as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(s)) {
-    const path = k.split('.');
-    let o = rec;
-    for (const p of path.slice(0, -1)) o = o[p] as Record<string, unknown>;
-    o[path[path.length - 1]] = v;
-  }
-  cfg.task = entry.task as RLConfig['task'];
-  cfg.maxNewTokens = getTask(cfg.task).limits.completionChars + 1; // as the train CLI
-  const errors = validateConfig(cfg);
-  if (errors.length) throw new Error(`catalogue settings of ${entry.name} are invalid: ${errors.join('; ')}`);
-  return { dir: root(`public${entry.path}`), cfg, label: `${entry.name}: ${cfg.peft.method} r${cfg.peft.r}, ${cfg.promptsPerStep} prompts × ${cfg.groupSize}, ${cfg.lossType}, seed ${cfg.seed}` };
 }
 
 /** Two RL steps from the model folder on `backend`: the first and a steady one. */

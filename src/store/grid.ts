@@ -25,17 +25,29 @@ export interface GridItem {
 /** Methods whose size is not set by a rank. */
 const RANKLESS: MethodId[] = ['full', 'ia3', 'ln_tuning'];
 
-export const PAPER_METHODS: MethodId[] = ['full', 'lora', 'dora', 'adalora', 'miss', 'pissa', 'milora', 'vera', 'ia3', 'lora_r1', 'rslora', 'lora_plus', 'lora_fa'];
+/** The study's comparison: every method the lab has (full fine-tuning and the fourteen PEFT methods). */
+export const PAPER_METHODS: MethodId[] = ['full', 'lora', 'dora', 'adalora', 'miss', 'pissa', 'milora', 'olora', 'vera', 'ia3', 'lora_r1', 'rslora', 'lora_plus', 'lora_fa', 'ln_tuning'];
 
 // Each preset varies what its name says; everything else (learning rate, α, recipe, steps, sampling)
 // is the experiment's, and the panel lists it before the sweep starts.
 export const SWEEP_PRESETS: Record<string, { name: string; spec: Partial<GridSpec> }> = {
   methods: { name: 'Method comparison (the study’s main table)', spec: { methods: PAPER_METHODS, ranks: [], lrs: [], lossTypes: [], seeds: [0, 1, 2] } },
-  rank: { name: 'Rank ablation (1, 8, 16, 32)', spec: { methods: ['lora'], ranks: [1, 8, 16, 32], lrs: [], lossTypes: [], seeds: [0, 1, 2] } },
+  rank: { name: 'Rank ablation (1, 4, 16, 64)', spec: { methods: ['lora'], ranks: [1, 4, 16, 64], lrs: [], lossTypes: [], seeds: [0, 1, 2] } },
   lr: { name: 'Learning-rate ablation (the experiment’s ÷ 3, × 1, × 3)', spec: { methods: ['lora'], ranks: [], lossTypes: [], seeds: [0, 1, 2] } },
   loss: { name: 'Loss-type ablation (grpo, dapo, dr_grpo)', spec: { methods: ['lora'], ranks: [], lrs: [], lossTypes: ['grpo', 'dapo', 'dr_grpo'], seeds: [0, 1, 2] } },
   batch: { name: 'Batch-size ablation (prompts per step)', spec: { methods: ['lora'], ranks: [], lrs: [], lossTypes: [], batchSizes: [4, 8, 16], seeds: [0, 1, 2] } },
 };
+
+/** A preset's whole grid for an experiment: its spec, with the lr ablation's rates (the experiment's
+ * ÷ 3, × 1, × 3) filled in. */
+export function presetSpec(key: string, base: RLConfig): GridSpec {
+  const p = SWEEP_PRESETS[key]?.spec;
+  if (!p) throw new Error(`unknown sweep preset "${key}"; valid: ${Object.keys(SWEEP_PRESETS).join(', ')}`);
+  return {
+    methods: p.methods ?? [base.peft.method], ranks: p.ranks ?? [], lossTypes: p.lossTypes ?? [], batchSizes: p.batchSizes ?? [], seeds: p.seeds ?? [base.seed],
+    lrs: p.lrs ?? (key === 'lr' ? [base.lr / 3, base.lr, base.lr * 3] : []),
+  };
+}
 
 /** What a run of the sweep costs, measured: seconds per sampled completion (rollout and update) of a
  * run that has taken steps on the same model, task and backend. */
