@@ -151,7 +151,7 @@ test('compare two runs, then reload and find them still there', async ({ page },
   await expect(page.getByTestId('runs-notice')).toContainText('Imported 2 runs');
   await importer.setInputFiles({
     name: 'evil.json', mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify({ format: 'rlvr-lab-runs', version: 1, runs: [{ name: '<img src=x onerror="window.__pwned=1">', color: 'red', config: { lr: 'x' }, steps: [{ step: 1, reward_mean: 0.5 }] }] })),
+    buffer: Buffer.from(JSON.stringify({ format: 'rlvr-lab-runs', version: 1, runs: [{ name: '<img src=x onerror="window.__pwned=1">', color: 'red', config: { peft: { method: 'lora' } }, steps: [{ step: 1, reward_mean: 0.5 }] }] })),
   });
   await expect(rows).toHaveCount(5);
   await expect(rows.nth(4)).toContainText('<img src=x onerror="window.__pwned=1">');
@@ -189,9 +189,9 @@ test('a shared link reproduces the configuration', async ({ page, context }) => 
   expect(script).toContain('loss_type="grpo"');
   expect(script).toContain('"use_dora": True');
   expect(script).toContain('learning_rate=0.005');
-  const verl = page.waitForEvent('download');
+  // verl builds plain LoRA only: a DoRA experiment is refused with the reason, not written wrong.
   await button(page, 'verl config').click();
-  expect(readFileSync(await (await verl).path(), 'utf8')).toContain('clip_ratio_high: 0.2');
+  await expect(page.getByRole('status').filter({ hasText: 'verl export refused: dora: DoRA needs use_dora=True' })).toBeVisible();
 
   const other = await context.newPage();
   await other.goto(link);
@@ -324,7 +324,8 @@ test('keyboard only: reach the run controls and start, pause and stop a run', as
 
 test('a lost GPU device stops the run cleanly, keeps its data, and Resume continues it', async ({ page }) => {
   const errors = watchErrors(page);
-  await page.goto(FAST.replace('steps=3', 'steps=3'));
+  // On WebGPU (the page would pick its CPU backend on this machine's software rasteriser).
+  await page.goto(`${FAST}&backend=webgpu`);
   await expect(page.getByTestId('adapter')).toBeVisible({ timeout: 60_000 });
   await button(page, 'Start').click();
   await rewardPoints(page, 1, 240_000);

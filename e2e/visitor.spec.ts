@@ -119,7 +119,8 @@ test('a sweep shows, before it starts, what each run uses and how long it should
   // One run measures the cost; the estimate follows from it.
   await button(page, 'Start').click();
   await expect(status(page)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
-  await expect(page.getByTestId('sweep-estimate')).toContainText(/Time: about .+ for the 12 runs \(from Run 1’s measured/);
+  // For the runs still to go: how many depends on how far the sweep has got by now.
+  await expect(page.getByTestId('sweep-estimate')).toContainText(/Time: about .+ for the \d+ runs? \(from Run 1’s measured/);
   expect(errors).toEqual([]);
 });
 

@@ -4,7 +4,7 @@
 // (src/store/grid.ts), each cell one `npm run train` process. Resumable: a finished cell (its JSON
 // lines end with a summary) is kept; an interrupted one restarts from its last checkpoint. --jobs runs
 // cells in parallel processes, dividing the cores between them. At the end it writes DIR/<preset>.json
-// (the table: mean ± sample s.d. over seeds, n) and DIR/<preset>/<cell>.json (each run: config, seed,
+// (the table: mean ± sample s.d. over seeds, n; --report-only writes it from the finished runs alone) and DIR/<preset>/<cell>.json (each run: config, seed,
 // every step's metrics, held-out avg@k / pass@k with standard errors at the start and end, time,
 // trainable parameters); --publish copies those two into another folder (public/study for the page).
 import { spawn } from 'node:child_process';
@@ -27,6 +27,7 @@ const HELP = `usage: npm run study -- --preset ${PRESET_IDS.join('|')} --out DIR
   --config FILE      JSON with settings over the base (any of npm run train's)
   --set path=value   one setting over the base, repeatable (e.g. --set steps=20 --set evalProblems=100)
   --publish DIR      also write the table and per-run files there (public/study for the page)
+  --report-only      run nothing: write the table from the runs finished so far (n per row says how many seeds)
 What the study scales: docs/STUDY.md.`;
 
 /** What the lab scales from the paper's recipe; written into the results. */
@@ -48,7 +49,11 @@ export function cellId(label: string): string {
 /** The grid of a preset over the base experiment, with the paper's 10× lower lr for full fine-tuning. */
 export function studyCells(preset: StudyPreset, base: RLConfig, seeds: number): GridItem[] {
   const spec = { ...presetSpec(preset, base), seeds: Array.from({ length: seeds }, (_, i) => i) };
-  return expandGrid(base, spec).map((it) => it.config.peft.method === 'full' && preset === 'methods'
+  // Seed-major: every setting's first seed before any second one, so a study stopped early has the
+  // whole table at fewer seeds rather than half of it at all.
+  const items = expandGrid(base, spec).map((it, i) => ({ it, i }))
+    .sort((a, b) => a.it.config.seed - b.it.config.seed || a.i - b.i).map(({ it }) => it);
+  return items.map((it) => it.config.peft.method === 'full' && preset === 'methods'
     ? { label: it.label.replace(/lr [^ ]+/, `lr ${Number((base.lr / 10).toPrecision(3))}`), config: { ...it.config, lr: base.lr / 10 } }
     : it);
 }
@@ -79,7 +84,7 @@ function runCell(item: GridItem, p: Paths, model: string, backend: string, threa
   writeFileSync(p.cfg, JSON.stringify(item.config, null, 1));
   const resume = trimToCheckpoint(p);
   const args = ['--import', 'tsx', join(ROOT, 'src/cli/train.ts'), '--out', p.jsonl, '--save', p.ckpt, '--save-every', '5', '--backend', backend,
-    ...(resume ? ['--resume', p.ckpt, '--steps', String(item.config.steps)] : ['--model', model, '--method', item.config.peft.method, '--config', p.cfg])];
+    '--model', model, ...(resume ? ['--resume', p.ckpt, '--steps', String(item.config.steps)] : ['--method', item.config.peft.method, '--config', p.cfg])];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, RLVR_CPU_THREADS: String(threads) }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -94,7 +99,7 @@ async function main(): Promise<number> {
     options: {
       preset: { type: 'string' }, seeds: { type: 'string', default: '3' }, jobs: { type: 'string', default: '1' }, out: { type: 'string' },
       publish: { type: 'string' }, model: { type: 'string' }, backend: { type: 'string', default: 'cpu' }, config: { type: 'string' },
-      set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
+      set: { type: 'string', multiple: true }, 'report-only': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -131,7 +136,8 @@ async function main(): Promise<number> {
   const items = studyCells(preset, baseCfg, seeds);
   const threads = Math.max(1, Math.floor(availableParallelism() / jobs));
   console.log(`study ${preset}: ${items.length} runs (${SWEEP_PRESETS[preset].name}), ${jobs} at a time × ${threads} thread(s), into ${values.out}`);
-  const todo = items.filter((it) => !finished(paths(values.out!, preset, cellId(it.label))));
+  const isDone = (it: GridItem) => finished(paths(values.out!, preset, cellId(it.label)));
+  const todo = values['report-only'] ? [] : items.filter((it) => !isDone(it));
   if (todo.length < items.length) console.log(`  ${items.length - todo.length} already finished, kept`);
   let next = 0, done = items.length - todo.length;
   const failures: string[] = [];
@@ -156,7 +162,10 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const cells: Cell[] = items.map((it) => {
+  const reported = values['report-only'] ? items.filter(isDone) : items;
+  if (reported.length === 0) throw new Error(`no finished runs in ${join(values.out, preset)}`);
+  if (reported.length < items.length) console.log(`  --report-only: ${reported.length} of ${items.length} runs finished; the table has them (n per row)`);
+  const cells: Cell[] = reported.map((it) => {
     const id = cellId(it.label);
     return cellFromLines(id, it.label, parseJsonLines(readFileSync(paths(values.out!, preset, id).jsonl, 'utf8'), id));
   });

@@ -1,5 +1,6 @@
 // The lab page: what it is, the GPU (or the CPU backend), the experiment on the left; the run
-// controls, live curves, group inspector, runs and sharing on the right; the engine check last.
+// controls, live curves, group inspector, runs and sharing on the right; the study's shipped results
+// below; the engine check last.
 import { Charts } from './Charts.tsx';
 import { ConfigPanel } from './ConfigPanel.tsx';
 import { EngineCheck } from './EngineCheck.tsx';
@@ -8,6 +9,7 @@ import { Inspector } from './Inspector.tsx';
 import { RunControls } from './RunControls.tsx';
 import { RunsPanel } from './RunsPanel.tsx';
 import { SharePanel } from './SharePanel.tsx';
+import { StudyPanel } from './StudyPanel.tsx';
 import { SweepPanel } from './SweepPanel.tsx';
 
 export function App() {
@@ -43,6 +45,7 @@ export function App() {
             <SharePanel />
           </div>
         </div>
+        <StudyPanel />
         <EngineCheck />
       </main>
     </>

@@ -90,8 +90,11 @@ function useFocusKeeper(row: React.RefObject<HTMLDivElement | null>, fallback: R
     const el = row.current;
     if (!el) return;
     const onIn = () => (had.current = true);
+    // Focus handed to the status line (all buttons disabled for a moment, as while a run starts on a
+    // loaded machine) is still the controls' focus: it moves on to the first button enabled again.
     const onOut = (e: FocusEvent) => {
-      if (e.relatedTarget && !el.contains(e.relatedTarget as Node)) had.current = false;
+      const to = e.relatedTarget as Node | null;
+      if (to && !el.contains(to) && to !== fallback.current) had.current = false;
     };
     // A click elsewhere means the visitor moved on: focus is theirs again.
     const onDown = (e: MouseEvent) => {
@@ -105,7 +108,7 @@ function useFocusKeeper(row: React.RefObject<HTMLDivElement | null>, fallback: R
       el.removeEventListener('focusout', onOut);
       document.removeEventListener('mousedown', onDown);
     };
-  }, [row]);
+  }, [row, fallback]);
   useEffect(() => {
     const active = document.activeElement;
     const lost = active === null || active === document.body || active === fallback.current
