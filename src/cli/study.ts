@@ -58,7 +58,7 @@ export function studyCells(preset: StudyPreset, base: RLConfig, seeds: number): 
     : it);
 }
 
-interface Paths { jsonl: string; ckpt: string; cfg: string }
+export interface Paths { jsonl: string; ckpt: string; cfg: string }
 
 function paths(dir: string, preset: string, id: string): Paths {
   return { jsonl: join(dir, preset, 'runs', `${id}.jsonl`), ckpt: join(dir, preset, 'ckpt', id), cfg: join(dir, preset, 'cfg', `${id}.json`) };
@@ -69,10 +69,11 @@ function finished(p: Paths): boolean {
 }
 
 /** Keeps the records up to the checkpoint's step (the resumed run writes the later ones again). */
-function trimToCheckpoint(p: Paths): boolean {
+export function trimToCheckpoint(p: Paths): boolean {
   const state = join(p.ckpt, 'state.json');
   if (!existsSync(state) || !existsSync(p.jsonl)) return false;
-  const step = (JSON.parse(readFileSync(state, 'utf8')) as { step: number }).step;
+  const step = (JSON.parse(readFileSync(state, 'utf8')) as { trainer?: { step?: unknown } }).trainer?.step;
+  if (typeof step !== 'number') throw new Error(`${state}: no trainer.step; delete ${p.ckpt} and ${p.jsonl} to rerun the cell`);
   const lines = parseJsonLines(readFileSync(p.jsonl, 'utf8'), p.jsonl).filter((l) => l.type === 'config' || ((l.type === 'step' || l.type === 'eval') && (l.step as number) <= step));
   writeFileSync(p.jsonl, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   return true;
