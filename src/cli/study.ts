@@ -8,12 +8,21 @@
 // every step's metrics, held-out avg@k / pass@k with standard errors at the start and end, time,
 // trainable parameters); --publish copies those two into another folder (public/study for the page).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import type { Backend } from '../engine/backend.ts';
+import { Model } from '../model/model.ts';
+import { readArrayBuffer, loadModelDir } from '../model/io.node.ts';
+import { getMethod } from '../peft/registry.ts';
+import { SpectralProbe } from '../peft/spectral.ts';
+import { loadCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
 import { completeConfig, validateConfig, type RLConfig } from '../rl/config.ts';
+import { Trainer } from '../rl/trainer.ts';
+import { charTokenizer, getTask } from '../tasks/index.ts';
+import { createBackend } from './backends.ts';
 import { expandGrid, presetSpec, SWEEP_PRESETS, type GridItem } from '../store/grid.ts';
 import { cellFromLines, parseJsonLines, PRESET_IDS, tableRows, type Cell, type StudyPreset, type StudyResults } from '../study/results.ts';
 import { mergeConfig, setPath, type Json } from './args.ts';
@@ -95,6 +104,24 @@ function runCell(item: GridItem, p: Paths, model: string, backend: string, threa
   });
 }
 
+/** A finished run without spectral records (made before they existed, or with --spectral-every 0)
+ * gets its end-of-run record from its final checkpoint: W_0 from the same init (same config and seed),
+ * the trained state loaded over it. Appended to its JSON lines. */
+async function spectralFromCheckpoint(p: Paths, loaded: ReturnType<typeof loadModelDir>, backend: Backend): Promise<void> {
+  const meta = JSON.parse(readFileSync(join(p.ckpt, 'state.json'), 'utf8')) as CheckpointMeta;
+  const model = new Model(backend, loaded.cfg, loaded.weights);
+  const inst = await getMethod(meta.config.peft.method).attach(model, meta.config.peft);
+  try {
+    const probe = await SpectralProbe.create(inst, loaded.cfg);
+    const task = getTask(meta.config.task);
+    loadCheckpoint(new Trainer(model, inst, task, charTokenizer, meta.config, null), readArrayBuffer(join(p.ckpt, 'checkpoint.safetensors')), meta);
+    appendFileSync(p.jsonl, JSON.stringify({ ...(await probe.record(meta.trainer.step)), from_checkpoint: true }) + '\n');
+  } finally {
+    inst.detach();
+    model.free();
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -139,7 +166,7 @@ async function main(): Promise<number> {
   console.log(`study ${preset}: ${items.length} runs (${SWEEP_PRESETS[preset].name}), ${jobs} at a time × ${threads} thread(s), into ${values.out}`);
   const isDone = (it: GridItem) => finished(paths(values.out!, preset, cellId(it.label)));
   const todo = values['report-only'] ? [] : items.filter((it) => !isDone(it));
-  if (todo.length < items.length) console.log(`  ${items.length - todo.length} already finished, kept`);
+  if (!values['report-only'] && todo.length < items.length) console.log(`  ${items.length - todo.length} already finished, kept`);
   let next = 0, done = items.length - todo.length;
   const failures: string[] = [];
   const t0 = Date.now();
@@ -164,6 +191,13 @@ async function main(): Promise<number> {
   }
 
   const reported = values['report-only'] ? items.filter(isDone) : items;
+  const lacking = reported.map((it) => paths(values.out!, preset, cellId(it.label))).filter((q) => !readFileSync(q.jsonl, 'utf8').includes('"type":"spectral"'));
+  if (lacking.length) {
+    console.log(`  spectral records from the final checkpoints of ${lacking.length} run(s) ...`);
+    const loaded = loadModelDir(model);
+    const { backend } = await createBackend('cpu');
+    for (const q of lacking) await spectralFromCheckpoint(q, loaded, backend);
+  }
   if (reported.length === 0) throw new Error(`no finished runs in ${join(values.out, preset)}`);
   if (reported.length < items.length) console.log(`  --report-only: ${reported.length} of ${items.length} runs finished; the table has them (n per row)`);
   const cells: Cell[] = reported.map((it) => {
@@ -184,7 +218,8 @@ async function main(): Promise<number> {
   }
   console.log(`done in ${((Date.now() - t0) / 60000).toFixed(1)} min; table: ${join(values.out, `${preset}.json`)}`);
   for (const r of results.rows) {
-    console.log(`  ${r.setting.padEnd(12)} end ${(100 * r.end.mean).toFixed(1)}% ± ${(100 * r.end.sd).toFixed(1)} (n ${r.end.n}), change ${(100 * r.change.mean).toFixed(1)} ± ${(100 * r.change.sd).toFixed(1)} points`);
+    console.log(`  ${r.setting.padEnd(12)} end ${(100 * r.end.mean).toFixed(1)}% ± ${(100 * r.end.sd).toFixed(1)} (n ${r.end.n}), change ${(100 * r.change.mean).toFixed(1)} ± ${(100 * r.change.sd).toFixed(1)} points` +
+      (r.share ? `, principal share ${(100 * r.share.mean).toFixed(1)}% (random ${(100 * r.share.random).toFixed(1)}%)` : ''));
   }
   return 0;
 }

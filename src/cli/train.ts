@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomWeights, namedConfig } from '../model/init.ts';
 import { readArrayBuffer, loadModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
+import { SpectralProbe, type SpectralRecord } from '../peft/spectral.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import { completeConfig, defaultConfig, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
@@ -28,6 +29,7 @@ const EXTRA: Record<string, string> = {
   save: 'checkpoint folder, written every --save-every steps and at the end',
   'save-every': 'steps between checkpoints [10]',
   resume: 'checkpoint folder to resume from (its config is used; flags may not change it)',
+  'spectral-every': 'steps between spectral records (where each adapted layer\'s update lies against the base weight\'s singular directions; docs/STUDY.md), and one at the end; 0: none [5]',
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -93,6 +95,10 @@ async function main(argv: string[]): Promise<number> {
   const { backend, description } = await createBackend(backendName);
   const model = new Model(backend, loaded.cfg, loaded.weights);
   const inst = await spec.attach(model, cfg.peft);
+  const spectralEvery = Number(extra['spectral-every'] ?? 5);
+  if (!Number.isInteger(spectralEvery) || spectralEvery < 0) throw new ArgError(`--spectral-every: expected a whole number ≥ 0, got "${extra['spectral-every']}"`);
+  // W_0 is read before a checkpoint is loaded: the pretrained weights (merged at init), also on resume.
+  const probe = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg) : null;
   // Full fine-tuning and LN tuning change the model's own weights: the KL reference needs a frozen copy.
   const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
   const trainer = new Trainer(model, inst, task, tok, cfg, refModel);
@@ -123,6 +129,11 @@ async function main(argv: string[]): Promise<number> {
       console.log(`  eval ${r.split}: avg@${r.k} ${r.avg_at_k.toFixed(3)}  pass@${r.k} ${r.pass_at_k.toFixed(3)}`);
     }
   };
+  const spectral = (r: SpectralRecord) => {
+    emit(r);
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    console.log(`  spectral: principal share ${r.mean.share.map(pct).join(' / ')} (random ${r.mean.random.map(pct).join(' / ')}) at k = ${r.fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(' / ')} of the rank; effective rank ${r.mean.effRank.toFixed(1)}; ${r.seconds.toFixed(2)} s`);
+  };
   if (trainer.step === 0) await runEval(); // the baseline every curve starts from
   const t0 = performance.now();
   let last: object = {};
@@ -133,8 +144,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(`step ${String(m.step).padStart(4)}  reward ${m.reward_mean.toFixed(3)}  acc ${m.accuracy.toFixed(3)}  loss ${m.loss.toExponential(2)}  ` +
       `len ${m.response_len.toFixed(1)}  kept ${m.groups_kept}/${m.groups_total}  |g| ${m.grad_norm.toExponential(2)}  ${(m.time_rollout_s + m.time_train_s).toFixed(2)}s`);
     if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await runEval();
+    if (probe && m.step % spectralEvery === 0 && m.step < cfg.steps) spectral(await probe.record(m.step));
     if (extra.save && m.step % saveEvery === 0) await save();
   }
+  if (probe) spectral(await probe.record(trainer.step));
   await runEval();
   await save();
   // Held-out change over the run, paired by problem (the same problems and sampling seeds each time).

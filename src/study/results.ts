@@ -48,6 +48,9 @@ export interface Cell {
   /** end − start avg@k, paired by problem, and its standard error. */
   change: { delta: number; se: number };
   seconds: number;
+  /** The model-average spectral records of the run (npm run train --spectral-every), if it has them:
+   * principal share and its random baseline per k (fractions of the rank), effective rank. */
+  spectral: { step: number; fractions: number[]; share: number[]; random: number[]; effRank: number }[];
 }
 
 type Line = Record<string, unknown>;
@@ -87,10 +90,14 @@ export function cellFromLines(id: string, label: string, lines: Line[]): Cell {
     kl: typeof s.kl === 'number' ? s.kl : null, response_len: num(s.response_len, 'response_len'), grad_norm: num(s.grad_norm, 'grad_norm'),
     seconds: num(s.time_rollout_s, 'time_rollout_s') + num(s.time_train_s, 'time_train_s'),
   }));
+  const spectral = lines.filter((l) => l.type === 'spectral').map((l) => {
+    const m = l.mean as { share: number[]; random: number[]; effRank: number };
+    return { step: num(l.step, 'spectral step'), fractions: l.fractions as number[], share: m.share, random: m.random, effRank: m.effRank };
+  });
   const start = evals[0], end = evals[evals.length - 1];
   return {
     id, label, group: groupOf(label), method: cfg.peft.method, seed: cfg.seed, config: cfg, trainable: num(config.trainable_params, 'trainable_params'),
-    steps, start, end, change: pairedChange(start, end), seconds: num(summary.seconds, 'seconds'),
+    steps, start, end, change: pairedChange(start, end), seconds: num(summary.seconds, 'seconds'), spectral,
   };
 }
 
@@ -130,6 +137,9 @@ export interface Row {
   change: Stat;
   trainable: number;
   seconds: number;
+  /** The principal share at the run's end, k = SHARE_FRACTION of the rank, over the seeds that have
+   * spectral records (null when none has), and a random update's expectation. */
+  share: (Stat & { random: number }) | null;
   cells: string[];
   /** Each seed's config, in cell order (what "Load config" puts into the experiment panel). */
   configs: RLConfig[];
@@ -162,6 +172,16 @@ export function settingOf(preset: StudyPreset, c: RLConfig): string {
   }
 }
 
+/** The k (as a fraction of the rank) the tables report the principal share at. */
+export const SHARE_FRACTION = 1 / 8;
+
+function finalShare(cs: Cell[]): Row['share'] {
+  const last = cs.map((c) => c.spectral[c.spectral.length - 1]).filter((r) => r !== undefined);
+  const at = (r: Cell['spectral'][number], xs: number[]) => xs[r.fractions.indexOf(SHARE_FRACTION)];
+  const vals = last.map((r) => at(r, r.share)).filter((x) => Number.isFinite(x));
+  return vals.length ? { ...stat(vals), random: at(last[0], last[0].random) } : null;
+}
+
 /** Cells grouped over seeds, in the order the groups first appear. */
 export function tableRows(preset: StudyPreset, cells: Cell[]): Row[] {
   const groups = new Map<string, Cell[]>();
@@ -169,7 +189,7 @@ export function tableRows(preset: StudyPreset, cells: Cell[]): Row[] {
   return [...groups].map(([group, cs]) => ({
     group, method: cs[0].method, setting: settingOf(preset, cs[0].config),
     start: stat(cs.map((c) => c.start.avg)), end: stat(cs.map((c) => c.end.avg)), change: stat(cs.map((c) => c.change.delta)),
-    trainable: cs[0].trainable, seconds: stat(cs.map((c) => c.seconds)).mean, cells: cs.map((c) => c.id),
+    trainable: cs[0].trainable, seconds: stat(cs.map((c) => c.seconds)).mean, share: finalShare(cs), cells: cs.map((c) => c.id),
     configs: cs.map((c) => c.config), curve: rewardCurve(cs),
   }));
 }

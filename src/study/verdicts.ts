@@ -80,6 +80,10 @@ export function judge(results: Partial<Record<StudyPreset, StudyResults>>): Find
       pairs(m, ['dora'], ['full']), atLeast);
     f('svd-init', 'SVD-informed initialisations fail under RL: PiSSA collapses, MiLoRA degrades.', 'lora above each of pissa, milora',
       pairs(m, ['lora'], ['pissa', 'milora']), beats);
+    const sl = row(m, 'lora')?.share, sp = row(m, 'pissa')?.share;
+    const spectral = sl && sp ? [{ what: 'principal share: pissa − lora', delta: sp.mean - sl.mean, se: Math.sqrt(sp.sd ** 2 / sp.n + sl.sd ** 2 / sl.n) }] : [];
+    f('spectral', 'Why: RL\'s updates lie off the principal singular directions of the pretrained weights, and PiSSA forces them onto exactly those.', 'the share of the final update in W₀\'s top-k subspace (k = rank/8) higher for pissa than for lora',
+      spectral, beats);
     f('bottleneck', 'Extreme parameter reduction bottlenecks: VeRA, rank-1 LoRA and IA³ fall behind LoRA.', 'lora above each of vera, lora_r1, ia3',
       pairs(m, ['lora'], ['vera', 'lora_r1', 'ia3']), beats);
   }

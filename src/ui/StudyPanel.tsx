@@ -96,6 +96,7 @@ function Table({ res, onSelect, selected }: { res: StudyResults; onSelect: (g: s
       <thead>
         <tr>
           <th scope="col">Setting</th><th scope="col">n</th><th scope="col">Start</th><th scope="col">End</th><th scope="col">Change (points)</th>
+          <th scope="col" title="Share of the final update ‖ΔW‖² in the pretrained weight's top singular subspace (k = rank/8), over the seeds; a random update: the value in brackets">Principal share</th>
           <th scope="col">Trainable</th><th scope="col">Time/run</th>{paper && <th scope="col">Paper (1.5B)</th>}<th scope="col">Rerun</th>
         </tr>
       </thead>
@@ -109,6 +110,7 @@ function Table({ res, onSelect, selected }: { res: StudyResults; onSelect: (g: s
               <td>{pct(r.start.mean)}</td>
               <td>{pct(r.end.mean)} ± {(100 * r.end.sd).toFixed(1)}</td>
               <td>{pts(r.change.mean)} ± {(100 * r.change.sd).toFixed(1)}</td>
+              <td>{r.share ? `${pct(r.share.mean)} (${pct(r.share.random)})` : '—'}</td>
               <td>{r.trainable.toLocaleString('en')}</td>
               <td>{r.seconds.toFixed(0)} s</td>
               {paper && <td>{PAPER_ACCURACY[r.method] !== undefined ? pct(PAPER_ACCURACY[r.method]!) : '—'}</td>}

@@ -1,0 +1,197 @@
+// Where RL's updates land: for every adapted layer, the effective update ΔW = W_now − W_0 (the merged
+// weight against the pretrained one; for PiSSA/MiLoRA/OLoRA W_0 is the weight before the init split
+// it) measured against W_0's singular directions, as the study explains its PiSSA result (METHODS.md):
+//   principal share(k) = ‖U_kᵀ ΔW V_k‖²_F / ‖ΔW‖²_F   (U_k, V_k: W_0's top-k singular vectors);
+//   a random update of the same shape gives k²/(m·n) in expectation (the k×k block of m·n entries
+//   of a rotation-invariant matrix);
+//   ΔW's singular values (top 8) and effective rank exp(H(σ/Σσ)) (Roy & Vetterli);
+//   principal angles between the top-k left singular subspaces of W_0 and W_now (degrees).
+// W_0's decomposition is taken once per run; each record costs two Gram eigendecompositions of size
+// min(m, n) per layer (ΔW's and W_now's), float64, deterministic. Headless (`npm run train
+// --spectral-every N`) it runs between steps on the CPU; its time is part of the record.
+import type { ModelConfig } from '../model/config.ts';
+import { paramShapes } from '../model/config.ts';
+import { svd, symmetricEigen } from './svd.ts';
+import type { PeftInstance } from './types.ts';
+
+/** k as fractions of min(m, n) (at least 1 each). */
+export const SPECTRAL_FRACTIONS = [1 / 32, 1 / 8, 1 / 4];
+
+export interface SpectralLayer {
+  name: string;
+  m: number;
+  n: number;
+  ks: number[];
+  /** ‖ΔW‖_F */
+  norm: number;
+  /** Principal share per k (NaN when ΔW = 0). */
+  share: number[];
+  /** k²/(m·n): a random update's expected share. */
+  random: number[];
+  /** ΔW's largest singular values (up to 8). */
+  sv: number[];
+  effRank: number;
+  /** Largest principal angle between W_0's and W_now's top-k left subspaces, per k, degrees. */
+  angle: number[];
+}
+
+export interface SpectralRecord {
+  type: 'spectral';
+  step: number;
+  fractions: number[];
+  layers: SpectralLayer[];
+  /** Over layers with a nonzero update: mean share and mean random baseline per k, mean effective rank. */
+  mean: { share: number[]; random: number[]; effRank: number };
+  seconds: number;
+}
+
+/** Top-k left singular vectors of a (m×n row-major) as an m×k row-major matrix, from the Gram
+ * matrix of the smaller side; also all singular values (descending). */
+export function leftSubspace(a: ArrayLike<number>, m: number, n: number, k: number): { U: Float64Array; S: Float64Array } {
+  const small = Math.min(m, n);
+  const g = new Float64Array(small * small);
+  if (m <= n) { // G = A Aᵀ (m×m): eigenvectors are U
+    for (let i = 0; i < m; i++) for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let c = 0; c < n; c++) s += a[i * n + c] * a[j * n + c];
+      g[i * m + j] = g[j * m + i] = s;
+    }
+  } else { // G = Aᵀ A (n×n): eigenvectors are V; U = A V / σ
+    for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) {
+      const x = a[r * n + i];
+      if (x !== 0) for (let j = 0; j <= i; j++) g[i * n + j] += x * a[r * n + j];
+    }
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[j * n + i] = g[i * n + j];
+  }
+  const { values, Z } = symmetricEigen(g, small);
+  const order = Array.from({ length: small }, (_, i) => i).sort((x, y) => values[y] - values[x]);
+  const S = Float64Array.from(order, (i) => Math.sqrt(Math.max(0, values[i])));
+  const U = new Float64Array(m * k);
+  for (let c = 0; c < k; c++) {
+    const z = order[c];
+    if (m <= n) for (let i = 0; i < m; i++) U[i * k + c] = Z[z * m + i];
+    else {
+      const s = S[c] > 0 ? S[c] : 1;
+      for (let r = 0; r < m; r++) {
+        let t = 0;
+        for (let j = 0; j < n; j++) t += a[r * n + j] * Z[z * n + j];
+        U[r * k + c] = t / s;
+      }
+    }
+  }
+  return { U, S };
+}
+
+/** ‖U_kᵀ D V_k‖²_F for every k in ks (ascending), from one product at the largest k: the smaller
+ * k's block is the top-left corner of the larger one. U: m×K, V: n×K row-major, K ≥ max(ks). */
+export function principalEnergy(d: ArrayLike<number>, m: number, n: number, U: Float64Array, V: Float64Array, K: number, ks: number[]): number[] {
+  const kmax = ks[ks.length - 1];
+  const t = new Float64Array(kmax * n); // Uᵀ D
+  for (let r = 0; r < m; r++) for (let c = 0; c < kmax; c++) {
+    const u = U[r * K + c];
+    if (u !== 0) for (let j = 0; j < n; j++) t[c * n + j] += u * d[r * n + j];
+  }
+  const block = new Float64Array(kmax * kmax); // Uᵀ D V
+  for (let c = 0; c < kmax; c++) for (let j = 0; j < n; j++) {
+    const x = t[c * n + j];
+    if (x !== 0) for (let e = 0; e < kmax; e++) block[c * kmax + e] += x * V[j * K + e];
+  }
+  return ks.map((k) => {
+    let s = 0;
+    for (let c = 0; c < k; c++) for (let e = 0; e < k; e++) s += block[c * kmax + e] ** 2;
+    return s;
+  });
+}
+
+/** exp of the entropy of σ/Σσ: 1 for a rank-1 update, min(m, n) for a flat spectrum. */
+export function effectiveRank(sv: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < sv.length; i++) total += sv[i];
+  if (!(total > 0)) return 0;
+  let h = 0;
+  for (let i = 0; i < sv.length; i++) {
+    const p = sv[i] / total;
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return Math.exp(h);
+}
+
+/** Largest principal angle (degrees) between the column spans of A and B (m×k, orthonormal columns,
+ * row-major with row stride K): acos of the smallest singular value of AᵀB. */
+export function largestAngle(A: Float64Array, B: Float64Array, m: number, K: number, k: number): number {
+  const c = new Float64Array(k * k);
+  for (let r = 0; r < m; r++) for (let i = 0; i < k; i++) {
+    const a = A[r * K + i];
+    if (a !== 0) for (let j = 0; j < k; j++) c[i * k + j] += a * B[r * K + j];
+  }
+  const s = svd(c, k, k).S;
+  return (Math.acos(Math.min(1, Math.max(-1, s[k - 1]))) * 180) / Math.PI;
+}
+
+interface Base { name: string; m: number; n: number; w0: Float32Array; U: Float64Array; V: Float64Array; K: number; ks: number[] }
+
+export class SpectralProbe {
+  private constructor(private readonly inst: PeftInstance, private readonly bases: Base[], readonly fractions: number[]) {}
+
+  /** Takes W_0 (the merged weights now, before training) and its SVD per 2-D adapted layer. */
+  static async create(inst: PeftInstance, cfg: ModelConfig, fractions = SPECTRAL_FRACTIONS): Promise<SpectralProbe> {
+    const shapes = paramShapes(cfg);
+    const bases: Base[] = [];
+    for (const [name, w0] of await inst.merged()) {
+      const shape = shapes.get(name);
+      if (!shape || shape.length !== 2 || name.includes('embed_tokens') || name.startsWith('lm_head')) continue;
+      const [m, n] = shape;
+      const ks = [...new Set(fractions.map((f) => Math.max(1, Math.round(f * Math.min(m, n)))))].sort((a, b) => a - b);
+      bases.push(baseOf(name, w0, m, n, ks));
+    }
+    return new SpectralProbe(inst, bases, fractions);
+  }
+
+  get layerCount(): number {
+    return this.bases.length;
+  }
+
+  async record(step: number): Promise<SpectralRecord> {
+    const t0 = performance.now();
+    const now = await this.inst.merged();
+    const layers = this.bases.map((b) => measure(b, now.get(b.name)!));
+    const moved = layers.filter((l) => l.norm > 0);
+    const avg = (f: (l: SpectralLayer) => number) => (moved.length ? moved.reduce((s, l) => s + f(l), 0) / moved.length : Number.NaN);
+    const nk = layers[0]?.ks.length ?? 0;
+    return {
+      type: 'spectral', step, fractions: this.fractions, layers,
+      mean: { share: Array.from({ length: nk }, (_, i) => avg((l) => l.share[i])), random: Array.from({ length: nk }, (_, i) => avg((l) => l.random[i])), effRank: avg((l) => l.effRank) },
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+}
+
+/** One layer's statistics for W_now against its base. */
+export function measure(b: Base, wNow: Float32Array): SpectralLayer {
+  const { m, n, ks, K } = b;
+  const d = new Float64Array(m * n);
+  let e2 = 0;
+  for (let i = 0; i < d.length; i++) {
+    d[i] = wNow[i] - b.w0[i];
+    e2 += d[i] * d[i];
+  }
+  const random = ks.map((k) => (k * k) / (m * n));
+  if (e2 === 0) return { name: b.name, m, n, ks, norm: 0, share: ks.map(() => Number.NaN), random, sv: [], effRank: 0, angle: ks.map(() => 0) };
+  const share = principalEnergy(d, m, n, b.U, b.V, K, ks).map((x) => x / e2);
+  const sv = leftSubspace(d, m, n, 1).S;
+  const now = leftSubspace(wNow, m, n, K).U;
+  return {
+    name: b.name, m, n, ks, norm: Math.sqrt(e2), share, random, sv: Array.from(sv.slice(0, 8)), effRank: effectiveRank(sv),
+    angle: ks.map((k) => largestAngle(b.U, now, m, K, k)),
+  };
+}
+
+/** A layer's base: W_0 and its top-K singular vectors, K the largest k. */
+export function baseOf(name: string, w0: Float32Array, m: number, n: number, ks: number[]): Base {
+  const K = ks[ks.length - 1];
+  const d = svd(w0, m, n);
+  const U = new Float64Array(m * K), V = new Float64Array(n * K);
+  for (let r = 0; r < m; r++) for (let c = 0; c < K; c++) U[r * K + c] = d.U[r * d.k + c];
+  for (let r = 0; r < n; r++) for (let c = 0; c < K; c++) V[r * K + c] = d.V[r * d.k + c];
+  return { name, m, n, w0: Float32Array.from(w0), U, V, K, ks };
+}
