@@ -2,6 +2,7 @@
 // and the actions on the list (load, select, delete, rename). Metrics go to the ring buffers in
 // series.ts, not here.
 import { create } from 'zustand';
+import { dropSpectral } from './spectral.ts';
 import { allRuns, deleteRun, putRun, runEvals, runSteps, type RunRecord } from './db.ts';
 import { dropSeries, seriesFor, tick } from './series.ts';
 
@@ -102,6 +103,7 @@ export async function removeRun(id: string): Promise<void> {
   const r = runById(id);
   useRuns.setState((s) => ({ runs: s.runs.filter((x) => x.id !== id), selected: s.selected.filter((x) => x !== id), notice: null }));
   dropSeries(id);
+  dropSpectral(id);
   storeSelection();
   await deleteRun(id);
   if (r) useRuns.setState({ notice: `Deleted ${r.name}.` });

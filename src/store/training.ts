@@ -10,6 +10,7 @@ import { configIssues } from './validate.ts';
 import { getCheckpoint, putCheckpoint, putEval, putStep, truncateRun, type RunRecord } from './db.ts';
 import { nextColor, patchRun, removeRun, runById, saveRun, setSelected, useRuns } from './runs.ts';
 import { seriesFor, tick } from './series.ts';
+import { addSpectral } from './spectral.ts';
 import { labClient, onWorkerEvent } from './worker.ts';
 
 export type LiveStatus = RunState | 'idle';
@@ -85,6 +86,9 @@ function onEvent(e: WorkerEvent): void {
       return;
     case 'download':
       return; // the model loader's (config.ts)
+    case 'spectral':
+      addSpectral(e.runId, e.record);
+      return;
     default: {
       const never: never = e;
       throw new Error(`unexpected event ${JSON.stringify(never)}`);

@@ -9,6 +9,7 @@ import { Inspector } from './Inspector.tsx';
 import { RunControls } from './RunControls.tsx';
 import { RunsPanel } from './RunsPanel.tsx';
 import { SharePanel } from './SharePanel.tsx';
+import { SpectralPanel } from './SpectralPanel.tsx';
 import { StudyPanel } from './StudyPanel.tsx';
 import { SweepPanel } from './SweepPanel.tsx';
 
@@ -40,6 +41,7 @@ export function App() {
             <RunControls />
             <Charts />
             <Inspector />
+            <SpectralPanel />
             <RunsPanel />
             <SweepPanel />
             <SharePanel />

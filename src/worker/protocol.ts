@@ -4,6 +4,7 @@
 //                   (ok with a typed value, or an error message), so every request resolves or rejects.
 //   worker → page   Reply, or an unsolicited WorkerEvent (status, step metrics, evals, groups, …).
 import type { ModelConfig } from '../model/config.ts';
+import type { SpectralRecord } from '../peft/spectral.ts';
 import type { CheckpointMeta } from '../rl/checkpoint.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
@@ -129,12 +130,17 @@ export type WorkerEvent =
   | { kind: 'step'; runId: string; metrics: StepMetrics; gpuBytes: number | null }
   | { kind: 'eval'; runId: string; records: EvalRecord[]; seconds: number }
   | { kind: 'groups'; runId: string; step: number; groups: GroupView[] }
+  /** Every SPECTRAL_EVERY steps and at the end: where the update lies against W_0's singular directions. */
+  | { kind: 'spectral'; runId: string; record: SpectralRecord }
   | { kind: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData }
   /** Sampling progress between decode chunks: the rollout of step `step + 1` (decode steps done of the
    * most), or the held-out evaluation at step `step` (problems done, a chunk counted in proportion, of all). */
   | { kind: 'progress'; runId: string; phase: 'rollout' | 'eval'; step: number; done: number; total: number }
   /** Bytes of a checkpoint file received so far (`total` null when neither the server nor the catalogue says). */
   | { kind: 'download'; base: string; file: string; received: number; total: number | null };
+
+/** The worker posts a spectral record (src/peft/spectral.ts) every this many steps, and at the end. */
+export const SPECTRAL_EVERY = 5;
 
 export type WorkerMessage = Reply | { type: 'event'; event: WorkerEvent };
 

@@ -8,6 +8,7 @@ import { createGpu, describeGpu, GpuError, type GpuHandle } from '../engine/webg
 import { paramCount } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { getMethod } from '../peft/registry.ts';
+import { SpectralProbe } from '../peft/spectral.ts';
 import type { PeftInstance } from '../peft/types.ts';
 import { loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
 import { completeConfig, validateConfig, type RLConfig } from '../rl/config.ts';
@@ -16,7 +17,7 @@ import { charTokenizer, getTask } from '../tasks/index.ts';
 import { groupViews } from './inspector.ts';
 import { BufferBytes } from './memory.ts';
 import { CheckpointCache, loadModel } from './model-source.ts';
-import type { BackendChoice, CheckpointData, RunInfo, RunState, StartRequest, WorkerEvent } from './protocol.ts';
+import { SPECTRAL_EVERY, type BackendChoice, type CheckpointData, type RunInfo, type RunState, type StartRequest, type WorkerEvent } from './protocol.ts';
 
 /** A checkpoint is posted to the page every this many steps, or after a step that ends this long
  * after the last one (slow steps on a CPU), and on pause, stop and the end. */
@@ -38,6 +39,7 @@ export interface Built {
   refModel: Model | null;
   peft: PeftInstance;
   trainer: Trainer;
+  probe: SpectralProbe;
   info: Omit<RunInfo, 'runId' | 'step'>;
 }
 
@@ -114,8 +116,10 @@ export class Session {
     const peft = await spec.attach(model, cfg.peft);
     const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
     const trainer = new Trainer(model, peft, task, charTokenizer, cfg, refModel);
+    // W_0 for the spectral view: read before a checkpoint is loaded over the fresh init.
+    const probe = await SpectralProbe.create(peft, loaded.cfg);
     const trainableParams = peft.params.reduce((a, p) => a + p.tensor.size, 0);
-    return { backend, model, refModel, peft, trainer, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
+    return { backend, model, refModel, peft, trainer, probe, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
   }
 
   /** Free a built run's GPU tensors: adapters, models (weights, gradients, activations), optimizer state. */
@@ -208,11 +212,13 @@ export class Session {
         }
         this.post({ kind: 'step', runId, metrics: m, gpuBytes: run.backend.name === 'webgpu' ? (this.gpu?.bytes.live ?? null) : null });
         if (trainer.lastRollout) this.post({ kind: 'groups', runId, step: m.step, groups: groupViews(trainer.lastRollout, cfg, charTokenizer) });
+        if (m.step % SPECTRAL_EVERY === 0 && m.step < cfg.steps) await this.spectral();
         if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await this.evaluate();
         if (m.step % CHECKPOINT_EVERY === 0 || performance.now() - this.lastCheckpoint >= CHECKPOINT_EVERY_MS) await this.sendCheckpoint();
         await wait(0); // let pause / stop messages in
       }
       if (trainer.step >= cfg.steps && !this.stopWanted) {
+        await this.spectral();
         await this.evaluate();
         await this.sendCheckpoint();
         this.setState('done');
@@ -234,6 +240,13 @@ export class Session {
       this.stopped?.();
       this.stopped = null;
     }
+  }
+
+  /** Where the update lies against W_0's singular directions (src/peft/spectral.ts). */
+  private async spectral(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    this.post({ kind: 'spectral', runId: run.runId, record: await run.probe.record(run.trainer.step) });
   }
 
   private async evaluate(): Promise<void> {

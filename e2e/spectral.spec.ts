@@ -1,0 +1,26 @@
+// The Spectral panel as a visitor meets it: a short LoRA run on the CPU backend posts its records
+// (every 5 steps and at the end); the heat map shows every adapted layer, hovering a cell reads out
+// that layer's principal share beside a random update's and its singular values, and the
+// model-average line is drawn.
+import { expect, test } from '@playwright/test';
+
+test('spectral panel: a LoRA run’s updates per layer, with hover readout and the model-average line', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto('/?peft.method=lora&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu');
+  const panel = page.getByRole('region', { name: 'Where the updates land' });
+  await expect(panel.getByTestId('spectral-empty')).toBeVisible();
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  const map = panel.getByTestId('spectral-heatmap');
+  await expect(map).toBeVisible();
+  await expect(map).toHaveAttribute('aria-label', /steps 5\)$/); // step 5 is also the end: one record
+  // A link without a model gets the random tiny model: 2 layers × 7 projections = 14 rows of 12 px.
+  expect(await map.evaluate((c: HTMLCanvasElement) => c.height)).toBe(14 * 12);
+  const box = (await map.boundingBox())!;
+  await map.hover({ position: { x: box.width / 2, y: 6 } });
+  await expect(panel.getByTestId('spectral-readout')).toContainText(/L0 q_proj, step 5: principal share \d+\.\d% \(random 1\.6%\)/);
+  await expect(panel.getByTestId('spectral-mean')).toHaveAttribute('aria-label', /principal share per step: Run 1 \d+\.\d%/);
+  await expect(panel.locator('[data-testid="spectral-mean"] canvas')).toBeVisible();
+  expect(errors).toEqual([]);
+});
