@@ -4,9 +4,10 @@
 // (src/store/grid.ts), each cell one `npm run train` process. Resumable: a finished cell (its JSON
 // lines end with a summary) is kept; an interrupted one restarts from its last checkpoint. --jobs runs
 // cells in parallel processes, dividing the cores between them. At the end it writes DIR/<preset>.json
-// (the table: mean ± sample s.d. over seeds, n; --report-only writes it from the finished runs alone) and DIR/<preset>/<cell>.json (each run: config, seed,
+// (the table: mean ± sample s.d. over seeds, n) and DIR/<preset>/<cell>.json (each run: config, seed,
 // every step's metrics, held-out avg@k / pass@k with standard errors at the start and end, time,
-// trainable parameters); --publish copies those two into another folder (public/study for the page).
+// trainable parameters, spectral records); --publish copies those two into another folder
+// (public/study for the page); --report-only writes them from the runs finished so far.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
