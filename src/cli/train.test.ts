@@ -26,6 +26,17 @@ describe('npm run train', () => {
     expect(u.stderr).toContain('unknown option --bogus');
   });
 
+  it('without --model starts the catalogue\'s default model with the settings the page starts it with', async () => {
+    const { catalogueConfig } = await import('./catalogue.ts');
+    const { cfg, name } = catalogueConfig();
+    const out = join(mkdtempSync(join(tmpdir(), 'rlvr-')), 'bare.jsonl');
+    const r = cli(['--steps', '1', '--evalEvery', '0', '--evalProblems', '1', '--evalK', '1', '--promptsPerStep', '1', '--spectral-every', '0', '--backend', 'cpu', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`model ${name} (the catalogue's default)`);
+    const got = JSON.parse(readFileSync(out, 'utf8').split('\n')[0]).config as typeof cfg;
+    expect(got).toEqual({ ...cfg, steps: 1, evalEvery: 0, evalProblems: 1, evalK: 1, promptsPerStep: 1 });
+  }, 300_000);
+
   it('maxNewTokens defaults to room for the task\'s longest answer, unless given', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rlvr-'));
     const configOf = (extra: string[]) => {

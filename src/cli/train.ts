@@ -16,6 +16,7 @@ import { pairedChange, Trainer, type EvalRecord } from '../rl/trainer.ts';
 import { charTokenizer, getTask, taskIds } from '../tasks/index.ts';
 import { ArgError, helpText, leaves, mergeConfig, parseFlags, setPath, type Json } from './args.ts';
 import { BACKENDS, createBackend, type BackendName } from './backends.ts';
+import { catalogueConfig } from './catalogue.ts';
 
 const EXTRA: Record<string, string> = {
   help: 'print this help',
@@ -35,8 +36,14 @@ const EXTRA: Record<string, string> = {
 async function main(argv: string[]): Promise<number> {
   const method = (argv.find((_, i) => argv[i - 1] === '--method') ?? argv.find((a) => a.startsWith('--method='))?.slice(9) ?? 'lora') as MethodId;
   if (!methodIds.includes(method)) throw new ArgError(`--method: unknown PEFT method "${method}"; valid: ${methodIds.join(', ')}`);
-  const defaults = defaultConfig(method) as unknown as Json;
-  const usage = 'usage: npm run train -- [--model DIR | --init tiny] [--task T] [--method M] [--loss L] [--steps N] [--seed S] [--backend cpu|webgpu] [--out FILE.jsonl]';
+  // Without --model / --init / --resume: the catalogue's default model with the settings the bare page
+  // starts it with, so `npm run train` is the page's default run (another --method keeps the rest).
+  const bare = !argv.some((a) => /^--(model|init|resume)(=|$)/.test(a));
+  const catalogue = bare ? catalogueConfig() : null;
+  const base = catalogue ? { ...catalogue.cfg, peft: catalogue.cfg.peft.method === method ? catalogue.cfg.peft : defaultConfig(method).peft } : defaultConfig(method);
+  const defaults = base as unknown as Json;
+  const usage = 'usage: npm run train -- [--model DIR | --init tiny] [--task T] [--method M] [--loss L] [--steps N] [--seed S] [--backend cpu|webgpu] [--out FILE.jsonl]\n' +
+    '  without --model or --init: the catalogue\'s default model, and the defaults below are the settings the page starts it with';
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText(usage, defaults, EXTRA));
     console.log('\n--maxNewTokens: unless given, the task\'s longest answer + 1 (arith and countdown 101, lastdigit 2), not the 64 above.');
@@ -79,11 +86,12 @@ async function main(argv: string[]): Promise<number> {
   const backendName = (extra.backend ?? 'auto') as BackendName;
   if (!BACKENDS.includes(backendName)) throw new ArgError(`--backend: must be one of ${BACKENDS.join(', ')}, got "${backendName}"`);
   let loaded: { cfg: ReturnType<typeof namedConfig>; weights: Map<string, Float32Array> };
-  if (extra.model) loaded = loadModelDir(extra.model);
+  const modelDir = extra.model ?? catalogue?.dir;
+  if (modelDir) loaded = loadModelDir(modelDir);
   else if (extra.init) {
     const mc = namedConfig(extra.init, tok.vocabSize, promptWidth(task) + cfg.maxNewTokens);
     loaded = { cfg: mc, weights: randomWeights(mc, cfg.seed) };
-  } else throw new ArgError('give a model: --model DIR, or --init tiny for a random one (see --help)');
+  } else throw new ArgError('--resume needs the model it was trained from: --model DIR (see --help)');
   const spec = getMethod(cfg.peft.method);
   errors.push(...spec.validate(cfg.peft, loaded.cfg).map((e) => `peft.${e}`));
   if (loaded.cfg.vocabSize < tok.vocabSize) errors.push(`model: vocabulary of ${loaded.cfg.vocabSize} is smaller than the tokenizer's ${tok.vocabSize}`);
@@ -111,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
   };
   if (extra.out && !meta) writeFileSync(extra.out, '');
   const trainable = inst.params.reduce((a, p) => a + p.tensor.size, 0);
-  console.log(`${description}\nmodel ${extra.model ?? `random ${extra.init}`}; method ${cfg.peft.method}: ${trainable} trainable parameters; task ${cfg.task}; loss ${cfg.lossType}`);
+  console.log(`${description}\nmodel ${extra.model ?? (catalogue ? `${catalogue.name} (the catalogue's default)` : `random ${extra.init}`)}; method ${cfg.peft.method}: ${trainable} trainable parameters; task ${cfg.task}; loss ${cfg.lossType}`);
   if (!meta) emit({ type: 'config', config: cfg, backend: description, trainable_params: trainable });
   const saveEvery = Number(extra['save-every'] ?? 10);
   const save = async () => {
@@ -154,7 +162,11 @@ async function main(argv: string[]): Promise<number> {
   const change = evals.filter((r) => r.step === trainer.step).map((end) => {
     const start = evals.find((r) => r.step === evals[0].step && r.split === end.split);
     const c = start && start !== end ? pairedChange(start, end) : null;
-    if (c) console.log(`  ${end.split}: avg@${end.k} ${start!.avg_at_k.toFixed(3)} -> ${end.avg_at_k.toFixed(3)}, paired change ${c.delta >= 0 ? '+' : ''}${c.delta.toFixed(3)} ± ${c.se.toFixed(3)} (s.e.)`);
+    if (c) {
+      const pts = (x: number) => (100 * x).toFixed(1);
+      console.log(`  ${end.split}: avg@${end.k} ${pts(start!.avg_at_k)}% -> ${pts(end.avg_at_k)}%, paired change ${c.delta >= 0 ? '+' : ''}${pts(c.delta)} ± ${pts(c.se)} points ` +
+        `(${c.se > 0 ? (c.delta / c.se).toFixed(1) : '∞'} s.e.; ${end.problems} problems × ${end.k} samples)`);
+    }
     return c && { split: end.split, from_step: start!.step, ...c };
   }).filter((c) => c !== null);
   emit({ type: 'summary', steps: trainer.step, seconds: (performance.now() - t0) / 1000, final_step: last, evals, change });
