@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../rl/config.ts';
-import { studyCells, trimToCheckpoint } from './study.ts';
+import { studyBase, studyCells, trimToCheckpoint } from './study.ts';
 
 describe('study CLI', () => {
   it('cuts an interrupted run back to its checkpoint (trainer.step), keeping the config and the step-0 evaluation', () => {
@@ -31,5 +31,12 @@ describe('study CLI', () => {
     const full = cells.find((c) => c.config.peft.method === 'full')!;
     expect(full.config.lr).toBeCloseTo(1e-4, 12);
     expect(full.label).toContain('lr 0.0001');
+  });
+
+  it('runs its own recipe, not the page default: the shipped tables were made from exactly this base', () => {
+    for (const preset of ['methods', 'loss', 'rank']) {
+      const shipped = JSON.parse(readFileSync(join(process.cwd(), `public/study/${preset}.json`), 'utf8')) as { base: unknown };
+      expect(studyBase(), preset).toEqual(shipped.base);
+    }
   });
 });
