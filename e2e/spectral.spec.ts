@@ -1,7 +1,8 @@
 // The Spectral panel as a visitor meets it: a short LoRA run on the CPU backend posts its records
 // (every 5 steps and at the end); the heat map shows every adapted layer, hovering a cell reads out
 // that layer's principal share beside a random update's and its singular values, and the
-// model-average line is drawn.
+// model-average line is drawn. An IA³ run adds its internals (src/peft/internals.ts): a table of its
+// scale vectors per layer at the latest step, the hovered layer's row marked.
 import { expect, test } from '@playwright/test';
 
 test('spectral panel: a LoRA run’s updates per layer, with hover readout and the model-average line', async ({ page }) => {
@@ -22,5 +23,28 @@ test('spectral panel: a LoRA run’s updates per layer, with hover readout and t
   await expect(panel.getByTestId('spectral-readout')).toContainText(/L0 q_proj, step 5: principal share \d+\.\d% \(random 1\.6%\)/);
   await expect(panel.getByTestId('spectral-mean')).toHaveAttribute('aria-label', /principal share per step: Run 1 \d+\.\d%/);
   await expect(panel.locator('[data-testid="spectral-mean"] canvas')).toBeVisible();
+  await expect(panel.getByTestId('spectral-internals')).toHaveCount(0); // LoRA has no internals
+  expect(errors).toEqual([]);
+});
+
+test('spectral panel: an IA³ run’s scale vectors per layer', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto('/?peft.method=ia3&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu');
+  const panel = page.getByRole('region', { name: 'Where the updates land' });
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  const table = panel.getByTestId('spectral-internals');
+  await expect(table).toContainText('IA³ scales, step 5');
+  await expect(table).toContainText('starts at 1');
+  // IA³'s default targets k, v, down on the random tiny model's 2 layers: 6 rows, l moved off 1.
+  const rows = table.locator('tbody tr');
+  await expect(rows).toHaveCount(6);
+  await expect(rows.first().locator('th')).toHaveText('L0 k_proj');
+  const rms = Number(await rows.first().locator('td').nth(3).textContent());
+  expect(rms).toBeGreaterThan(0);
+  const map = panel.getByTestId('spectral-heatmap');
+  await map.hover({ position: { x: (await map.boundingBox())!.width / 2, y: 18 } }); // the second row: L0 v_proj
+  await expect(table.locator('tr.selected th')).toHaveText('L0 v_proj');
   expect(errors).toEqual([]);
 });

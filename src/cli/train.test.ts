@@ -50,6 +50,22 @@ describe('npm run train', () => {
     expect(configOf(['--maxNewTokens', '64']).maxNewTokens).toBe(64);
   }, 120_000);
 
+  it('spectral records every --spectral-every steps and at the end carry the method\'s internals (DoRA)', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rlvr-')), 'dora.jsonl');
+    const r = cli(['--init', 'tiny', '--task', 'lastdigit', '--method', 'dora', '--steps', '3', '--spectral-every', '2', '--evalEvery', '0', '--evalProblems', '1', '--evalK', '1',
+      '--groupSize', '2', '--promptsPerStep', '1', '--overlongShaping', 'false', '--backend', 'cpu', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('internals: DoRA magnitude change');
+    const spectral = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => x.type === 'spectral');
+    expect(spectral.map((x) => x.step)).toEqual([2, 3]);
+    for (const x of spectral) {
+      const internals = x.internals as { method: string; layers: { name: string; rel: number; maxDev: number }[] };
+      expect(internals.method).toBe('dora');
+      expect(internals.layers.map((l) => l.name)).toEqual((x.layers as { name: string }[]).map((l) => l.name)); // the same 14 layers, in order
+      for (const l of internals.layers) expect(l.rel).toBeGreaterThanOrEqual(0);
+    }
+  }, 120_000);
+
   it('RL raises held-out accuracy of a random tiny model on lastdigit (CPU backend)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'rlvr-')), 'run.jsonl');
     const r = cli(['--init', 'tiny', '--task', 'lastdigit', '--method', 'full', '--loss', 'dapo', '--steps', '30', '--seed', '0', '--backend', 'cpu',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomWeights, namedConfig } from '../model/init.ts';
 import { readArrayBuffer, loadModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
+import { internalsLine } from '../peft/internals.ts';
 import { SpectralProbe, type SpectralRecord } from '../peft/spectral.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
@@ -30,7 +31,7 @@ const EXTRA: Record<string, string> = {
   save: 'checkpoint folder, written every --save-every steps and at the end',
   'save-every': 'steps between checkpoints [10]',
   resume: 'checkpoint folder to resume from (its config is used; flags may not change it)',
-  'spectral-every': 'steps between spectral records (where each adapted layer\'s update lies against the base weight\'s singular directions; docs/STUDY.md), and one at the end; 0: none [5]',
+  'spectral-every': 'steps between spectral records (where each adapted layer\'s update lies against the base weight\'s singular directions; docs/STUDY.md; with the method\'s internals: AdaLoRA\'s ranks, DoRA\'s magnitudes, VeRA\'s and IA³\'s scales), and one at the end; 0: none [5]',
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -106,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
   const spectralEvery = Number(extra['spectral-every'] ?? 5);
   if (!Number.isInteger(spectralEvery) || spectralEvery < 0) throw new ArgError(`--spectral-every: expected a whole number ≥ 0, got "${extra['spectral-every']}"`);
   // W_0 is read before a checkpoint is loaded: the pretrained weights (merged at init), also on resume.
-  const probe = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg) : null;
+  const probe = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg, { backend }) : null;
   // Full fine-tuning and LN tuning change the model's own weights: the KL reference needs a frozen copy.
   const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
   const trainer = new Trainer(model, inst, task, tok, cfg, refModel);
@@ -141,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
     emit(r);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     console.log(`  spectral: principal share ${r.mean.share.map(pct).join(' / ')} (random ${r.mean.random.map(pct).join(' / ')}) at k = ${r.fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(' / ')} of the rank; effective rank ${r.mean.effRank.toFixed(1)}; ${r.seconds.toFixed(2)} s`);
+    if (r.internals) console.log(`  internals: ${internalsLine(r.internals)}`);
   };
   if (trainer.step === 0) await runEval(); // the baseline every curve starts from
   const t0 = performance.now();

@@ -9,8 +9,12 @@
 // W_0's decomposition is taken once per run; each record costs two Gram eigendecompositions of size
 // min(m, n) per layer (ΔW's and W_now's), float64, deterministic. Headless (`npm run train
 // --spectral-every N`) it runs between steps on the CPU; its time is part of the record.
+// With a backend to read them from, each record also carries the method's internals where it has
+// them (AdaLoRA's ranks, DoRA's magnitudes, VeRA's and IA³'s scales; src/peft/internals.ts).
+import type { Backend } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes } from '../model/config.ts';
+import { InternalsProbe, type Internals } from './internals.ts';
 import { svd, symmetricEigen } from './svd.ts';
 import type { PeftInstance } from './types.ts';
 
@@ -42,6 +46,10 @@ export interface SpectralRecord {
   layers: SpectralLayer[];
   /** Over layers with a nonzero update: mean share and mean random baseline per k, mean effective rank. */
   mean: { share: number[]; random: number[]; effRank: number };
+  /** The method's internals at this step (absent for methods without them, or without a backend). */
+  internals?: Internals;
+  /** Of `seconds`, the internals' part. */
+  internalsSeconds?: number;
   seconds: number;
 }
 
@@ -131,10 +139,12 @@ export function largestAngle(A: Float64Array, B: Float64Array, m: number, K: num
 interface Base { name: string; m: number; n: number; w0: Float32Array; U: Float64Array; V: Float64Array; K: number; ks: number[] }
 
 export class SpectralProbe {
-  private constructor(private readonly inst: PeftInstance, private readonly bases: Base[], readonly fractions: number[]) {}
+  private constructor(private readonly inst: PeftInstance, private readonly bases: Base[], readonly fractions: number[], private readonly internals: InternalsProbe | null) {}
 
-  /** Takes W_0 (the merged weights now, before training) and its SVD per 2-D adapted layer. */
-  static async create(inst: PeftInstance, cfg: ModelConfig, fractions = SPECTRAL_FRACTIONS): Promise<SpectralProbe> {
+  /** Takes W_0 (the merged weights now, before training) and its SVD per 2-D adapted layer; with
+   * `backend` (the model's), also the method's internal tensors as they start (InternalsProbe). */
+  static async create(inst: PeftInstance, cfg: ModelConfig, opts: { backend?: Backend; fractions?: number[] } = {}): Promise<SpectralProbe> {
+    const fractions = opts.fractions ?? SPECTRAL_FRACTIONS;
     const shapes = paramShapes(cfg);
     const bases: Base[] = [];
     for (const [name, w0] of await inst.merged()) {
@@ -144,7 +154,7 @@ export class SpectralProbe {
       const ks = [...new Set(fractions.map((f) => Math.max(1, Math.round(f * Math.min(m, n)))))].sort((a, b) => a - b);
       bases.push(baseOf(name, w0, m, n, ks));
     }
-    return new SpectralProbe(inst, bases, fractions);
+    return new SpectralProbe(inst, bases, fractions, opts.backend ? await InternalsProbe.create(inst, opts.backend) : null);
   }
 
   get layerCount(): number {
@@ -158,10 +168,14 @@ export class SpectralProbe {
     const moved = layers.filter((l) => l.norm > 0);
     const avg = (f: (l: SpectralLayer) => number) => (moved.length ? moved.reduce((s, l) => s + f(l), 0) / moved.length : Number.NaN);
     const nk = layers[0]?.ks.length ?? 0;
+    const t1 = performance.now();
+    const internals = this.internals ? await this.internals.record(step) : null;
+    const t2 = performance.now();
     return {
       type: 'spectral', step, fractions: this.fractions, layers,
       mean: { share: Array.from({ length: nk }, (_, i) => avg((l) => l.share[i])), random: Array.from({ length: nk }, (_, i) => avg((l) => l.random[i])), effRank: avg((l) => l.effRank) },
-      seconds: (performance.now() - t0) / 1000,
+      ...(internals ? { internals, internalsSeconds: (t2 - t1) / 1000 } : {}),
+      seconds: (t2 - t0) / 1000,
     };
   }
 }

@@ -1,9 +1,11 @@
 // Where RL's updates land, live: for the runs shown, the share of each adapted layer's update ΔW in
 // the pretrained weight's top singular subspace (src/peft/spectral.ts), as a layer × step heat map of
 // one run, a line per run for the model average beside a random update's share, and the hovered
-// layer's singular values at the hovered step.
+// layer's singular values at the hovered step; below, the method's internals (AdaLoRA's ranks, DoRA's
+// magnitudes, VeRA's and IA³'s scales; src/peft/internals.ts) at the hovered or latest step, per layer.
 import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
+import type { Internals } from '../peft/internals.ts';
 import type { SpectralLayer, SpectralRecord } from '../peft/spectral.ts';
 import { useRuns } from '../store/runs.ts';
 import { useSpectral } from '../store/spectral.ts';
@@ -82,6 +84,60 @@ function Readout({ r, l }: { r: SpectralRecord; l: SpectralLayer }) {
   );
 }
 
+/** What each method's numbers mean, in one line, and its table. */
+function internalsView(x: Internals): { title: string; text: string; cols: string[]; rows: { name: string; values: number[] }[] } {
+  switch (x.method) {
+    case 'adalora':
+      return {
+        title: 'AdaLoRA rank budget',
+        text: 'The update is P·diag(E)·Q; a layer’s rank is how many of its r “singular values” E are nonzero: the rank allocator zeroes the least important ones down to the model’s budget (with allocation off, every layer keeps r).',
+        cols: ['rank', 'max |E|'], rows: x.layers.map((l) => ({ name: l.name, values: [l.rank, l.eMax] })),
+      };
+    case 'dora':
+      return {
+        title: 'DoRA magnitude change',
+        text: 'DoRA trains a magnitude m per output row, starting at W₀’s row norms m₀; how far it has moved: the whole vector’s relative change and the largest single row’s.',
+        cols: ['‖m − m₀‖/‖m₀‖', 'max |m/m₀ − 1|'], rows: x.layers.map((l) => ({ name: l.name, values: [l.rel, l.maxDev] })),
+      };
+    case 'vera':
+      return {
+        title: 'VeRA scales',
+        text: 'VeRA trains only two vectors per layer over shared frozen random projections: λ_d (one per rank, starts at d_initial) and λ_b (one per output, starts at 0: the update grows with it).',
+        cols: ['mean |λ_d|', 'max |λ_d|', 'mean |λ_b|', 'max |λ_b|'], rows: x.layers.map((l) => ({ name: l.name, values: [l.dMean, l.dMax, l.bMean, l.bMax] })),
+      };
+    case 'ia3':
+      return {
+        title: 'IA³ scales',
+        text: 'IA³ multiplies the layer’s output (down_proj: its input, the MLP activation) by a learned vector l that starts at 1; RMS |l − 1| is how far it has moved.',
+        cols: ['mean', 'min', 'max', 'RMS |l − 1|'], rows: x.layers.map((l) => ({ name: l.name, values: [l.mean, l.min, l.max, l.rms1] })),
+      };
+  }
+}
+
+const num = (x: number) => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 1e-3 ? x.toFixed(4) : x.toExponential(2));
+
+function InternalsTable({ r, hovered }: { r: SpectralRecord; hovered: string | null }) {
+  const x = r.internals!, v = internalsView(x);
+  return (
+    <div className="internals" data-testid="spectral-internals">
+      <strong>{v.title}</strong>, step {r.step}{x.method === 'adalora' && ` (r = ${x.r}${x.budget === null ? '' : `; scheduled budget ${x.budget} over ${x.layers.length} layers`})`}
+      <p className="hint">{v.text}</p>
+      <div className="table-wrap" tabIndex={0} role="region" aria-label={`${v.title} per layer at step ${r.step}`}>
+        <table>
+          <thead><tr><th scope="col">layer</th>{v.cols.map((c) => <th key={c} scope="col" className="num">{c}</th>)}</tr></thead>
+          <tbody>
+            {v.rows.map((l) => (
+              <tr key={l.name} className={l.name === hovered ? 'selected' : undefined}>
+                <th scope="row">{short(l.name)}</th>{l.values.map((n, i) => <td key={i} className="num">{num(n)}</td>)}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
 export function SpectralPanel() {
   const byRun = useSpectral((s) => s.byRun);
   const runs = useRuns((s) => s.runs);
@@ -93,6 +149,7 @@ export function SpectralPanel() {
   const [hover, setHover] = useState<{ ri: number; li: number } | null>(null);
   const cur = shown.find((r) => r.id === pick) ?? shown.find((r) => r.id === liveId) ?? shown[0];
   const h = cur && hover ? { r: cur.records[hover.ri], l: cur.records[hover.ri]?.layers[hover.li] } : null;
+  const inner = h?.r ?? cur?.records[cur.records.length - 1]; // the internals at the hovered step, else the latest
   return (
     <section className="card spectral" aria-labelledby="spectral-heading">
       <h2 id="spectral-heading">Where the updates land</h2>
@@ -113,6 +170,7 @@ export function SpectralPanel() {
           <HeatMap records={cur.records} hover={hover} onHover={setHover} />
           {h?.r && h.l ? <Readout r={h.r} l={h.l} /> : <p className="hint">Hover the map for a layer’s numbers and singular values.</p>}
           <MeanChart runs={shown} />
+          {inner?.internals && <InternalsTable r={inner} hovered={h?.l?.name ?? null} />}
         </>
       )}
     </section>

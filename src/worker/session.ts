@@ -116,8 +116,9 @@ export class Session {
     const peft = await spec.attach(model, cfg.peft);
     const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
     const trainer = new Trainer(model, peft, task, charTokenizer, cfg, refModel);
-    // W_0 for the spectral view: read before a checkpoint is loaded over the fresh init.
-    const probe = await SpectralProbe.create(peft, loaded.cfg);
+    // W_0 for the spectral view (and the method's internals as they start, DoRA's m₀): read before a
+    // checkpoint is loaded over the fresh init.
+    const probe = await SpectralProbe.create(peft, loaded.cfg, { backend });
     const trainableParams = peft.params.reduce((a, p) => a + p.tensor.size, 0);
     return { backend, model, refModel, peft, trainer, probe, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
   }
