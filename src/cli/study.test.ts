@@ -34,7 +34,7 @@ describe('study CLI', () => {
   });
 
   it('runs its own recipe, not the page default: the shipped tables were made from exactly this base', () => {
-    for (const preset of ['methods', 'loss', 'rank']) {
+    for (const preset of ['methods', 'loss', 'lr', 'rank', 'batch']) {
       const shipped = JSON.parse(readFileSync(join(process.cwd(), `public/study/${preset}.json`), 'utf8')) as { base: unknown };
       expect(studyBase(), preset).toEqual(shipped.base);
     }

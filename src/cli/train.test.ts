@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../rl/config.ts';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const cli = (args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', timeout: 600_000 });
@@ -35,6 +36,15 @@ describe('npm run train', () => {
     expect(r.stdout).toContain(`model ${name} (the catalogue's default)`);
     const got = JSON.parse(readFileSync(out, 'utf8').split('\n')[0]).config as typeof cfg;
     expect(got).toEqual({ ...cfg, steps: 1, evalEvery: 0, evalProblems: 1, evalK: 1, promptsPerStep: 1 });
+    // Another method keeps the experiment but takes its own adapter settings and learning rate
+    // (the catalogue's rate belongs to the catalogue's method).
+    const other = cfg.peft.method === 'lora' ? 'dora' : 'lora';
+    const out2 = out.replace('bare', 'other');
+    const r2 = cli(['--method', other, '--steps', '1', '--evalEvery', '0', '--evalProblems', '1', '--evalK', '1', '--promptsPerStep', '1', '--spectral-every', '0', '--backend', 'cpu', '--out', out2]);
+    expect(r2.status, r2.stderr).toBe(0);
+    const own = defaultConfig(other);
+    const got2 = JSON.parse(readFileSync(out2, 'utf8').split('\n')[0]).config as typeof cfg;
+    expect(got2).toEqual({ ...cfg, peft: own.peft, lr: own.lr, steps: 1, evalEvery: 0, evalProblems: 1, evalK: 1, promptsPerStep: 1 });
   }, 300_000);
 
   it('maxNewTokens defaults to room for the task\'s longest answer, unless given', () => {

@@ -35,13 +35,16 @@ const EXTRA: Record<string, string> = {
 };
 
 async function main(argv: string[]): Promise<number> {
-  const method = (argv.find((_, i) => argv[i - 1] === '--method') ?? argv.find((a) => a.startsWith('--method='))?.slice(9) ?? 'lora') as MethodId;
-  if (!methodIds.includes(method)) throw new ArgError(`--method: unknown PEFT method "${method}"; valid: ${methodIds.join(', ')}`);
   // Without --model / --init / --resume: the catalogue's default model with the settings the bare page
-  // starts it with, so `npm run train` is the page's default run (another --method keeps the rest).
+  // starts it with, so `npm run train` is the page's default run. Another --method keeps the rest but
+  // takes that method's own adapter settings and learning rate, as a method switch on the page does.
   const bare = !argv.some((a) => /^--(model|init|resume)(=|$)/.test(a));
   const catalogue = bare ? catalogueConfig() : null;
-  const base = catalogue ? { ...catalogue.cfg, peft: catalogue.cfg.peft.method === method ? catalogue.cfg.peft : defaultConfig(method).peft } : defaultConfig(method);
+  const given = argv.find((_, i) => argv[i - 1] === '--method') ?? argv.find((a) => a.startsWith('--method='))?.slice(9);
+  const method = (given ?? catalogue?.cfg.peft.method ?? 'lora') as MethodId;
+  if (!methodIds.includes(method)) throw new ArgError(`--method: unknown PEFT method "${method}"; valid: ${methodIds.join(', ')}`);
+  const own = defaultConfig(method);
+  const base = !catalogue ? own : catalogue.cfg.peft.method === method ? catalogue.cfg : { ...catalogue.cfg, peft: own.peft, lr: own.lr };
   const defaults = base as unknown as Json;
   const usage = 'usage: npm run train -- [--model DIR | --init tiny] [--task T] [--method M] [--loss L] [--steps N] [--seed S] [--backend cpu|webgpu] [--out FILE.jsonl]\n' +
     '  without --model or --init: the catalogue\'s default model, and the defaults below are the settings the page starts it with';

@@ -8,7 +8,7 @@ import { create } from 'zustand';
 import type { ModelConfig } from '../model/config.ts';
 import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
-import { PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
+import { defaultConfig, PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
 import { getTask } from '../tasks/index.ts';
 import { defaultEntry, entryFor, fetchCatalogue, type Catalogue, type CatalogueEntry } from '../worker/catalogue.ts';
 import { positionsFor, randomModelConfig } from '../worker/model-source.ts';
@@ -50,6 +50,9 @@ export interface ConfigState {
   modelChosen: boolean;
   /** What the last method switch changed besides the method, in words (null: nothing). */
   methodNote: string | null;
+  /** The learning rate a shipped model's catalogue entry set for its method: a rate still at it is
+   * that experiment's, not the visitor's, and switching method takes the new method's own. */
+  shippedLr: { method: MethodId; lr: number } | null;
 }
 
 export const useConfig = create<ConfigState>()(() => ({
@@ -64,6 +67,7 @@ export const useConfig = create<ConfigState>()(() => ({
   modelLoad: null,
   modelChosen: false,
   methodNote: null,
+  shippedLr: null,
 }));
 
 /** The model config the panel sizes things against (null while a checkpoint's config loads). */
@@ -157,7 +161,9 @@ export function setMethod(method: MethodId): void {
       targets: method === 'ia3' || from === 'ia3' ? next.targets : cur.targets,
     };
     let lr = s.config.lr, why = '';
+    const shipped = s.shippedLr && s.shippedLr.method === from && s.shippedLr.lr === s.config.lr ? s.shippedLr : null;
     if (!known || s.config.lr === pageDefaults(from).lr) lr = pageDefaults(method).lr;
+    else if (shipped) [lr, why] = [defaultConfig(method).lr, ` (the study's rate for ${method}; ${shipped.lr} was this model's default experiment's, for ${from})`];
     else if (method === 'full' && from !== 'full') [lr, why] = [Number((s.config.lr / 10).toPrecision(6)), ' (full fine-tuning trains at a 10× lower rate, as in the study)'];
     else if (from === 'full' && method !== 'full') [lr, why] = [Number((s.config.lr * 10).toPrecision(6)), ' (adapters train at a 10× higher rate than full fine-tuning)'];
     const changes: string[] = [];
@@ -278,7 +284,8 @@ function selectShipped(entry: CatalogueEntry, chosen: boolean): void {
   const { 'peft.method': method, ...settings } = entry.settings ?? {};
   if (typeof method === 'string') setMethod(method as MethodId);
   for (const [path, v] of Object.entries(settings)) setLeaf(path, v);
-  useConfig.setState({ methodNote: null }); // the model's own settings, listed in the catalogue, not a switch's side effect
+  // The model's own settings, listed in the catalogue, not a switch's side effect.
+  useConfig.setState((s) => ({ methodNote: null, shippedLr: 'lr' in settings ? { method: s.config.peft.method, lr: s.config.lr } : null }));
   useConfig.setState((s) => {
     const drafts = { ...s.drafts };
     delete drafts.task;

@@ -33,4 +33,19 @@ describe('setMethod', () => {
     setMethod('lora');
     expect(useConfig.getState().config.lr).toBe(pageDefaults('lora').lr);
   });
+
+  it('a learning rate still at a shipped model\'s default experiment takes the study\'s rate for the new method, and says so', () => {
+    const c = pageDefaults('ln_tuning');
+    useConfig.setState({ config: { ...c, lr: 0.02 }, methodNote: null, shippedLr: { method: 'ln_tuning', lr: 0.02 } });
+    setMethod('lora');
+    let s = useConfig.getState();
+    expect(s.config.lr).toBe(1e-3);
+    expect(s.methodNote).toContain('learning rate 0.02 → 0.001 (the study\'s rate for lora; 0.02 was this model\'s default experiment\'s, for ln_tuning)');
+    // A rate the visitor typed is theirs: kept.
+    useConfig.setState({ config: { ...c, lr: 0.05 }, methodNote: null, shippedLr: { method: 'ln_tuning', lr: 0.02 } });
+    setMethod('lora');
+    s = useConfig.getState();
+    expect(s.config.lr).toBe(0.05);
+  });
 });
+
