@@ -32,7 +32,7 @@ test('shows the adapter, and Check engine (from the keyboard) fills the table wi
   await shot(page, 'lab-check-engine', testInfo);
   await expect(status).toHaveAttribute('data-state', 'done');
 
-  const table = page.getByRole('table');
+  const table = page.getByRole('table', { name: /Relative error/ });
   await expect(table.getByRole('columnheader')).toHaveText(['Backend', 'Model', 'Tensor', 'Relative error', 'Tolerance', 'OK']);
   const rows = table.locator('tbody tr');
   expect(await rows.count()).toBeGreaterThan(0);

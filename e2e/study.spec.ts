@@ -21,7 +21,7 @@ test('the study: findings with verdicts, every method in the table, a run loaded
 
   // Load PiSSA's seed-1 run into the experiment panel.
   const row = table.locator('tbody tr', { has: page.locator('th', { hasText: /^pissa$/ }) });
-  await row.getByLabel('Seed of pissa to load').selectOption({ label: 'seed 1' });
+  await row.getByLabel('Seed of pissa to load').selectOption({ label: '1' });
   await row.getByRole('button', { name: /Load the config of pissa/ }).click();
   await expect(page.getByLabel('Method', { exact: true })).toHaveValue('pissa');
   await expect(page.getByLabel('Seed', { exact: true })).toHaveValue('1');

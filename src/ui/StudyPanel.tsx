@@ -115,9 +115,11 @@ function Table({ res, onSelect, selected }: { res: StudyResults; onSelect: (g: s
               <td>{r.seconds.toFixed(0)} s</td>
               {paper && <td>{PAPER_ACCURACY[r.method] !== undefined ? pct(PAPER_ACCURACY[r.method]!) : '—'}</td>}
               <td>
-                <select aria-label={`Seed of ${r.setting} to load`} value={seed} onChange={(e) => setSeedOf({ ...seedOf, [r.group]: Number(e.target.value) })}>
-                  {r.configs.map((c, i) => <option key={i} value={i}>seed {c.seed}</option>)}
-                </select>{' '}
+                <label className="seed-pick">Seed{' '}
+                  <select aria-label={`Seed of ${r.setting} to load`} value={seed} onChange={(e) => setSeedOf({ ...seedOf, [r.group]: Number(e.target.value) })}>
+                    {r.configs.map((c, i) => <option key={i} value={i}>{c.seed}</option>)}
+                  </select>
+                </label>{' '}
                 <button type="button" className="small secondary" aria-label={`Load the config of ${r.setting}, seed ${r.configs[seed]?.seed}`}
                   onClick={(e) => { e.stopPropagation(); loadConfig(r.configs[seed], { kind: 'url', base: res.model }); }}>Load config</button>
               </td>
