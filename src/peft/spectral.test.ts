@@ -3,7 +3,9 @@
 // (the tiny HF fixture, full fine-tuning and LoRA) through the probe as `npm run train` uses it.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../engine/backend.ts';
 import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
+import { testGpu } from '../engine/webgpu/testing.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
@@ -76,14 +78,21 @@ describe('principal share of a hand-built update', () => {
   });
 });
 
-describe('the probe on a model', () => {
+// The same cases on both backends: the probe reads the weights (merged on the backend for adapters),
+// so the numbers must agree wherever the model runs.
+const BACKENDS: [string, () => Promise<Backend>][] = [
+  ['the CPU backend', () => SimdCpuBackend.create({ threads: 1 })],
+  ['WebGPU (Dawn)', testGpu],
+];
+
+for (const [where, makeBackend] of BACKENDS) describe(`the probe on a model, on ${where}`, () => {
   const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
   const buf = readFileSync(new URL('model.safetensors', dir));
   const weights = loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
   const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
 
   it('full fine-tuning: a weight moved inside its top-k subspace reads 1, another moved off it reads 0, the rest 0 change', async () => {
-    const be = await SimdCpuBackend.create({ threads: 1 });
+    const be = await makeBackend();
     const model = new Model(be, mcfg, weights);
     const inst = await getMethod('full').attach(model, defaultPeftConfig('full'));
     const probe = await SpectralProbe.create(inst, mcfg);
@@ -106,7 +115,7 @@ describe('the probe on a model', () => {
   });
 
   it('LoRA: B = 0 at init reads no update; after a perturbation of B, an update of rank ≤ r', async () => {
-    const be = await SimdCpuBackend.create({ threads: 1 });
+    const be = await makeBackend();
     const model = new Model(be, mcfg, weights);
     const inst = await getMethod('lora').attach(model, { ...defaultPeftConfig('lora'), r: 2, alpha: 4 });
     const probe = await SpectralProbe.create(inst, mcfg);
@@ -120,5 +129,30 @@ describe('the probe on a model', () => {
     }
     inst.detach();
     model.free();
+  });
+});
+
+describe('the probe agrees across backends', () => {
+  it('a LoRA update merged on WebGPU reads the same shares as on the CPU backend', async () => {
+    const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
+    const buf = readFileSync(new URL('model.safetensors', dir));
+    const weights = loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
+    const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
+    const shares: number[][] = [];
+    for (const [, makeBackend] of BACKENDS) {
+      const model = new Model(await makeBackend(), mcfg, weights);
+      const inst = await getMethod('lora').attach(model, { ...defaultPeftConfig('lora'), r: 2, alpha: 4, seed: 3 });
+      const probe = await SpectralProbe.create(inst, mcfg);
+      const snap = await inst.snapshot();
+      inst.load(new Map([...snap].map(([name, d]) => [name, name.includes('lora_B') ? d.map((_, i) => 0.01 * Math.cos(3 * i)) : d])));
+      shares.push((await probe.record(1)).layers.flatMap((l) => l.share));
+      inst.detach();
+      model.free();
+    }
+    expect(shares[0].length).toBeGreaterThan(0);
+    // Here they agree to the bit; a float32 merge summed in another order on another GPU could move
+    // W_now by ~1e-7 relative, far below this bound.
+    for (let i = 0; i < shares[0].length; i++) expect(Math.abs(shares[0][i] - shares[1][i])).toBeLessThan(1e-6);
+    expect(new Set(shares[0].map((x) => x.toFixed(3))).size).toBeGreaterThan(1); // not a constant
   });
 });
