@@ -102,6 +102,11 @@ export async function main(argv: string[]): Promise<number> {
     for (const e of errors) console.error(`invalid setting: ${e}`);
     return 2;
   }
+  // Unless told, the model the checkpoint says it was trained from (npm run train records it).
+  if (!f.model && !f.init && meta?.model) {
+    if ('dir' in meta.model) f.model = meta.model.dir;
+    else f.init = meta.model.init;
+  }
   mkdirSync(f.out, { recursive: true });
   const source: ModelSource = f.model ? { kind: 'url', base: f.model } : { kind: 'random', size: (f.init ?? 'tiny') as 'tiny' };
   for (const [file, make] of [['rlvr_lab_trl_grpo.py', trlScript], ['rlvr_lab_verl.yaml', verlYaml]] as const) {

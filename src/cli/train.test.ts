@@ -30,10 +30,15 @@ describe('npm run train', () => {
   it('without --model starts the catalogue\'s default model with the settings the page starts it with', async () => {
     const { catalogueConfig } = await import('./catalogue.ts');
     const { cfg, name } = catalogueConfig();
-    const out = join(mkdtempSync(join(tmpdir(), 'rlvr-')), 'bare.jsonl');
-    const r = cli(['--steps', '1', '--evalEvery', '0', '--evalProblems', '1', '--evalK', '1', '--promptsPerStep', '1', '--spectral-every', '0', '--backend', 'cpu', '--out', out]);
+    const out = join(mkdtempSync(join(tmpdir(), 'rlvr-')), 'bare.jsonl'), save = out.replace('.jsonl', '-ck');
+    const r = cli(['--steps', '1', '--evalEvery', '0', '--evalProblems', '1', '--evalK', '1', '--promptsPerStep', '1', '--spectral-every', '0', '--backend', 'cpu', '--out', out, '--save', save]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`model ${name} (the catalogue's default)`);
+    // The checkpoint records the model it came from, and the export takes it without being told.
+    expect(JSON.parse(readFileSync(join(save, 'state.json'), 'utf8')).model).toEqual({ dir: catalogueConfig().dir });
+    const { main: exportMain } = await import('./export.ts');
+    expect(await exportMain(['--checkpoint', save, '--out', `${save}-export`])).toBe(0);
+    expect(JSON.parse(readFileSync(join(`${save}-export`, 'lab_logits.json'), 'utf8')).base_model).toBe(catalogueConfig().dir);
     const got = JSON.parse(readFileSync(out, 'utf8').split('\n')[0]).config as typeof cfg;
     expect(got).toEqual({ ...cfg, steps: 1, evalEvery: 0, evalProblems: 1, evalK: 1, promptsPerStep: 1 });
     // Another method keeps the experiment but takes its own adapter settings and learning rate

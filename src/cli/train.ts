@@ -131,7 +131,8 @@ async function main(argv: string[]): Promise<number> {
     mkdirSync(extra.save, { recursive: true });
     const ck = await saveCheckpoint(trainer);
     writeFileSync(join(extra.save, 'checkpoint.safetensors'), ck.tensors);
-    writeFileSync(join(extra.save, 'state.json'), JSON.stringify(ck.meta, null, 1));
+    const from = modelDir ? { dir: modelDir } : extra.init ? { init: extra.init } : meta?.model;
+    writeFileSync(join(extra.save, 'state.json'), JSON.stringify({ ...ck.meta, ...(from ? { model: from } : {}) }, null, 1));
   };
   const evals: EvalRecord[] = [];
   const runEval = async () => {

@@ -10,6 +10,9 @@ export interface CheckpointMeta {
   config: RLConfig;
   trainer: TrainerState;
   optimizerStep: number;
+  /** The base model the run started from, where a CLI knows it: a model folder as it was given, or a
+   * random model's size (`npm run export` takes it when not told). Absent in the page's checkpoints. */
+  model?: { dir: string } | { init: string };
 }
 
 export async function saveCheckpoint(tr: Trainer): Promise<{ tensors: Uint8Array; meta: CheckpointMeta }> {
