@@ -4,26 +4,9 @@
 // rollout lengths, so the prompt's prefill and the merge drop out); the rollout time includes the
 // merge, which runs once per RL step.
 import type { BenchEnv } from './env.ts';
-import type { Table } from './table.ts';
+import type { MergedRolloutRow } from './report.ts';
 import { timeWall, type Timing } from './timing.ts';
 import { buildRig, randomPrompts, type Rig } from './training.ts';
-
-export interface MergedRolloutRow {
-  gpu: string;
-  method: string;
-  rank: number | null;
-  /** Adapters merged into the weights for the rollout. */
-  merged: boolean;
-  sequences: number;
-  promptLen: number;
-  newTokens: number;
-  dispatchesPerToken: number;
-  /** The whole rollout (generate), with the merge and its undoing when merged. */
-  rollout: Timing;
-  /** The merge and its undoing alone (merged rows; null otherwise), and its dispatches. */
-  merge: Timing | null;
-  mergeDispatches: number;
-}
 
 export async function mergedRolloutRows(env: BenchEnv, rig?: Rig): Promise<MergedRolloutRow[]> {
   const { be, cfg, log } = env, s = cfg.step, ctx = be.ctx;
@@ -61,17 +44,4 @@ export async function mergedRolloutRows(env: BenchEnv, rig?: Rig): Promise<Merge
       `${rollout.medianMs.toFixed(1)} ms` + (merge ? ` (the merge alone: ${merge.medianMs.toFixed(1)} ms, ${mergeDispatches} dispatches)` : ''));
   }
   return rows;
-}
-
-export function mergedRolloutTable(rows: MergedRolloutRow[], where: string): Table {
-  const ms = (t: Timing | null) => (t ? t.medianMs.toFixed(1) : '–');
-  const first = rows[0];
-  return {
-    title: `4b. rollout with the adapters merged into the weights: ${first.method}${first.rank ? ` r${first.rank}` : ''}, ` +
-      `${first.sequences} sequences × ${first.newTokens} new tokens after ${first.promptLen} (${where})`,
-    columns: ['sampling', 'dispatches/token', 'rollout ms', 'ms/token', 'merge ms', 'merge dispatches'],
-    rows: rows.map((x) => [x.merged ? 'merged (withMerged)' : 'adapters', String(x.dispatchesPerToken), ms(x.rollout),
-      (x.rollout.medianMs / x.newTokens).toFixed(2), ms(x.merge), x.merged ? String(x.mergeDispatches) : '–']),
-    notes: ['dispatches/token: exact, from two rollout lengths. rollout ms includes the merge (once per RL step); merge ms is the merge and its undoing alone.'],
-  };
 }

@@ -2,7 +2,6 @@
 // on (`gpu`, the short name; the report's `gpu` holds its limits and features) so a row copied out
 // of the file still says where it came from. Times are ms; every Timing keeps each run's time.
 import type { GpuInfo } from '../engine/webgpu/device.ts';
-import type { MergedRolloutRow } from './merged.ts';
 import type { OpProfile } from './profile.ts';
 import type { Timing } from './timing.ts';
 
@@ -158,6 +157,24 @@ export interface MemoryRow {
   peakBytes: number | null;
   rows: number;
   error: string | null;
+}
+
+/** Section 4b: the rollout with the adapters as separate matmuls against merged into the weights. */
+export interface MergedRolloutRow {
+  gpu: string;
+  method: string;
+  rank: number | null;
+  /** Adapters merged into the weights for the rollout. */
+  merged: boolean;
+  sequences: number;
+  promptLen: number;
+  newTokens: number;
+  dispatchesPerToken: number;
+  /** The whole rollout (generate), with the merge and its undoing when merged. */
+  rollout: Timing;
+  /** The merge and its undoing alone (merged rows; null otherwise), and its dispatches. */
+  merge: Timing | null;
+  mergeDispatches: number;
 }
 
 export interface BenchReport {

@@ -1,8 +1,8 @@
 // The report as tables: the CLI prints them as text, bench.html renders them as HTML. Medians
 // only; the JSON has every run.
-import { mergedRolloutTable } from './merged.ts';
 import type { OpProfile } from './profile.ts';
-import type { BenchReport } from './report.ts';
+import type { Timing } from './timing.ts';
+import type { BenchReport, MergedRolloutRow } from './report.ts';
 
 export interface Table {
   title: string;
@@ -115,4 +115,17 @@ export function formatReport(r: BenchReport): string {
   ];
   const errors = r.errors.map((e) => `section ${e.section} failed: ${e.message}`);
   return [head.join('\n'), ...reportTables(r).map(formatTable), ...errors, ...r.notes, `(${r.durationS.toFixed(1)} s)`].join('\n\n');
+}
+
+export function mergedRolloutTable(rows: MergedRolloutRow[], where: string): Table {
+  const ms = (t: Timing | null) => (t ? t.medianMs.toFixed(1) : '–');
+  const first = rows[0];
+  return {
+    title: `4b. rollout with the adapters merged into the weights: ${first.method}${first.rank ? ` r${first.rank}` : ''}, ` +
+      `${first.sequences} sequences × ${first.newTokens} new tokens after ${first.promptLen} (${where})`,
+    columns: ['sampling', 'dispatches/token', 'rollout ms', 'ms/token', 'merge ms', 'merge dispatches'],
+    rows: rows.map((x) => [x.merged ? 'merged (withMerged)' : 'adapters', String(x.dispatchesPerToken), ms(x.rollout),
+      (x.rollout.medianMs / x.newTokens).toFixed(2), ms(x.merge), x.merged ? String(x.mergeDispatches) : '–']),
+    notes: ['dispatches/token: exact, from two rollout lengths. rollout ms includes the merge (once per RL step); merge ms is the merge and its undoing alone.'],
+  };
 }
