@@ -48,3 +48,16 @@ test('spectral panel: an IA³ run’s scale vectors per layer', async ({ page })
   await expect(table.locator('tr.selected th')).toHaveText('L0 v_proj');
   expect(errors).toEqual([]);
 });
+
+test('spectral panel: LN tuning changes no weight matrix, and the panel says so instead of drawing an empty map', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto('/?peft.method=ln_tuning&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu');
+  const panel = page.getByRole('region', { name: 'Where the updates land' });
+  await expect(panel.getByTestId('spectral-empty')).toContainText('no weight matrix changes');
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  await expect(panel.getByTestId('spectral-empty')).toContainText('LN tuning trains only the RMSNorm weights');
+  await expect(panel.getByTestId('spectral-heatmap')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

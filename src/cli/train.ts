@@ -110,7 +110,8 @@ async function main(argv: string[]): Promise<number> {
   const spectralEvery = Number(extra['spectral-every'] ?? 5);
   if (!Number.isInteger(spectralEvery) || spectralEvery < 0) throw new ArgError(`--spectral-every: expected a whole number ≥ 0, got "${extra['spectral-every']}"`);
   // W_0 is read before a checkpoint is loaded: the pretrained weights (merged at init), also on resume.
-  const probe = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg, { backend }) : null;
+  const created = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg, { backend }) : null;
+  const probe = created?.measures ? created : null;
   // Full fine-tuning and LN tuning change the model's own weights: the KL reference needs a frozen copy.
   const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
   const trainer = new Trainer(model, inst, task, tok, cfg, refModel);
@@ -125,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
   const trainable = inst.params.reduce((a, p) => a + p.tensor.size, 0);
   console.log(`${description}\nmodel ${extra.model ?? (catalogue ? `${catalogue.name} (the catalogue's default)` : `random ${extra.init}`)}; method ${cfg.peft.method}: ${trainable} trainable parameters; task ${cfg.task}; loss ${cfg.lossType}`);
   if (!meta) emit({ type: 'config', config: cfg, backend: description, trainable_params: trainable });
+  if (created && !probe) console.log(`spectral: ${cfg.peft.method} changes no weight matrix (only vectors), so there is no update to place: no records`);
   const saveEvery = Number(extra['save-every'] ?? 10);
   const save = async () => {
     if (!extra.save) return;

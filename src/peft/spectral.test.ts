@@ -114,6 +114,17 @@ for (const [where, makeBackend] of BACKENDS) describe(`the probe on a model, on 
     model.free();
   });
 
+  it('LN tuning has nothing to measure (norm vectors only); LoRA and IA³ do', async () => {
+    const model = new Model(await makeBackend(), mcfg, weights);
+    for (const [method, measures] of [['ln_tuning', false], ['lora', true], ['ia3', true]] as const) {
+      const inst = await getMethod(method).attach(model, defaultPeftConfig(method));
+      const probe = await SpectralProbe.create(inst, mcfg, { backend: model.backend });
+      expect(probe.measures, method).toBe(measures);
+      inst.detach();
+    }
+    model.free();
+  });
+
   it('LoRA: B = 0 at init reads no update; after a perturbation of B, an update of rank ≤ r', async () => {
     const be = await makeBackend();
     const model = new Model(be, mcfg, weights);

@@ -161,6 +161,12 @@ export class SpectralProbe {
     return this.bases.length;
   }
 
+  /** False for a method with neither an adapted weight matrix nor internals (LN tuning trains norm
+   * vectors only): its records would be empty, so callers write none. */
+  get measures(): boolean {
+    return this.bases.length > 0 || this.internals !== null;
+  }
+
   async record(step: number): Promise<SpectralRecord> {
     const t0 = performance.now();
     const now = await this.inst.merged();

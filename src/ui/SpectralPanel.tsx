@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import type { Internals } from '../peft/internals.ts';
 import type { SpectralLayer, SpectralRecord } from '../peft/spectral.ts';
+import { useConfig } from '../store/config.ts';
 import { useRuns } from '../store/runs.ts';
 import { useSpectral } from '../store/spectral.ts';
 import { useLive } from '../store/training.ts';
@@ -143,6 +144,8 @@ export function SpectralPanel() {
   const runs = useRuns((s) => s.runs);
   const selected = useRuns((s) => s.selected);
   const liveId = useLive((s) => s.runId);
+  const planned = useConfig((s) => s.config.peft.method);
+  const liveMethod = runs.find((r) => r.id === liveId)?.config.peft.method ?? planned; // the live run's, else the experiment's
   const shown = runs.filter((r) => (selected.includes(r.id) || r.id === liveId) && (byRun[r.id]?.length ?? 0) > 0)
     .map((r) => ({ id: r.id, name: r.name, color: r.color, records: byRun[r.id] }));
   const [pick, setPick] = useState<string | null>(null);
@@ -159,7 +162,13 @@ export function SpectralPanel() {
         against what a random update would give. The study explains PiSSA’s collapse with it: RL’s updates
         land <em>off</em> those directions, and PiSSA trains exactly them. Compare a LoRA run with a PiSSA run.
       </p>
-      {!cur && <p className="hint" data-testid="spectral-empty">No records yet: they come with the run’s step 5.</p>}
+      {!cur && (
+        <p className="hint" data-testid="spectral-empty">
+          {liveMethod === 'ln_tuning'
+            ? 'LN tuning trains only the RMSNorm weights, vectors that scale each channel: no weight matrix changes, so there is no update to place here. (What it learns in the default experiment is the last norm’s scale, the model’s inverse temperature: docs/STUDY.md.) Run LoRA or PiSSA to see this view.'
+            : `No records yet: they come with the run’s step ${SPECTRAL_EVERY}.`}
+        </p>
+      )}
       {cur && (
         <>
           {shown.length > 1 && (

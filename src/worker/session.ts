@@ -246,7 +246,7 @@ export class Session {
   /** Where the update lies against W_0's singular directions (src/peft/spectral.ts). */
   private async spectral(): Promise<void> {
     const run = this.run;
-    if (!run) return;
+    if (!run || !run.probe.measures) return;
     this.post({ kind: 'spectral', runId: run.runId, record: await run.probe.record(run.trainer.step) });
   }
 
