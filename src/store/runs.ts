@@ -109,11 +109,6 @@ export async function removeRun(id: string): Promise<void> {
   if (r) useRuns.setState({ notice: `Deleted ${r.name}.` });
 }
 
-export function renameRun(id: string, name: string): Promise<void> {
-  const clean = name.trim().slice(0, 80);
-  return clean ? patchRun(id, { name: clean }) : Promise.resolve();
-}
-
 export function setNotice(notice: string | null): void {
   useRuns.setState({ notice });
 }

@@ -149,7 +149,3 @@ export class WebGpuBackend implements Backend {
     opt.adamw(this.ctx, tensors, sqnorm, normSlots, p);
   }
 }
-
-export async function createWebGpuBackend(handle: GpuHandle, shaders: Record<string, string>): Promise<WebGpuBackend> {
-  return new WebGpuBackend(handle, shaders);
-}
