@@ -50,9 +50,6 @@ export interface ConfigState {
   modelChosen: boolean;
   /** What the last method switch changed besides the method, in words (null: nothing). */
   methodNote: string | null;
-  /** The learning rate a shipped model's catalogue entry set for its method: a rate still at it is
-   * that experiment's, not the visitor's, and switching method takes the new method's own. */
-  shippedLr: { method: MethodId; lr: number } | null;
 }
 
 export const useConfig = create<ConfigState>()(() => ({
@@ -67,7 +64,6 @@ export const useConfig = create<ConfigState>()(() => ({
   modelLoad: null,
   modelChosen: false,
   methodNote: null,
-  shippedLr: null,
 }));
 
 /** The model config the panel sizes things against (null while a checkpoint's config loads). */
@@ -141,6 +137,15 @@ const OWN_RANK: MethodId[] = ['lora_r1', 'vera'];
 
 const shownValue = (v: unknown) => (Array.isArray(v) ? v.join(', ') : String(v));
 
+/** The learning rate the current shipped model's catalogue entry sets, with the method it sets it for:
+ * a rate still at it is that experiment's, not the visitor's, so a method switch takes the new
+ * method's own. */
+function shippedLr(s: ConfigState): { method: string; lr: number } | null {
+  const entry = s.model.kind === 'url' && s.catalogue.status === 'ready' ? entryFor(s.catalogue.catalogue, s.model.base) : null;
+  const method = entry?.settings?.['peft.method'], lr = entry?.settings?.lr;
+  return typeof method === 'string' && typeof lr === 'number' ? { method, lr } : null;
+}
+
 /** Switch method. Settings the two methods share (rank, α, dropout, targets, the learning rate) stay
  * as they are, except where the new method fixes its own; full fine-tuning trains at a 10× lower
  * learning rate (as in the study), so switching to or from it scales the rate (a rate still at the
@@ -161,9 +166,10 @@ export function setMethod(method: MethodId): void {
       targets: method === 'ia3' || from === 'ia3' ? next.targets : cur.targets,
     };
     let lr = s.config.lr, why = '';
-    const shipped = s.shippedLr && s.shippedLr.method === from && s.shippedLr.lr === s.config.lr ? s.shippedLr : null;
+    const shipped = shippedLr(s);
+    const atShipped = shipped !== null && shipped.method === from && shipped.lr === s.config.lr;
     if (!known || s.config.lr === pageDefaults(from).lr) lr = pageDefaults(method).lr;
-    else if (shipped) [lr, why] = [defaultConfig(method).lr, ` (the study's rate for ${method}; ${shipped.lr} was this model's default experiment's, for ${from})`];
+    else if (atShipped) [lr, why] = [defaultConfig(method).lr, ` (the study's rate for ${method}; ${shipped.lr} was this model's default experiment's, for ${from})`];
     else if (method === 'full' && from !== 'full') [lr, why] = [Number((s.config.lr / 10).toPrecision(6)), ' (full fine-tuning trains at a 10× lower rate, as in the study)'];
     else if (from === 'full' && method !== 'full') [lr, why] = [Number((s.config.lr * 10).toPrecision(6)), ' (adapters train at a 10× higher rate than full fine-tuning)'];
     const changes: string[] = [];
@@ -284,8 +290,7 @@ function selectShipped(entry: CatalogueEntry, chosen: boolean): void {
   const { 'peft.method': method, ...settings } = entry.settings ?? {};
   if (typeof method === 'string') setMethod(method as MethodId);
   for (const [path, v] of Object.entries(settings)) setLeaf(path, v);
-  // The model's own settings, listed in the catalogue, not a switch's side effect.
-  useConfig.setState((s) => ({ methodNote: null, shippedLr: 'lr' in settings ? { method: s.config.peft.method, lr: s.config.lr } : null }));
+  useConfig.setState({ methodNote: null }); // the model's own settings, listed in the catalogue, not a switch's side effect
   useConfig.setState((s) => {
     const drafts = { ...s.drafts };
     delete drafts.task;

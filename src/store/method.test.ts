@@ -1,6 +1,7 @@
 // Switching method keeps the settings the methods share, and names every other change.
 import { describe, expect, it } from 'vitest';
-import { setMethod, useConfig } from './config.ts';
+import type { CatalogueEntry } from '../worker/catalogue.ts';
+import { setMethod, useConfig, type ConfigState } from './config.ts';
 import { pageDefaults } from './defaults.ts';
 
 describe('setMethod', () => {
@@ -36,13 +37,15 @@ describe('setMethod', () => {
 
   it('a learning rate still at a shipped model\'s default experiment takes the study\'s rate for the new method, and says so', () => {
     const c = pageDefaults('ln_tuning');
-    useConfig.setState({ config: { ...c, lr: 0.02 }, methodNote: null, shippedLr: { method: 'ln_tuning', lr: 0.02 } });
+    const entry: CatalogueEntry = { name: 'm', path: '/models/m', description: '', parameters: 1, task: 'arith', bytes: 1, default: true, settings: { 'peft.method': 'ln_tuning', lr: 0.02 } };
+    const shipped: Partial<ConfigState> = { model: { kind: 'url', base: '/models/m' }, catalogue: { status: 'ready', catalogue: { models: [entry] } } };
+    useConfig.setState({ config: { ...c, lr: 0.02 }, methodNote: null, ...shipped });
     setMethod('lora');
     let s = useConfig.getState();
     expect(s.config.lr).toBe(1e-3);
     expect(s.methodNote).toContain('learning rate 0.02 → 0.001 (the study\'s rate for lora; 0.02 was this model\'s default experiment\'s, for ln_tuning)');
     // A rate the visitor typed is theirs: kept.
-    useConfig.setState({ config: { ...c, lr: 0.05 }, methodNote: null, shippedLr: { method: 'ln_tuning', lr: 0.02 } });
+    useConfig.setState({ config: { ...c, lr: 0.05 }, methodNote: null, ...shipped });
     setMethod('lora');
     s = useConfig.getState();
     expect(s.config.lr).toBe(0.05);
