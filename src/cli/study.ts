@@ -123,7 +123,7 @@ async function spectralFromCheckpoint(p: Paths, loaded: ReturnType<typeof loadMo
   const model = new Model(backend, loaded.cfg, loaded.weights);
   const inst = await getMethod(meta.config.peft.method).attach(model, meta.config.peft);
   try {
-    const probe = await SpectralProbe.create(inst, loaded.cfg, { backend });
+    const probe = await SpectralProbe.create(inst, loaded.cfg);
     const task = getTask(meta.config.task);
     loadCheckpoint(new Trainer(model, inst, task, charTokenizer, meta.config, null), readArrayBuffer(join(p.ckpt, 'checkpoint.safetensors')), meta);
     appendFileSync(p.jsonl, JSON.stringify({ ...(await probe.record(meta.trainer.step)), from_checkpoint: true }) + '\n');

@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
   const spectralEvery = Number(extra['spectral-every'] ?? 5);
   if (!Number.isInteger(spectralEvery) || spectralEvery < 0) throw new ArgError(`--spectral-every: expected a whole number ≥ 0, got "${extra['spectral-every']}"`);
   // W_0 is read before a checkpoint is loaded: the pretrained weights (merged at init), also on resume.
-  const created = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg, { backend }) : null;
+  const created = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg) : null;
   const probe = created?.measures ? created : null;
   // Full fine-tuning and LN tuning change the model's own weights: the KL reference needs a frozen copy.
   const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;

@@ -20,7 +20,7 @@ const weights = () => loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffse
 const attach = async (method: MethodId, over: Partial<PeftConfig> = {}) => {
   const w = weights(), model = new Model(new CpuBackend(), mcfg, w);
   const inst = await getMethod(method).attach(model, { ...defaultPeftConfig(method), ...over });
-  return { model, inst, be: model.backend, w };
+  return { model, inst, w };
 };
 const Q0 = 'model.layers.0.self_attn.q_proj', V1 = 'model.layers.1.self_attn.v_proj';
 const layer = <T extends { name: string }>(x: { layers: T[] }, base: string) => x.layers.find((l) => l.name === `${base}.weight`)!;
@@ -32,16 +32,16 @@ describe('method internals', () => {
     expect(layerOf(peftName(Q0, 'vera_lambda_b.default'))).toBe(`${Q0}.weight`);
     for (const m of ['lora', 'pissa', 'full', 'ln_tuning', 'miss'] as const) {
       expect(summarizeInternals(defaultPeftConfig(m), new Map(), null, 1)).toBeNull();
-      const { inst, be, model } = await attach(m);
-      expect(await InternalsProbe.create(inst, be)).toBeNull();
+      const { inst, model } = await attach(m);
+      expect(await InternalsProbe.create(inst)).toBeNull();
       inst.detach();
       model.free();
     }
   });
 
   it('DoRA: m₀ = ‖W₀‖_row; m moved by +10% and −30% on two rows of one layer reads their relative change', async () => {
-    const { inst, be, model, w } = await attach('dora', { r: 4 });
-    const probe = (await InternalsProbe.create(inst, be))!;
+    const { inst, model, w } = await attach('dora', { r: 4 });
+    const probe = (await InternalsProbe.create(inst))!;
     const at0 = await probe.record(0) as Extract<Internals, { method: 'dora' }>;
     expect(at0.layers.length).toBe(7 * mcfg.layers);
     for (const l of at0.layers) expect([l.rel, l.maxDev]).toEqual([0, 0]);
@@ -71,8 +71,8 @@ describe('method internals', () => {
   });
 
   it('IA³: scales set by hand read their mean, min, max and RMS distance from 1; untouched ones read 1 and 0', async () => {
-    const { inst, be, model } = await attach('ia3');
-    const probe = (await InternalsProbe.create(inst, be))!;
+    const { inst, model } = await attach('ia3');
+    const probe = (await InternalsProbe.create(inst))!;
     const key = peftName(V1, 'ia3_l.default'), n = mcfg.kvHeads * mcfg.headDim;
     const l = Float32Array.from({ length: n }, (_, i) => (i === 0 ? 0.5 : i === 1 ? 2 : 1));
     inst.load(new Map([[key, l]]));
@@ -89,8 +89,8 @@ describe('method internals', () => {
   });
 
   it('VeRA: mean and max |λ_d| and |λ_b| of set scales; at init λ_d = d_initial, λ_b = 0', async () => {
-    const { inst, be, model } = await attach('vera', { r: 8 });
-    const probe = (await InternalsProbe.create(inst, be))!;
+    const { inst, model } = await attach('vera', { r: 8 });
+    const probe = (await InternalsProbe.create(inst))!;
     const init = await probe.record(0) as Extract<Internals, { method: 'vera' }>;
     for (const l of init.layers) {
       expect(l.dMean).toBeCloseTo(0.1, 6);
@@ -113,8 +113,8 @@ describe('method internals', () => {
   it('AdaLoRA: the rank is the count of nonzero E, zeroed by hand or by the allocator to its budget', async () => {
     const cfg = (allocate: boolean): Partial<PeftConfig> => ({ r: 6, dropout: 0, adalora: { ...defaultPeftConfig('adalora').adalora, targetR: 4, allocate, tInit: 0, tFinal: 0, deltaT: 1, totalStep: 10 } });
     {
-      const { inst, be, model } = await attach('adalora', cfg(false));
-      const probe = (await InternalsProbe.create(inst, be))!;
+      const { inst, model } = await attach('adalora', cfg(false));
+      const probe = (await InternalsProbe.create(inst))!;
       const E = new Map<string, Float32Array>();
       for (const p of inst.params) if (p.name.endsWith('lora_E.default')) E.set(p.name, Float32Array.from({ length: 6 }, (_, i) => 0.1 * (i + 1)));
       E.set(peftName(Q0, 'lora_E.default'), Float32Array.of(0, 0.3, 0, -0.7, 0, 0.2));
@@ -130,8 +130,8 @@ describe('method internals', () => {
     }
     {
       // As adalora.test.ts: one backward, then afterStep(5) masks 25 of the 84 triplets (budget 59).
-      const { inst, be, model } = await attach('adalora', cfg(true));
-      const probe = (await InternalsProbe.create(inst, be))!;
+      const { inst, model } = await attach('adalora', cfg(true));
+      const probe = (await InternalsProbe.create(inst))!;
       const E = new Map<string, Float32Array>();
       for (const p of inst.params) if (p.name.endsWith('lora_E.default')) E.set(p.name, Float32Array.from({ length: 6 }, (_, i) => 0.1 + 0.01 * i));
       inst.load(E);
@@ -150,12 +150,10 @@ describe('method internals', () => {
     }
   });
 
-  it('the spectral records carry them when the probe has the backend (and the init is taken at create)', async () => {
-    const { inst, be, model } = await attach('ia3');
-    const bare = await SpectralProbe.create(inst, mcfg);
-    const probe = await SpectralProbe.create(inst, mcfg, { backend: be });
+  it('the spectral records carry them (and the init is taken at create)', async () => {
+    const { inst, model } = await attach('ia3');
+    const probe = await SpectralProbe.create(inst, mcfg);
     inst.load(new Map([[peftName(V1, 'ia3_l.default'), new Float32Array(mcfg.kvHeads * mcfg.headDim).fill(1.5)]]));
-    expect((await bare.record(1)).internals).toBeUndefined();
     const r = await probe.record(1);
     expect(r.internals?.method).toBe('ia3');
     expect(r.internalsSeconds).toBeGreaterThanOrEqual(0);
@@ -166,7 +164,7 @@ describe('method internals', () => {
     inst.detach();
     model.free();
     const lora = await attach('lora');
-    expect((await (await SpectralProbe.create(lora.inst, mcfg, { backend: lora.be })).record(1)).internals).toBeUndefined();
+    expect((await (await SpectralProbe.create(lora.inst, mcfg)).record(1)).internals).toBeUndefined();
     lora.inst.detach();
     lora.model.free();
   });

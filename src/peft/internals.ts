@@ -8,11 +8,10 @@
 //   DoRA     the magnitude vector m against its init m₀ = ‖W₀‖_row: ‖m − m₀‖ / ‖m₀‖ and max |m/m₀ − 1|.
 //   VeRA     the scales: mean and max |λ_d| (r, init d_initial) and |λ_b| (out, init 0).
 //   IA³      the scale vector l (init 1): mean, min, max and its RMS distance from 1.
-// Other methods: none (null). Reading costs one readback of these small tensors (E, m, λ, l), not of
-// the factors; the summaries are plain loops (src/peft/internals.test.ts measures it).
-import type { Backend } from '../engine/backend.ts';
+// Other methods: none (null). Reading takes the instance's snapshot (its adapter tensors, small
+// beside the merged weights the spectral record reads); the summaries are plain loops.
 import { budgetSchedule } from './adalora_alloc.ts';
-import type { MethodId, PeftConfig, PeftInstance, TrainableParam } from './types.ts';
+import type { MethodId, PeftConfig, PeftInstance } from './types.ts';
 
 export interface AdaLoraLayer { name: string; rank: number; eMax: number }
 export interface DoraLayer { name: string; rel: number; maxDev: number }
@@ -32,11 +31,6 @@ const SUFFIX: Partial<Record<MethodId, RegExp>> = {
   vera: /\.vera_lambda_[bd]\.default$/,
   ia3: /\.ia3_l\.default$/,
 };
-
-/** Whether a method has internals to report. */
-export function hasInternals(method: MethodId): boolean {
-  return method in SUFFIX;
-}
 
 /** `base_model.model.model.layers.0.self_attn.q_proj.lora_E.default` → `model.layers.0.self_attn.q_proj.weight`
  * (the spectral records' layer names). */
@@ -127,25 +121,23 @@ function absStats(v: Float32Array): { mean: number; max: number } {
   return { mean: v.length ? s / v.length : 0, max };
 }
 
-/** Reads a method's internal tensors each record; keeps their values at creation (the init, as the
- * spectral probe keeps W₀: create it before a checkpoint is loaded). */
+/** Reads a method's internal tensors each record (through the instance's snapshot, under their PEFT
+ * names); keeps their values at creation (the init, as the spectral probe keeps W₀: create it before
+ * a checkpoint is loaded). */
 export class InternalsProbe {
-  private constructor(private readonly inst: PeftInstance, private readonly be: Backend, private readonly params: TrainableParam[], private readonly init: Map<string, Float32Array>) {}
+  private constructor(private readonly inst: PeftInstance, private readonly re: RegExp, private readonly init: Map<string, Float32Array>) {}
 
   /** null for a method without internals. */
-  static async create(inst: PeftInstance, be: Backend): Promise<InternalsProbe | null> {
+  static async create(inst: PeftInstance): Promise<InternalsProbe | null> {
     const re = SUFFIX[inst.config.method];
     if (!re) return null;
-    const params = inst.params.filter((p) => re.test(p.name));
-    const probe = new InternalsProbe(inst, be, params, new Map());
+    const probe = new InternalsProbe(inst, re, new Map());
     for (const [k, v] of await probe.read()) probe.init.set(k, v);
     return probe;
   }
 
   private async read(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const p of this.params) out.set(p.name, (await this.be.read(p.tensor)).slice(0, p.tensor.size));
-    return out;
+    return new Map([...await this.inst.snapshot()].filter(([name]) => this.re.test(name)));
   }
 
   async record(step: number): Promise<Internals> {

@@ -118,7 +118,7 @@ for (const [where, makeBackend] of BACKENDS) describe(`the probe on a model, on 
     const model = new Model(await makeBackend(), mcfg, weights);
     for (const [method, measures] of [['ln_tuning', false], ['lora', true], ['ia3', true]] as const) {
       const inst = await getMethod(method).attach(model, defaultPeftConfig(method));
-      const probe = await SpectralProbe.create(inst, mcfg, { backend: model.backend });
+      const probe = await SpectralProbe.create(inst, mcfg);
       expect(probe.measures, method).toBe(measures);
       inst.detach();
     }

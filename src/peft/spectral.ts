@@ -9,9 +9,8 @@
 // W_0's decomposition is taken once per run; each record costs two Gram eigendecompositions of size
 // min(m, n) per layer (ΔW's and W_now's), float64, deterministic. Headless (`npm run train
 // --spectral-every N`) it runs between steps on the CPU; its time is part of the record.
-// With a backend to read them from, each record also carries the method's internals where it has
+// Each record also carries the method's internals where it has
 // them (AdaLoRA's ranks, DoRA's magnitudes, VeRA's and IA³'s scales; src/peft/internals.ts).
-import type { Backend } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes } from '../model/config.ts';
 import { InternalsProbe, type Internals } from './internals.ts';
@@ -46,7 +45,7 @@ export interface SpectralRecord {
   layers: SpectralLayer[];
   /** Over layers with a nonzero update: mean share and mean random baseline per k, mean effective rank. */
   mean: { share: number[]; random: number[]; effRank: number };
-  /** The method's internals at this step (absent for methods without them, or without a backend). */
+  /** The method's internals at this step (absent for methods without them). */
   internals?: Internals;
   /** Of `seconds`, the internals' part. */
   internalsSeconds?: number;
@@ -141,10 +140,9 @@ interface Base { name: string; m: number; n: number; w0: Float32Array; U: Float6
 export class SpectralProbe {
   private constructor(private readonly inst: PeftInstance, private readonly bases: Base[], readonly fractions: number[], private readonly internals: InternalsProbe | null) {}
 
-  /** Takes W_0 (the merged weights now, before training) and its SVD per 2-D adapted layer; with
-   * `backend` (the model's), also the method's internal tensors as they start (InternalsProbe). */
-  static async create(inst: PeftInstance, cfg: ModelConfig, opts: { backend?: Backend; fractions?: number[] } = {}): Promise<SpectralProbe> {
-    const fractions = opts.fractions ?? SPECTRAL_FRACTIONS;
+  /** Takes W_0 (the merged weights now, before training) and its SVD per 2-D adapted layer, and the
+   * method's internal tensors as they start (InternalsProbe). */
+  static async create(inst: PeftInstance, cfg: ModelConfig, fractions = SPECTRAL_FRACTIONS): Promise<SpectralProbe> {
     const shapes = paramShapes(cfg);
     const bases: Base[] = [];
     for (const [name, w0] of await inst.merged()) {
@@ -154,7 +152,7 @@ export class SpectralProbe {
       const ks = [...new Set(fractions.map((f) => Math.max(1, Math.round(f * Math.min(m, n)))))].sort((a, b) => a - b);
       bases.push(baseOf(name, w0, m, n, ks));
     }
-    return new SpectralProbe(inst, bases, fractions, opts.backend ? await InternalsProbe.create(inst, opts.backend) : null);
+    return new SpectralProbe(inst, bases, fractions, await InternalsProbe.create(inst));
   }
 
   get layerCount(): number {

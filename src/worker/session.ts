@@ -118,7 +118,7 @@ export class Session {
     const trainer = new Trainer(model, peft, task, charTokenizer, cfg, refModel);
     // W_0 for the spectral view (and the method's internals as they start, DoRA's m₀): read before a
     // checkpoint is loaded over the fresh init.
-    const probe = await SpectralProbe.create(peft, loaded.cfg, { backend });
+    const probe = await SpectralProbe.create(peft, loaded.cfg);
     const trainableParams = peft.params.reduce((a, p) => a + p.tensor.size, 0);
     return { backend, model, refModel, peft, trainer, probe, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
   }
