@@ -3,16 +3,26 @@
 // that layer's principal share beside a random update's and its singular values, and the
 // model-average line is drawn. An IA³ run adds its internals (src/peft/internals.ts): a table of its
 // scale vectors per layer at the latest step, the hovered layer's row marked.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 
-test('spectral panel: a LoRA run’s updates per layer, with hover readout and the model-average line', async ({ page }) => {
+/** The page with a 5-step run of `method` on the random tiny model (CPU backend), its Spectral panel,
+ * the page errors seen, and a function that starts the run and waits until it is done. */
+async function shortRun(page: Page, method: string) {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto('/?peft.method=lora&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu');
+  await page.goto(`/?peft.method=${method}&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu`);
   const panel = page.getByRole('region', { name: 'Where the updates land' });
+  const runToEnd = async () => {
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  };
+  return { errors, panel, runToEnd };
+}
+
+test('spectral panel: a LoRA run’s updates per layer, with hover readout and the model-average line', async ({ page }) => {
+  const { errors, panel, runToEnd } = await shortRun(page, 'lora');
   await expect(panel.getByTestId('spectral-empty')).toBeVisible();
-  await page.getByRole('button', { name: 'Start', exact: true }).click();
-  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  await runToEnd();
   const map = panel.getByTestId('spectral-heatmap');
   await expect(map).toBeVisible();
   await expect(map).toHaveAttribute('aria-label', /steps 5\)$/); // step 5 is also the end: one record
@@ -28,12 +38,8 @@ test('spectral panel: a LoRA run’s updates per layer, with hover readout and t
 });
 
 test('spectral panel: an IA³ run’s scale vectors per layer', async ({ page }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto('/?peft.method=ia3&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu');
-  const panel = page.getByRole('region', { name: 'Where the updates land' });
-  await page.getByRole('button', { name: 'Start', exact: true }).click();
-  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  const { errors, panel, runToEnd } = await shortRun(page, 'ia3');
+  await runToEnd();
   const table = panel.getByTestId('spectral-internals');
   await expect(table).toContainText('IA³ scales, step 5');
   await expect(table).toContainText('starts at 1');
@@ -50,13 +56,9 @@ test('spectral panel: an IA³ run’s scale vectors per layer', async ({ page })
 });
 
 test('spectral panel: LN tuning changes no weight matrix, and the panel says so instead of drawing an empty map', async ({ page }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto('/?peft.method=ln_tuning&groupSize=4&promptsPerStep=2&miniBatches=1&dynamicSampling=false&evalProblems=2&evalK=1&evalEvery=0&steps=5&backend=cpu');
-  const panel = page.getByRole('region', { name: 'Where the updates land' });
+  const { errors, panel, runToEnd } = await shortRun(page, 'ln_tuning');
   await expect(panel.getByTestId('spectral-empty')).toContainText('no weight matrix changes');
-  await page.getByRole('button', { name: 'Start', exact: true }).click();
-  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  await runToEnd();
   await expect(panel.getByTestId('spectral-empty')).toContainText('LN tuning trains only the RMSNorm weights');
   await expect(panel.getByTestId('spectral-heatmap')).toHaveCount(0);
   expect(errors).toEqual([]);
