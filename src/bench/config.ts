@@ -50,7 +50,7 @@ export function presetConfig(preset: Preset): BenchConfig {
     case 'full':
       return {
         preset, sections: ALL, ...common,
-        time: { warmup: 2, reps: 7, targetMs: 40, maxIters: 64 },
+        time: { warmup: 2, reps: 5, targetMs: 100, maxIters: 4000 },
         wall: { warmup: 1, reps: 5 },
         matmul: { models: ['small', 'base'], sequences: 128, tokens: 88, only: [], squares: [256, 512, 1024, 2048, 4096], naive: true, tfjs: true },
         adapter: {

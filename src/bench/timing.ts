@@ -4,9 +4,11 @@
 //
 // GPU timings encode `iters` iterations into the open command encoder untimed, then time
 // submit → onSubmittedWorkDone: the time the GPU needs for the work plus one submission's latency,
-// spread over the iterations. `iters` is chosen from the warm-up so a run lasts about `targetMs`,
-// but capped so every iteration fits in one submission (the context flushes when its uniform arena
-// is full, and an early flush would start the clock late). Wall timings (a training step, a
+// spread over the iterations. `iters` is chosen so the GPU work of a run lasts about `targetMs`,
+// from the slope between warm-up runs of 1 and of several iterations (a runtime's completion latency
+// can be far above the work: Deno/wgpu reported completion ~11 ms after submit on an H200, where a
+// small matmul takes 0.03 ms), but capped so every iteration fits in one submission (the context
+// flushes when its uniform arena is full, and an early flush would start the clock late). Wall timings (a training step, a
 // rollout) are end to end, CPU encoding and readbacks included, one iteration per run.
 
 export interface TimeOptions {
@@ -58,25 +60,30 @@ export interface GpuClock {
   dispatches(): number | null;
 }
 
-/** The most dispatches one timed run may encode: the engine's uniform arena holds 256 slots. */
-export const MAX_DISPATCHES_PER_RUN = 200;
+/** The most dispatches one timed run may encode: the engine's uniform arena holds 4096 slots. */
+export const MAX_DISPATCHES_PER_RUN = 4000;
 
 /** Time `encode` (which only encodes work) on the GPU; see the file header. */
 export async function timeGpu(encode: () => void, clock: GpuClock, o: TimeOptions): Promise<Timing> {
   await clock.finish();
-  let est = Infinity;
-  let perIter = 1;
-  for (let w = 0; w < Math.max(1, o.warmup); w++) {
-    const d0 = clock.dispatches();
+  const run = async (k: number): Promise<number> => {
     const t0 = now();
-    encode();
+    for (let i = 0; i < k; i++) encode();
     await clock.finish();
-    est = Math.min(est, now() - t0);
-    const d1 = clock.dispatches();
-    if (d0 !== null && d1 !== null) perIter = Math.max(1, d1 - d0);
-  }
+    return now() - t0;
+  };
+  // The first warm-up compiles and allocates; it also counts the dispatches of one iteration.
+  const d0 = clock.dispatches();
+  let one = await run(1);
+  const d1 = clock.dispatches();
+  const perIter = d0 !== null && d1 !== null ? Math.max(1, d1 - d0) : 1;
   const cap = Math.max(1, Math.min(o.maxIters, Math.floor(MAX_DISPATCHES_PER_RUN / perIter)));
-  const iters = Math.max(1, Math.min(cap, Math.round(o.targetMs / Math.max(est, 1e-3))));
+  for (let w = 1; w < Math.max(1, o.warmup); w++) one = Math.min(one, await run(1));
+  // Grow the run until its work clearly exceeds the fixed latency, then take the slope.
+  let k = 1, tk = one;
+  while (k < cap && tk < 2 * one + o.targetMs / 4) tk = await run((k = Math.min(cap, k * 8)));
+  const slope = k > 1 && tk > one ? (tk - one) / (k - 1) : tk / k;
+  const iters = Math.max(1, Math.min(cap, Math.round(o.targetMs / Math.max(slope, 1e-3))));
   const runs: number[] = [];
   for (let r = 0; r < o.reps; r++) {
     const s0 = clock.submissions();

@@ -13,8 +13,8 @@ T0=$(date +%s)
 say() { echo "[gpu $(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/run.log"; }
 unxz() { python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$1" "$2" && chmod +x "$2"; }
 
-# The Vulkan loader, from the carried .deb, only where the machine has none.
-if ! ldconfig -p | grep -q libvulkan.so.1; then for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig; fi
+# The Vulkan loader and the GL dispatch libraries the NVIDIA ICD needs (libglvnd), from the carried .debs.
+for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig 2>/dev/null
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
 say "$(nvidia-smi --query-gpu=name,driver_version,clocks.sm,memory.total --format=csv,noheader 2>&1)"
@@ -33,7 +33,7 @@ if [ "$part" = dawn ] || [ "$part" = all ]; then
   unxz .rt-node/node.xz /tmp/node
   mkdir -p .rt/node_modules/webgpu/dist/linux-x64 && unxz .rt-node/dawn.node.xz .rt/node_modules/webgpu/dist/linux-x64/dawn.node
   run_rt dawn /tmp/node
-  if [ -f .rt/peer_rl_step.py ]; then
+  if [ -f .rt/peer_rl_step.py ] && [ "${PEER:-1}" = 1 ]; then
     say "peer (PyTorch + PEFT)"; timeout 120 env PYTHONUNBUFFERED=1 python3 .rt/peer_rl_step.py > "$OUT/peer.jsonl" 2>&1; say "peer rc $?"
   fi
   say "cuBLAS at the bench's matmul shapes"

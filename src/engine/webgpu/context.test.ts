@@ -118,3 +118,43 @@ describe('webgpu context: pack', () => {
     expect(() => gpu.scaleCols(out, inp, s, null, 2, 3, false)).toThrow(/may not alias input "s"/);
   });
 });
+
+describe('webgpu context: bind groups and uniforms', () => {
+  it('makes one bind group per pipeline and buffers, reuses it whatever the parameters, and forgets it when a buffer goes', async () => {
+    const gpu = await testGpu();
+    const ctx = gpu.ctx;
+    const x = put(gpu, 'x', randArray(64, 20)), w = put(gpu, 'w', randArray(8, 21)), out = gpu.alloc('out', 64);
+    const rstd = gpu.alloc('rstd', 16);
+    const before = ctx.bindGroupsCreated;
+    // The same pipeline and buffers with three different parameter sets, in one submission and across two.
+    gpu.rmsnormForward(out, rstd, x, w, 8, 8, 1e-5);
+    const a = await gpu.read(out);
+    gpu.rmsnormForward(out, rstd, x, w, 4, 16, 1e-5);
+    gpu.rmsnormForward(out, rstd, x, w, 8, 8, 1e-2);
+    const c = await gpu.read(out);
+    expect(ctx.bindGroupsCreated - before).toBe(1);
+    // Each dispatch read its own parameters: the third (eps 1e-2) differs from the first (1e-5).
+    gpu.rmsnormForward(out, rstd, x, w, 8, 8, 1e-5);
+    expect(bits(await gpu.read(out))).toEqual(bits(a));
+    expect(bits(c)).not.toEqual(bits(a));
+    expect(ctx.bindGroupsCreated - before).toBe(1);
+    // A freed buffer takes its bind groups with it; a new tensor gets a new one.
+    gpu.free(out);
+    const out2 = gpu.alloc('out2', 64);
+    gpu.rmsnormForward(out2, rstd, x, w, 8, 8, 1e-5);
+    expect(bits(await gpu.read(out2))).toEqual(bits(a));
+    expect(ctx.bindGroupsCreated - before).toBe(2);
+  });
+
+  it('fits thousands of dispatches with parameters into one submission', async () => {
+    const gpu = await testGpu();
+    const ctx = gpu.ctx;
+    const a = put(gpu, 'a', new Float32Array(4)), one = put(gpu, 'one', Float32Array.from([1, 1, 1, 1]));
+    await gpu.sync();
+    const s0 = ctx.submissions;
+    for (let i = 0; i < 3000; i++) gpu.add(a, a, one, 1 + (i % 4));
+    expect(ctx.submissions).toBe(s0);
+    const got = await gpu.read(a);
+    expect(Array.from(got)).toEqual([3000, 2250, 1500, 750]);
+  });
+});

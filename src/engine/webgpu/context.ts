@@ -8,6 +8,12 @@
 //  - a 1-D dispatch of more than maxComputeWorkgroupsPerDimension workgroups is folded into
 //    (x, y): shaders index with `gid.x + gid.y * nwg.x * WG` (nwg = @builtin(num_workgroups))
 //    and bounds-check against the real size.
+//
+// Per dispatch the CPU does as little as it can (it is the floor of a decode step on a fast GPU):
+// pipelines have explicit layouts (read from the shader's binding declarations) whose uniform is
+// bound with a dynamic offset, so one bind group serves every dispatch of a pipeline over the same
+// buffers, whatever its parameters: bind groups are made once and kept until one of their buffers
+// is destroyed. Parameters go into a CPU copy of the uniform arena, uploaded once per submission.
 import type { DType, Tensor } from '../backend.ts';
 import { GpuError, type GpuHandle, type GpuInfo } from './device.ts';
 
@@ -76,7 +82,21 @@ export interface DispatchOptions {
   constants?: Record<string, number>;
 }
 
-const ARENA_BYTES = 1 << 16;
+/** The uniform arena: 4096 dispatch slots of 256 bytes per submission. */
+const ARENA_BYTES = 1 << 20;
+
+type BindingKind = 'storage' | 'read-only-storage' | 'uniform';
+
+/** Binding index → the kinds declared there, from a shader's `@group(0) @binding(i) var<storage, read_write>`
+ * lines (a file with several entry points may declare a storage buffer and a uniform at one index). */
+function bindingKinds(code: string): Map<number, BindingKind[]> {
+  const kinds = new Map<number, BindingKind[]>();
+  for (const m of code.matchAll(/@binding\((\d+)\)\s*var<\s*(storage|uniform)\s*(?:,\s*(read_write|read))?\s*>/g)) {
+    const i = Number(m[1]);
+    kinds.set(i, [...(kinds.get(i) ?? []), m[2] === 'uniform' ? 'uniform' : m[3] === 'read_write' ? 'storage' : 'read-only-storage']);
+  }
+  return kinds;
+}
 
 export function gpuTensor(t: Tensor): GpuTensor {
   if (!(t instanceof GpuTensor)) throw new Error(`tensor "${t.label}" does not belong to the WebGPU backend`);
@@ -89,18 +109,30 @@ export class GpuContext {
   private readonly shaders: Record<string, string>;
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly kinds = new Map<string, Map<number, BindingKind[]>>();
+  /** Bind groups by layout + bound buffers; and, per buffer, the keys that mention it (evicted on destroy). */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly groupsOf = new Map<GPUBuffer, string[]>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly arena: GPUBuffer;
+  private readonly arenaData = new ArrayBuffer(ARENA_BYTES);
+  private readonly arenaView = new DataView(this.arenaData);
   private arenaOffset = 0;
   private readonly align: number;
   private failure: GpuError | null = null;
   /** Buffers freed while the open encoder may still use them: destroyed right after its submit. */
   private pendingDestroy: GPUBuffer[] = [];
-  /** Counters for the benchmark: dispatches, buffer-to-buffer copies (`copy`) and submissions since creation. */
+  /** Counters for the benchmark: dispatches, buffer-to-buffer copies (`copy`), submissions and bind
+   * groups created since creation, and the CPU time spent encoding dispatches (ms). */
   dispatches = 0;
   copies = 0;
   submissions = 0;
+  bindGroupsCreated = 0;
+  encodeMs = 0;
 
   constructor(handle: GpuHandle, shaders: Record<string, string>) {
     this.device = handle.device;
@@ -138,22 +170,85 @@ export class GpuContext {
     return new GpuTensor(label, size, dtype, buffer);
   }
 
-  private getPipeline(shader: string, opts: DispatchOptions): GPUComputePipeline {
+  private getPipeline(shader: string, opts: DispatchOptions, layoutKey: string, layout: GPUBindGroupLayout): GPUComputePipeline {
     const entry = opts.entry ?? 'main';
     const constants = opts.constants ?? {};
-    const key = `${shader}:${entry}:${JSON.stringify(constants)}`;
+    const key = `${shader}:${entry}:${JSON.stringify(constants)}:${layoutKey}`;
     let p = this.pipelines.get(key);
     if (p) return p;
+    p = this.device.createComputePipeline({
+      label: key,
+      layout: this.device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
+      compute: { module: this.module(shader), entryPoint: entry, constants },
+    });
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  private module(shader: string): GPUShaderModule {
     let module = this.modules.get(shader);
     if (!module) {
       const code = this.shaders[shader];
       if (code === undefined) throw new Error(`unknown shader "${shader}"`);
       module = this.device.createShaderModule({ label: shader, code });
       this.modules.set(shader, module);
+      this.kinds.set(shader, bindingKinds(code));
     }
-    p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: entry, constants } });
-    this.pipelines.set(key, p);
-    return p;
+    return module;
+  }
+
+  /** The layout of `storage` storage bindings (kinds as the shader declares them), then a dynamic-offset uniform if `uniform`. */
+  private getLayout(shader: string, storage: number, uniform: boolean): [string, GPUBindGroupLayout] {
+    this.module(shader);
+    const kinds = this.kinds.get(shader)!;
+    const list: BindingKind[] = [];
+    for (let i = 0; i < storage; i++) {
+      const k = kinds.get(i)?.find((x) => x !== 'uniform');
+      if (k === undefined) throw new Error(`shader "${shader}": binding ${i} is not a storage buffer`);
+      list.push(k);
+    }
+    if (uniform) {
+      if (!kinds.get(storage)?.includes('uniform')) throw new Error(`shader "${shader}": binding ${storage} is not the uniform`);
+      list.push('uniform');
+    }
+    const key = list.map((k) => k[0]).join('');
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      layout = this.device.createBindGroupLayout({
+        label: `layout ${key}`,
+        entries: list.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type, hasDynamicOffset: type === 'uniform' } })),
+      });
+      this.layouts.set(key, layout);
+    }
+    return [key, layout];
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  private getBindGroup(layoutKey: string, layout: GPUBindGroupLayout, resources: GPUBufferBinding[]): GPUBindGroup {
+    const key = `${layoutKey}|${resources.map((r) => `${this.bufferId(r.buffer)}@${r.offset ?? 0}+${r.size ?? ''}`).join(',')}`;
+    let group = this.bindGroups.get(key);
+    if (group) return group;
+    group = this.device.createBindGroup({ label: key, layout, entries: resources.map((resource, binding) => ({ binding, resource })) });
+    this.bindGroups.set(key, group);
+    for (const r of resources) {
+      const keys = this.groupsOf.get(r.buffer);
+      if (keys) keys.push(key);
+      else this.groupsOf.set(r.buffer, [key]);
+    }
+    this.bindGroupsCreated++;
+    return group;
+  }
+
+  /** Destroy a buffer and forget the bind groups that bind it. */
+  private destroyBuffer(b: GPUBuffer): void {
+    for (const key of this.groupsOf.get(b) ?? []) this.bindGroups.delete(key);
+    this.groupsOf.delete(b);
+    b.destroy();
   }
 
   private getPass(): GPUComputePassEncoder {
@@ -179,28 +274,30 @@ export class GpuContext {
       y = Math.ceil(x / maxDim);
       x = Math.ceil(x / y);
     }
-    const pipeline = this.getPipeline(shader, opts);
+    const t0 = performance.now();
     const bytes = Math.max(16, params.length * 4);
-    const slot = Math.ceil(bytes / this.align) * this.align;
+    const slot = params.length > 0 ? Math.ceil(bytes / this.align) * this.align : 0;
     if (this.arenaOffset + slot > ARENA_BYTES) this.flush();
-    const data = new ArrayBuffer(bytes);
-    const dv = new DataView(data);
-    params.forEach((p, i) => {
-      if (p.t === 'u') dv.setUint32(i * 4, p.v, true);
-      else if (p.t === 'i') dv.setInt32(i * 4, p.v, true);
-      else dv.setFloat32(i * 4, p.v, true);
-    });
-    const offset = this.arenaOffset;
-    this.device.queue.writeBuffer(this.arena, offset, data);
-    this.arenaOffset += slot;
-    const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({ binding: i, resource: t instanceof WholeBuffer ? { buffer: t.buffer } : gpuTensor(t).binding() }));
-    if (params.length > 0) entries.push({ binding: tensors.length, resource: { buffer: this.arena, offset, size: bytes } });
-    const bindGroup = this.device.createBindGroup({ label: shader, layout: pipeline.getBindGroupLayout(0), entries });
+    const [layoutKey, layout] = this.getLayout(shader, tensors.length, params.length > 0);
+    const pipeline = this.getPipeline(shader, opts, layoutKey, layout);
+    const resources: GPUBufferBinding[] = tensors.map((t) => (t instanceof WholeBuffer ? { buffer: t.buffer } : gpuTensor(t).binding()));
+    const offset = this.arenaOffset, dv = this.arenaView;
+    if (params.length > 0) {
+      params.forEach((p, i) => {
+        if (p.t === 'u') dv.setUint32(offset + i * 4, p.v, true);
+        else if (p.t === 'i') dv.setInt32(offset + i * 4, p.v, true);
+        else dv.setFloat32(offset + i * 4, p.v, true);
+      });
+      this.arenaOffset += slot;
+      resources.push({ buffer: this.arena, offset: 0, size: bytes });
+    }
     const pass = this.getPass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (params.length > 0) pass.setBindGroup(0, this.getBindGroup(layoutKey, layout, resources), [offset]);
+    else pass.setBindGroup(0, this.getBindGroup(layoutKey, layout, resources));
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    this.encodeMs += performance.now() - t0;
   }
 
   /** Destroy a tensor's storage once no encoded work can still reference it (a shared buffer once
@@ -218,7 +315,7 @@ export class GpuContext {
       buffer = storage.buffer;
     } else buffer = storage;
     if (this.encoder) this.pendingDestroy.push(buffer);
-    else buffer.destroy();
+    else this.destroyBuffer(buffer);
   }
 
   /**
@@ -296,10 +393,11 @@ export class GpuContext {
     this.endPass();
     const cb = this.encoder.finish();
     this.encoder = null;
+    if (this.arenaOffset > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaData, 0, this.arenaOffset);
     this.device.queue.submit([cb]);
     this.submissions++;
     this.arenaOffset = 0;
-    for (const b of this.pendingDestroy) b.destroy(); // the submitted work keeps them alive until done
+    for (const b of this.pendingDestroy) this.destroyBuffer(b); // the submitted work keeps them alive until done
     this.pendingDestroy = [];
   }
 
