@@ -154,6 +154,16 @@ export interface Backend {
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
     seed: number, offset: number, stride: number, column: TokenColumn): void;
 
+  // --- decode fusion (optional: a backend without them runs the separate ops above) ----------------
+  /** out (N,OC) = rmsnorm(x)·wᵀ with rmsnorm(x) = x · rstd · lnw as rmsnormForward; or, when w2 is given,
+   * silu(rmsnorm(x)·wᵀ) ⊙ (rmsnorm(x)·w2ᵀ) (a SwiGLU MLP's gate and up projections). No bias. */
+  normMatmul?(out: Tensor, x: Tensor, lnw: Tensor, w: Tensor, w2: Tensor | null, N: number, C: number, OC: number, eps: number): void;
+  /** The attention block's input side for rows n = b·Tq + t at positions pos0 + t: ln = rmsnorm(x) (lnw, eps);
+   * [q|k|v] = ln·wᵀ + bias with w = [Wq; Wk; Wv] ((NH + 2·NKV)·HS, C) and bias likewise (or none);
+   * q (N, NH·HS) = rope(q); kcache/vcache (B,Tmax,NKV·HS)[b, pos0 + t] = rope(k) / v (as kvWrite). */
+  qkvRope?(q: Tensor, kcache: Tensor, vcache: Tensor, x: Tensor, lnw: Tensor, w: Tensor, bias: Tensor | null,
+    B: number, Tq: number, pos0: number, Tmax: number, C: number, NH: number, NKV: number, HS: number, eps: number, base: number): void;
+
   // --- PEFT building blocks (low-rank adapters use the matmul ops above with a scale) -------------
   /** out (N,OC) = (or += when accumulate) inp (N,OC) ⊙ s (OC) per column, + bias (OC) if given.
    * out may not alias inp. (IA³, DoRA's magnitude, VeRA's λ vectors, AdaLoRA's E.) */

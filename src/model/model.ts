@@ -173,6 +173,14 @@ export class Model {
     this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC);
   }
 
+  /** The weight and bias a projection runs with when no adapter stands in (none, disabled, or merged
+   * into the weight); null while an adapter runs its own matmuls. */
+  plainLinear(l: number, p: Proj): { w: Tensor; b: Tensor | null } | null {
+    const name = projName(l, p);
+    if (this.adaptersEnabled && this.adapters.has(name)) return null;
+    return { w: this.p(`${name}.weight`), b: this.params.get(`${name}.bias`) ?? null };
+  }
+
   /** Backward of linear: W and b gradients (+=), input gradient (= or += when accumulate). */
   private linearBackward(l: number, p: Proj, dinp: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, accumulate: boolean): void {
     const name = projName(l, p);
@@ -353,14 +361,28 @@ function allStopped(out: Int32Array, B: number, P: number, Tmax: number, done: n
   return true;
 }
 
+/** Weights of one layer for the fused decode step: q/k/v stacked into one matrix (and bias). */
+interface FusedLayer {
+  wqkv: Tensor;
+  bqkv: Tensor | null;
+  o: { w: Tensor; b: Tensor | null };
+  gate: Tensor;
+  up: Tensor;
+  down: { w: Tensor; b: Tensor | null };
+}
+
 /** KV-cached incremental forward. Each step's chosen token feeds the next step on the backend: no
  * readback until the end, and no copies per token (the sampler writes the token into the next step's
- * input and into the output matrix; a one-token step's hidden rows are already the last positions). */
+ * input and into the output matrix; a one-token step's hidden rows are already the last positions).
+ * On a backend with the decode fusions (normMatmul, qkvRope) and plain weights (no adapter running its
+ * own matmuls: none, or merged), a layer is 5 dispatches: norm+q/k/v+rope+cache write, attention,
+ * o_proj + residual, norm+gate/up+SwiGLU, down_proj + residual. */
 class Decoder {
   private readonly be: Backend;
   private readonly kc: Tensor[] = [];
   private readonly vc: Tensor[] = [];
   private readonly t: Record<string, Tensor> = {};
+  private readonly fused: FusedLayer[] | null;
 
   constructor(private readonly m: Model, private readonly B: number, private readonly P: number, private readonly Tmax: number) {
     this.be = m.backend;
@@ -377,10 +399,39 @@ class Decoder {
     for (const [k, n] of Object.entries(sizes)) this.t[k] = this.be.alloc(`dec.${k}`, n);
     this.t.ids = this.be.alloc('dec.ids', N, 'i32');
     this.t.out = this.be.alloc('dec.out', B * Tmax, 'i32');
+    this.fused = this.fusedLayers();
+  }
+
+  /** The fused path's weights, or null where it does not apply (see the class comment). */
+  private fusedLayers(): FusedLayer[] | null {
+    const { be, m } = this;
+    const { hidden: C, layers } = m.cfg;
+    if (!be.normMatmul || !be.qkvRope || C > 2048) return null;
+    const plain = Array.from({ length: layers }, (_, l) => PROJS.map((p) => m.plainLinear(l, p)));
+    if (plain.some((ps) => ps.some((x) => x === null))) return null;
+    if (plain.some((ps) => ps[4]!.b || ps[5]!.b)) return null; // normMatmul has no bias (gate/up never have one in Qwen2 / Llama)
+    return plain.map((ps) => {
+      const [q, k, v, o, gate, up, down] = ps as { w: Tensor; b: Tensor | null }[];
+      const parts = [q, k, v];
+      const rows = parts.map((x) => x.w.size);
+      const wqkv = be.alloc('dec.wqkv', rows[0] + rows[1] + rows[2]);
+      let off = 0;
+      for (const x of parts) (be.copy(wqkv, x.w, x.w.size, off), (off += x.w.size));
+      let bqkv: Tensor | null = null;
+      if (parts.some((x) => x.b)) {
+        const sizes = rows.map((r) => r / C);
+        bqkv = be.alloc('dec.bqkv', sizes[0] + sizes[1] + sizes[2]);
+        be.zero(bqkv);
+        off = 0;
+        parts.forEach((x, i) => (x.b && be.copy(bqkv!, x.b, sizes[i], off), (off += sizes[i])));
+      }
+      return { wqkv, bqkv, o, gate: gate.w, up: up.w, down };
+    });
   }
 
   free(): void {
-    for (const x of [...this.kc, ...this.vc, ...Object.values(this.t)]) this.be.free(x);
+    const own = (this.fused ?? []).flatMap((f) => (f.bqkv ? [f.wqkv, f.bqkv] : [f.wqkv]));
+    for (const x of [...this.kc, ...this.vc, ...Object.values(this.t), ...own]) this.be.free(x);
   }
 
   /** Run Tq new positions from pos0 for the ids in `ids` (B*Tq), leaving each row's last-position logits in t.logits. */
@@ -391,6 +442,8 @@ class Decoder {
     const w = (n: string) => m.p(n);
     const lin = (l: number, p: Proj, out: Tensor, inp: Tensor, Cin: number, OC: number) => m.linear(l, p, out, inp, N, Cin, OC);
     be.embeddingForward(t.x, ids, w('model.embed_tokens.weight'), N, C);
+    const head = w(m.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+    if (this.fused) return this.fusedStep(Tq, pos0, head);
     for (let l = 0; l < m.cfg.layers; l++) {
       const pre = `model.layers.${l}`;
       be.rmsnormForward(t.ln, t.rstd, t.x, w(`${pre}.input_layernorm.weight`), N, C, eps);
@@ -418,7 +471,29 @@ class Decoder {
       last = t.last;
     }
     be.rmsnormForward(t.lastln, t.lastrstd, last, w('model.norm.weight'), B, C, eps);
-    be.matmulForward(t.logits, t.lastln, w(m.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), null, B, C, V);
+    be.matmulForward(t.logits, t.lastln, head, null, B, C, V);
+  }
+
+  /** step() on the fused path: t.x already holds the embeddings. */
+  private fusedStep(Tq: number, pos0: number, head: Tensor): void {
+    const { be, m, B, Tmax, t } = this;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = m.cfg;
+    const N = B * Tq, QD = NH * HS;
+    const w = (n: string) => m.p(n);
+    this.fused!.forEach((f, l) => {
+      const pre = `model.layers.${l}`;
+      be.qkvRope!(t.qr, this.kc[l], this.vc[l], t.x, w(`${pre}.input_layernorm.weight`), f.wqkv, f.bqkv, B, Tq, pos0, Tmax, C, NH, NKV, HS, eps, base);
+      be.attentionDecode(t.y, t.qr, this.kc[l], this.vc[l], B, Tq, pos0, Tmax, NH, NKV, HS);
+      be.matmulForward(t.x, t.y, f.o.w, f.o.b, N, QD, C, true);
+      be.normMatmul!(t.h, t.x, w(`${pre}.post_attention_layernorm.weight`), f.gate, f.up, N, C, I, eps);
+      be.matmulForward(t.x, t.h, f.down.w, f.down.b, N, I, C, true);
+    });
+    let last = t.x;
+    if (Tq > 1) {
+      for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
+      last = t.last;
+    }
+    be.normMatmul!(t.logits, last, w('model.norm.weight'), head, null, B, C, V, eps);
   }
 
   async run(prompt: Int32Array, steps: number, opts: GenerateOptions): Promise<Generation> {

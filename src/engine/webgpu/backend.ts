@@ -5,6 +5,7 @@ import type { AdamWShared, AdamWTensor, Backend, DType, Tensor, TokenColumn } fr
 import { GpuContext, gpuTensor } from './context.ts';
 import type { GpuHandle } from './device.ts';
 import * as attn from './ops/attention.ts';
+import * as dec from './ops/decode.ts';
 import * as mm from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
 import * as opt from './ops/optimizer.ts';
@@ -147,5 +148,13 @@ export class WebGpuBackend implements Backend {
   }
   adamw(tensors: AdamWTensor[], sqnorm: Tensor, normSlots: number, p: AdamWShared): void {
     opt.adamw(this.ctx, tensors, sqnorm, normSlots, p);
+  }
+
+  normMatmul(out: Tensor, x: Tensor, lnw: Tensor, w: Tensor, w2: Tensor | null, N: number, C: number, OC: number, eps: number): void {
+    dec.normMatmul(this.ctx, out, x, lnw, w, w2, N, C, OC, eps);
+  }
+  qkvRope(q: Tensor, kcache: Tensor, vcache: Tensor, x: Tensor, lnw: Tensor, w: Tensor, bias: Tensor | null,
+    B: number, Tq: number, pos0: number, Tmax: number, C: number, NH: number, NKV: number, HS: number, eps: number, base: number): void {
+    dec.qkvRope(this.ctx, q, kcache, vcache, x, lnw, w, bias, B, Tq, pos0, Tmax, C, NH, NKV, HS, eps, base);
   }
 }

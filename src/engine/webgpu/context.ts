@@ -188,13 +188,23 @@ export class GpuContext {
   private module(shader: string): GPUShaderModule {
     let module = this.modules.get(shader);
     if (!module) {
-      const code = this.shaders[shader];
-      if (code === undefined) throw new Error(`unknown shader "${shader}"`);
+      const code = this.source(shader);
       module = this.device.createShaderModule({ label: shader, code });
       this.modules.set(shader, module);
       this.kinds.set(shader, bindingKinds(code));
     }
     return module;
+  }
+
+  /** A shader's WGSL with its `// #include name` lines replaced by those library files (one level). */
+  private source(shader: string): string {
+    const code = this.shaders[shader];
+    if (code === undefined) throw new Error(`unknown shader "${shader}"`);
+    return code.replace(/^\/\/ #include (\S+)$/gm, (_, name: string) => {
+      const lib = this.shaders[name];
+      if (lib === undefined) throw new Error(`shader "${shader}" includes unknown "${name}"`);
+      return lib;
+    });
   }
 
   /** The layout of `storage` storage bindings (kinds as the shader declares them), then a dynamic-offset uniform if `uniform`. */

@@ -33,7 +33,7 @@ const scaleOf = (HS: number) => Math.fround(1 / Math.sqrt(HS));
  * float32: inv_freq[i] = 1 / f32(base ** f32(2i/HS)). */
 const invFreqCache = new WeakMap<GpuContext, Map<string, GpuTensor>>();
 
-function invFreq(g: GpuContext, base: number, HS: number): GpuTensor {
+export function invFreq(g: GpuContext, base: number, HS: number): GpuTensor {
   let byKey = invFreqCache.get(g);
   if (!byKey) invFreqCache.set(g, (byKey = new Map()));
   const key = `${base}:${HS}`;
