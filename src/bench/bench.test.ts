@@ -79,8 +79,12 @@ describe('bench suite (smoke preset)', () => {
     expect(s.submissionsPerStep).toBeGreaterThan(0);
     expect(s.submissionsPerStep).toBeLessThanOrEqual(8);
     expect(s.rollout.dispatches).toBeGreaterThan(0);
-    // no copies per decode token: only the prefill's gather of each row's last prompt position
-    expect(s.rollout.copies).toBe(s.sequences);
+    // no copies per decode token: only the prefill's gather of each row's last prompt position, and the
+    // stacking of each layer's q/k/v weights and biases for the fused decode (6 per layer, 4 layers)
+    expect(s.rollout.copies).toBeGreaterThanOrEqual(s.sequences);
+    expect(s.rollout.copies).toBeLessThanOrEqual(s.sequences + 24);
+    expect(s.rollout.encodeUsPerToken).toBeGreaterThan(0);
+    expect(s.bindGroupsPerStep).toBe(0); // every (pipeline, buffers) pair of a step has its bind group from the first step on
     expect(s.copiesPerStep).toBe(0);
     expect(s.trainTokensPerS).toBeGreaterThan(0);
     expect(s.rollout.tokensPerS).toBeGreaterThan(0);

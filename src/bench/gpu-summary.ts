@@ -47,8 +47,9 @@ export function summarise(inp: GpuSummaryInputs) {
   const step = (r: BenchReport | null) => r?.step && {
     rolloutMs: r.step.rollout.timing.medianMs, trainMs: r.step.step.medianMs,
     totalMs: r.step.rollout.timing.medianMs + r.step.step.medianMs,
-    dispatchesPerStep: r.step.dispatchesPerStep, rolloutDispatches: r.step.rollout.dispatches,
-    encodeUsPerDispatch: r.step.encodeUsPerDispatch,
+    dispatchesPerStep: r.step.dispatchesPerStep, bindGroupsPerStep: r.step.bindGroupsPerStep ?? null, encodeUsPerStep: r.step.encodeUsPerStep ?? null,
+    decodeDispatchesPerToken: r.mergedRollout.find((m) => m.merged)?.dispatchesPerToken ?? null,
+    encodeUsPerToken: r.mergedRollout.find((m) => m.merged)?.encodeUsPerToken ?? null,
   };
   const s = (dawn ?? wgpu)?.step;
   const peer = s ? inp.peer.find((p) => p.dtype === 'float32' && p.seqs === s.sequences && p.gen_tokens === s.newTokens && p.hidden === 128) ?? null : null;
@@ -75,13 +76,15 @@ const x = (r: number | null | undefined) => (r == null ? '–' : `×${r.toFixed(
 export function formatSummary(s: GpuSummary): string {
   const L: string[] = [`GPU: ${s.gpu ?? '?'}`, `Dawn: ${s.runtimes.dawn ?? 'not run'}; wgpu: ${s.runtimes.wgpu ?? 'not run'}; cuBLAS: ${s.cublasDevice ?? 'not run'}`, ''];
   L.push(`RL step (${s.step.shape ?? '?'}), ms; ratio = peer time / ours (> 1: ours faster)`, '');
-  L.push('| runtime | rollout | train step | total | dispatches/step | rollout dispatches | CPU µs/dispatch | peer/ours rollout | train | total |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  L.push('| runtime | rollout | train step | total | peer/ours rollout | train | total | dispatches/token | encode µs/token | dispatches/update | encode µs/update | bind groups made/update |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const rt of ['dawn', 'wgpu'] as const) {
     const o = s.step.ours[rt], v = s.step.peerOverOurs[rt];
-    if (o) L.push(`| ${rt} | ${f(o.rolloutMs)} | ${f(o.trainMs)} | ${f(o.totalMs)} | ${o.dispatchesPerStep} | ${o.rolloutDispatches} | ${f(o.encodeUsPerDispatch)} | ${x(v?.rollout)} | ${x(v?.train)} | ${x(v?.step)} |`);
+    if (o) L.push(`| ${rt} | ${f(o.rolloutMs)} | ${f(o.trainMs)} | ${f(o.totalMs)} | ${x(v?.rollout)} | ${x(v?.train)} | ${x(v?.step)} | ` +
+      `${o.decodeDispatchesPerToken ?? '–'} | ${f(o.encodeUsPerToken, 0)} | ${o.dispatchesPerStep} | ${f(o.encodeUsPerStep, 0)} | ${o.bindGroupsPerStep ?? '–'} |`);
   }
   const p = s.step.peer;
-  L.push(p ? `| peer (PyTorch + PEFT, eager) | ${f(p.rollout_s * 1e3)} | ${f(p.train_s * 1e3)} | ${f(p.step_s * 1e3)} | | | | | | |` : '| peer | not run | | | | | | | | |', '');
+  L.push(p ? `| peer (PyTorch + PEFT, eager) | ${f(p.rollout_s * 1e3)} | ${f(p.train_s * 1e3)} | ${f(p.step_s * 1e3)} | | | | | | | | |` : '| peer | not run | | | | | | | | | | |', '');
   L.push('Matmul out = x·Wᵀ, GFLOP/s (fp32)', '', '| shape | M×K×N | ours Dawn | ours wgpu | tfjs (Dawn) | cuBLAS | ours/tfjs | ours/cuBLAS | wgpu/Dawn |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const m of s.matmul) L.push(`| ${m.label} | ${m.M}×${m.K}×${m.N} | ${f(m.dawn, 0)} | ${f(m.wgpu, 0)} | ${f(m.tfjs, 0)} | ${f(m.cublas, 0)} | ${x(m.oursOverTfjs)} | ${x(m.oursOverCublas)} | ${x(m.wgpuOverDawn)} |`);
   L.push('', `HF parity: ${Object.entries(s.parity).map(([k, v]) => `${k} ${v ?? 'not run'}`).join('; ')}`);

@@ -17,16 +17,19 @@ export async function mergedRolloutRows(env: BenchEnv, rig?: Rig): Promise<Merge
   const rows: MergedRolloutRow[] = [];
   for (const merged of [false, true]) {
     const sampling = (fn: () => Promise<unknown>) => (merged ? r.peft.withMerged(fn) : fn());
-    const dispatches = async (steps: number) => {
-      let n = 0;
+    const counts = async (steps: number) => {
+      let n = 0, enc = 0, bg = 0;
       await sampling(async () => {
-        const d0 = ctx.dispatches;
+        const [d0, e0, b0] = [ctx.dispatches, ctx.encodeMs, ctx.bindGroupsCreated];
         await generate(steps);
-        n = ctx.dispatches - d0;
+        [n, enc, bg] = [ctx.dispatches - d0, ctx.encodeMs - e0, ctx.bindGroupsCreated - b0];
       });
-      return n;
+      return { n, enc, bg };
     };
-    const dispatchesPerToken = ((await dispatches(s.newTokens)) - (await dispatches(half))) / (s.newTokens - half);
+    const [long, short] = [await counts(s.newTokens), await counts(half)];
+    const perToken = (a: number, b: number) => (a - b) / (s.newTokens - half);
+    const dispatchesPerToken = perToken(long.n, short.n);
+    const encodeUsPerToken = 1000 * perToken(long.enc, short.enc), bindGroupsPerToken = perToken(long.bg, short.bg);
     const rollout = await timeWall(async () => void await sampling(() => generate(s.newTokens)), cfg.wall);
     let mergeDispatches = 0, merge: Timing | null = null;
     if (merged) {
@@ -37,10 +40,11 @@ export async function mergedRolloutRows(env: BenchEnv, rig?: Rig): Promise<Merge
     }
     const row: MergedRolloutRow = {
       gpu: env.gpuName, method: r.method, rank: r.method === 'full' ? null : s.rank, merged, sequences: B, promptLen: P,
-      newTokens: s.newTokens, dispatchesPerToken, rollout, merge, mergeDispatches,
+      newTokens: s.newTokens, dispatchesPerToken, encodeUsPerToken, bindGroupsPerToken, rollout, merge, mergeDispatches,
     };
     rows.push(row);
-    log(`  rollout ${merged ? 'merged  ' : 'adapters'} ${B}×${s.newTokens}: ${dispatchesPerToken} dispatches per token, ` +
+    log(`  rollout ${merged ? 'merged  ' : 'adapters'} ${B}×${s.newTokens}: ${dispatchesPerToken} dispatches per token ` +
+      `(${encodeUsPerToken.toFixed(0)} µs of CPU encoding, ${bindGroupsPerToken} bind groups made), ` +
       `${rollout.medianMs.toFixed(1)} ms` + (merge ? ` (the merge alone: ${merge.medianMs.toFixed(1)} ms, ${mergeDispatches} dispatches)` : ''));
   }
   return rows;

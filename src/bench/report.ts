@@ -113,12 +113,20 @@ export interface StepResult {
    * round trip (submit → onSubmittedWorkDone) — the floor under every dispatch and every readback. */
   overhead: { encodeUs: Timing; roundTripMs: Timing };
   submissionsPerStep: number;
+  /** Bind groups created during the (last timed) step: 0 once every (pipeline, buffers) pair has one. */
+  bindGroupsPerStep: number;
+  /** CPU µs spent inside dispatch encoding during the step (GpuContext.encodeMs). */
+  encodeUsPerStep: number;
   trainTokensPerS: number;
+  /** The rollout as the trainer samples (adapters merged into the weights). */
   rollout: {
     timing: Timing;
     dispatches: number;
     copies: number;
     submissions: number;
+    bindGroups: number;
+    /** CPU µs of dispatch encoding per decode step (one token for every row). */
+    encodeUsPerToken: number;
     /** Generated tokens per second (sequences × newTokens / time). */
     tokensPerS: number;
   };
@@ -170,6 +178,9 @@ export interface MergedRolloutRow {
   promptLen: number;
   newTokens: number;
   dispatchesPerToken: number;
+  /** CPU µs of dispatch encoding per decode token, and bind groups created per token (0: all reused), from the same two lengths. */
+  encodeUsPerToken: number;
+  bindGroupsPerToken: number;
   /** The whole rollout (generate), with the merge and its undoing when merged. */
   rollout: Timing;
   /** The merge and its undoing alone (merged rows; null otherwise), and its dispatches. */

@@ -47,21 +47,23 @@ export function reportTables(r: BenchReport): Table[] {
   const s = r.step;
   if (s) {
     const rows: string[][] = [
-      ['rollout (generate)', ms(s.rollout.timing.medianMs), '', `${s.sequences}×${s.newTokens} tokens`, String(s.rollout.dispatches), String(s.rollout.copies),
-        String(s.rollout.submissions), `${f(s.rollout.tokensPerS, 0)} tok/s`],
+      ['rollout (generate, adapters merged)', ms(s.rollout.timing.medianMs), '', `${s.sequences}×${s.newTokens} tokens`, String(s.rollout.dispatches), String(s.rollout.copies),
+        String(s.rollout.submissions), String(s.rollout.bindGroups), f(s.rollout.encodeUsPerToken * s.newTokens, 0), `${f(s.rollout.tokensPerS, 0)} tok/s`],
       ['train step (as the trainer runs it)', ms(s.step.medianMs), '', `${s.sequences}×${s.seqLen} tokens`, String(s.dispatchesPerStep), String(s.copiesPerStep),
-        String(s.submissionsPerStep), `${f(s.trainTokensPerS, 0)} tok/s`],
-      ['  forward + read log-probs', ms(s.phases.forward.medianMs), ms(s.phases.forwardEncode.medianMs), '', '', '', '', ''],
-      ['  policy loss (CPU)', ms(s.phases.loss.medianMs), '', '', '', '', '', ''],
-      ['  backward', ms(s.phases.backward.medianMs), ms(s.phases.backwardEncode.medianMs), '', '', '', '', ''],
-      ['  AdamW + read grad norm', ms(s.phases.optimizer.medianMs), ms(s.phases.optimizerEncode.medianMs), '', '', '', '', ''],
+        String(s.submissionsPerStep), String(s.bindGroupsPerStep), f(s.encodeUsPerStep, 0), `${f(s.trainTokensPerS, 0)} tok/s`],
+      ['  forward + read log-probs', ms(s.phases.forward.medianMs), ms(s.phases.forwardEncode.medianMs), '', '', '', '', '', '', ''],
+      ['  policy loss (CPU)', ms(s.phases.loss.medianMs), '', '', '', '', '', '', '', ''],
+      ['  backward', ms(s.phases.backward.medianMs), ms(s.phases.backwardEncode.medianMs), '', '', '', '', '', '', ''],
+      ['  AdamW + read grad norm', ms(s.phases.optimizer.medianMs), ms(s.phases.optimizerEncode.medianMs), '', '', '', '', '', '', ''],
     ];
     tables.push({
       title: `3. RL step: ${s.model} model (${(s.params / 1e6).toFixed(2)} M params), ${s.method}${s.rank ? ` r${s.rank}` : ''} ` +
         `(${s.trainableParams} trainable), ${s.prompts} prompts × ${s.group} group × ${s.newTokens} new tokens after ${s.promptLen} (${where})`,
-      columns: ['phase', 'ms', 'CPU encode ms', 'work', 'dispatches', 'copies', 'submissions', 'throughput'],
+      columns: ['phase', 'ms', 'CPU encode ms', 'work', 'dispatches', 'copies', 'submissions', 'bind groups made', 'dispatch encode µs', 'throughput'],
       rows,
       notes: [
+        `per decode token (all ${s.sequences} rows): ${f(s.rollout.dispatches / s.newTokens, 1)} dispatches (the prefill and the merge included; ` +
+          `exact per-token counts in 4b), ${f(s.rollout.encodeUsPerToken, 0)} µs of CPU in dispatch encoding. Bind groups made: new ones in the last timed run (0 = all reused).`,
         'phases: the same step with a sync after each phase; CPU encode = the synchronous call alone (the rest is waiting for the GPU).',
         `CPU time in the step's synchronous calls per dispatch: ${f(s.encodeUsPerDispatch, 1)} µs (encoding, plus the submits that uploads trigger); ` +
           `one trivial dispatch: ${f(s.overhead.encodeUs.medianMs, 1)} µs to encode; one submission round trip: ${f(s.overhead.roundTripMs.medianMs)} ms.`,
@@ -123,8 +125,8 @@ export function mergedRolloutTable(rows: MergedRolloutRow[], where: string): Tab
   return {
     title: `4b. rollout with the adapters merged into the weights: ${first.method}${first.rank ? ` r${first.rank}` : ''}, ` +
       `${first.sequences} sequences × ${first.newTokens} new tokens after ${first.promptLen} (${where})`,
-    columns: ['sampling', 'dispatches/token', 'rollout ms', 'ms/token', 'merge ms', 'merge dispatches'],
-    rows: rows.map((x) => [x.merged ? 'merged (withMerged)' : 'adapters', String(x.dispatchesPerToken), ms(x.rollout),
+    columns: ['sampling', 'dispatches/token', 'encode µs/token', 'bind groups/token', 'rollout ms', 'ms/token', 'merge ms', 'merge dispatches'],
+    rows: rows.map((x) => [x.merged ? 'merged (withMerged)' : 'adapters', String(x.dispatchesPerToken), f(x.encodeUsPerToken, 0), String(x.bindGroupsPerToken), ms(x.rollout),
       (x.rollout.medianMs / x.newTokens).toFixed(2), ms(x.merge), x.merged ? String(x.mergeDispatches) : '–']),
     notes: ['dispatches/token: exact, from two rollout lengths. rollout ms includes the merge (once per RL step); merge ms is the merge and its undoing alone.'],
   };

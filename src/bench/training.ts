@@ -134,19 +134,25 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
   const overhead = await dispatchOverhead(env);
   log(`  fixed costs: ${overhead.encodeUs.medianMs.toFixed(1)} µs CPU to encode a dispatch, ` +
     `${overhead.roundTripMs.medianMs.toFixed(2)} ms per submission round trip`);
-  // Rollout: prompts × group rows sampled at temperature 1 for newTokens steps (no early stop).
+  // Rollout as the trainer samples: adapters merged into the weights, prompts × group rows at
+  // temperature 1 for newTokens steps (no early stop).
   const last: { gen?: Generation } = {};
   let seed = 1;
-  const counts = () => ({ dispatches: ctx.dispatches, copies: ctx.copies, submissions: ctx.submissions });
+  const counts = () => ({ dispatches: ctx.dispatches, copies: ctx.copies, submissions: ctx.submissions, bindGroups: ctx.bindGroupsCreated, encodeMs: ctx.encodeMs });
+  const delta = (a: ReturnType<typeof counts>, b: ReturnType<typeof counts>) => ({
+    dispatches: b.dispatches - a.dispatches, copies: b.copies - a.copies, submissions: b.submissions - a.submissions,
+    bindGroups: b.bindGroups - a.bindGroups, encodeMs: b.encodeMs - a.encodeMs,
+  });
   let c0 = counts(), c1 = c0;
   const rollout = await timeWall(async () => {
     c0 = counts();
-    last.gen = await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: seed++ });
+    last.gen = await rig.peft.withMerged(() => rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: seed++ }));
     c1 = counts();
   }, cfg.wall);
-  const rolloutCounts = { dispatches: c1.dispatches - c0.dispatches, copies: c1.copies - c0.copies, submissions: c1.submissions - c0.submissions };
-  log(`  rollout ${s.prompts}×${s.group}×${s.newTokens}: ${rollout.medianMs.toFixed(1)} ms, ` +
-    `${rolloutCounts.dispatches} dispatches, ${rolloutCounts.copies} copies, ${rolloutCounts.submissions} submissions`);
+  const rolloutCounts = delta(c0, c1);
+  log(`  rollout ${s.prompts}×${s.group}×${s.newTokens} (adapters merged): ${rollout.medianMs.toFixed(1)} ms, ` +
+    `${rolloutCounts.dispatches} dispatches, ${rolloutCounts.copies} copies, ${rolloutCounts.submissions} submissions, ` +
+    `${rolloutCounts.bindGroups} bind groups created, ${((1000 * rolloutCounts.encodeMs) / s.newTokens).toFixed(0)} µs of CPU encoding per token`);
 
   const gen = last.gen;
   if (!gen) throw new Error('the rollout did not run');
@@ -157,7 +163,7 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     await trainStep(rig, batch, false);
     c1 = counts();
   }, cfg.wall);
-  const stepCounts = { dispatches: c1.dispatches - c0.dispatches, copies: c1.copies - c0.copies, submissions: c1.submissions - c0.submissions };
+  const stepCounts = delta(c0, c1);
   // The same step, synced between phases; the encode times are the synchronous calls alone.
   const runs: Record<keyof StepResult['phases'], number[]> = {
     forward: [], forwardEncode: [], loss: [], backward: [], backwardEncode: [], optimizer: [], optimizerEncode: [],
@@ -177,7 +183,8 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
   const { forward, loss, backward, optimizer } = phases;
   log(`  train step ${B}×${batch.T}: ${step.medianMs.toFixed(1)} ms (forward ${forward.medianMs.toFixed(1)}, loss ${loss.medianMs.toFixed(1)}, ` +
     `backward ${backward.medianMs.toFixed(1)}, optimizer ${optimizer.medianMs.toFixed(1)}), ` +
-    `${stepCounts.dispatches} dispatches, ${stepCounts.copies} copies, ${stepCounts.submissions} submissions`);
+    `${stepCounts.dispatches} dispatches, ${stepCounts.copies} copies, ${stepCounts.submissions} submissions, ` +
+    `${stepCounts.bindGroups} bind groups created, ${(1000 * stepCounts.encodeMs).toFixed(0)} µs of CPU encoding`);
   // Op-by-op GPU profiles of one step and one rollout (not part of the timings above).
   let stepProfile: OpProfile[] = [], rolloutProfile: OpProfile[] = [];
   await be.sync();
@@ -185,7 +192,7 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     await trainStep(rig, batch, false);
     stepProfile = await profiler.stop();
     profiler.start();
-    await rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 99 });
+    await rig.peft.withMerged(() => rig.model.generate(prompts, B, s.newTokens, { temperature: 1, topP: 1, seed: 99 }));
     rolloutProfile = await profiler.stop();
     profiler.dispose();
   } else log('  (no timestamp-query on this device: no per-op profile)');
@@ -197,11 +204,16 @@ export async function stepSection(env: BenchEnv, rigOut?: { rig?: Rig }): Promis
     prompts: s.prompts, group: s.group, promptLen: P, newTokens: s.newTokens, sequences: B, seqLen: batch.T,
     step, phases, profile: { step: stepProfile, rollout: rolloutProfile },
     dispatchesPerStep: stepCounts.dispatches, copiesPerStep: stepCounts.copies, submissionsPerStep: stepCounts.submissions,
+    bindGroupsPerStep: stepCounts.bindGroups, encodeUsPerStep: 1000 * stepCounts.encodeMs,
     overhead,
     encodeUsPerDispatch: (1000 * (phases.forwardEncode.medianMs + phases.backwardEncode.medianMs + phases.optimizerEncode.medianMs)) /
       Math.max(1, stepCounts.dispatches),
     trainTokensPerS: (B * batch.T) / (step.medianMs / 1000),
-    rollout: { timing: rollout, ...rolloutCounts, tokensPerS: (B * s.newTokens) / (rollout.medianMs / 1000) },
+    rollout: {
+      timing: rollout, dispatches: rolloutCounts.dispatches, copies: rolloutCounts.copies, submissions: rolloutCounts.submissions,
+      bindGroups: rolloutCounts.bindGroups, encodeUsPerToken: (1000 * rolloutCounts.encodeMs) / s.newTokens,
+      tokensPerS: (B * s.newTokens) / (rollout.medianMs / 1000),
+    },
   };
 }
 
