@@ -19,6 +19,8 @@ struct Params { N: u32, C: u32, OC: u32, eps: f32 }
 var<workgroup> red: array<f32, 256>;
 var<workgroup> ln: array<f32, 2048>;
 
+// #include core/norm_prologue
+
 fn dot_w(o: u32, C: u32) -> f32 {
   var s4 = vec4f(0.0);
   var k = 0u;
@@ -47,21 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.N) { return; }
   let C = P.C;
-  let o = row * C;
-  var s = 0.0;
-  for (var c = t; c < C; c += 256u) {
-    let v = x[o + c];
-    s += v * v;
-  }
-  red[t] = s;
-  workgroupBarrier();
-  for (var k = 128u; k > 0u; k >>= 1u) {
-    if (t < k) { red[t] += red[t + k]; }
-    workgroupBarrier();
-  }
-  let r = 1.0 / sqrt(red[0] / f32(C) + P.eps);
-  for (var c = t; c < C; c += 256u) { ln[c] = x[o + c] * r * lnw[c]; }
-  workgroupBarrier();
+  norm_prologue(row * C, C, P.eps, t);
   for (var j = t; j < P.OC; j += 256u) {
     let g = dot_w(j * C, C);
     if (GATED) {

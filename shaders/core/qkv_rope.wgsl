@@ -24,6 +24,8 @@ struct Params { N: u32, Tq: u32, pos0: u32, Tmax: u32, C: u32, NH: u32, NKV: u32
 var<workgroup> red: array<f32, 256>;
 var<workgroup> ln: array<f32, 2048>;
 
+// #include core/norm_prologue
+
 // #include core/sincos
 
 fn dot_row(r: u32, C: u32) -> f32 {
@@ -45,21 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.N) { return; }
   let C = P.C;
-  let o = row * C;
-  var s = 0.0;
-  for (var c = t; c < C; c += 256u) {
-    let v = x[o + c];
-    s += v * v;
-  }
-  red[t] = s;
-  workgroupBarrier();
-  for (var k = 128u; k > 0u; k >>= 1u) {
-    if (t < k) { red[t] += red[t + k]; }
-    workgroupBarrier();
-  }
-  let r = 1.0 / sqrt(red[0] / f32(C) + P.eps);
-  for (var c = t; c < C; c += 256u) { ln[c] = x[o + c] * r * lnw[c]; }
-  workgroupBarrier();
+  norm_prologue(row * C, C, P.eps, t);
 
   let half = P.half;
   let HS = 2u * half;
