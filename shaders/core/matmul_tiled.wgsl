@@ -17,12 +17,21 @@
 //
 // Bindings: entry `main` has no bias (Params at binding 3); entry `main_bias` binds bias at 3 and
 // Params at 4. Binding 3 is declared twice, but no entry point uses both declarations.
+//
+// Entry `main_lr` (a linear layer and its low-rank adapter in one pass, no split-K): adds
+// scale2 · A2 (M,R) · B2 (R,N) to the product, after the bias, summed over q ascending in one
+// accumulator per output (the order the tiled kernel itself would use for K = R):
+//   out (=|+=) (scale·A·B + bias) + scale2·A2·B2,  A2[m,q] = a2[m·R + q],
+//   B2[q,n] = b2[n·R + q] if B2_KCONTIG (LoRA's B (N,R) in a forward) else b2[q·N + n] (A (R,N) in dinp).
+// Binds bias at 3 (read only if HAS_BIAS), a2 at 4, b2 at 5, ParamsLR at 6.
 
 override A_KCONTIG: bool = true;  // A[m,k] at m·lda + k (true) or k·lda + m (false)
 override B_KCONTIG: bool = true;  // B[k,n] at n·ldb + k (true) or k·ldb + n (false)
 override ACCUMULATE: bool = false;
 override TM: u32 = 16u;           // 4, 8, 16, 32 or 64
 override BK: u32 = 16u;           // 16 when TM = 16, else 8 (workgroup memory bound)
+override B2_KCONTIG: bool = true;  // main_lr only
+override HAS_BIAS: bool = false;   // main_lr only
 
 struct Params {
   M: u32,
@@ -40,6 +49,21 @@ struct Params {
 @group(0) @binding(3) var<uniform> P: Params;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<uniform> PB: Params;
+
+struct ParamsLR {
+  M: u32,
+  N: u32,
+  K: u32,
+  lda: u32,
+  ldb: u32,
+  kchunk: u32,
+  scale: f32,
+  R: u32,
+  scale2: f32,
+}
+@group(0) @binding(4) var<storage, read> a2: array<f32>;
+@group(0) @binding(5) var<storage, read> b2: array<f32>;
+@group(0) @binding(6) var<uniform> PL: ParamsLR;
 
 // Staged K-tile: A part [k][m/4] at k·(TM+1) + m/4, then B part [k][n/4] at BOFF + k·(TN+1) + n/4.
 var<workgroup> S: array<vec4f, 560>;
@@ -212,4 +236,44 @@ fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   let n = firstCol(wid, t);
   let add = vec4f(biasAt(p, n), biasAt(p, n + 1u), biasAt(p, n + 2u), biasAt(p, n + 3u));
   store(p, wid, t, acc, add);
+}
+
+fn ldA2(p: Params, m: u32, q: u32) -> f32 {
+  var v = 0.0;
+  if (m < p.M) { v = a2[m * PL.R + q]; }
+  return v;
+}
+
+fn ldB2(p: Params, n: u32, q: u32) -> f32 {
+  var v = 0.0;
+  if (n < p.N) {
+    if (B2_KCONTIG) { v = b2[n * PL.R + q]; } else { v = b2[q * p.N + n]; }
+  }
+  return v;
+}
+
+@compute @workgroup_size(256)
+fn main_lr(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let p = Params(PL.M, PL.N, PL.K, PL.lda, PL.ldb, PL.kchunk, PL.scale);
+  let acc = tile(p, wid, t);
+  let row = wid.y * 4u * TM + (t / tn()) * 4u;
+  let col = firstCol(wid, t);
+  var add = vec4f(0.0);
+  if (HAS_BIAS) { add = vec4f(biasAt(p, col), biasAt(p, col + 1u), biasAt(p, col + 2u), biasAt(p, col + 3u)); }
+  var l0 = vec4f(0.0);
+  var l1 = vec4f(0.0);
+  var l2 = vec4f(0.0);
+  var l3 = vec4f(0.0);
+  for (var q = 0u; q < PL.R; q++) {
+    let bv = vec4f(ldB2(p, col, q), ldB2(p, col + 1u, q), ldB2(p, col + 2u, q), ldB2(p, col + 3u, q));
+    l0 += ldA2(p, row, q) * bv;
+    l1 += ldA2(p, row + 1u, q) * bv;
+    l2 += ldA2(p, row + 2u, q) * bv;
+    l3 += ldA2(p, row + 3u, q) * bv;
+  }
+  let s2 = PL.scale2;
+  putRow(p, 0u, row, col, (acc.r0 * p.scale + add) + l0 * s2);
+  putRow(p, 0u, row + 1u, col, (acc.r1 * p.scale + add) + l1 * s2);
+  putRow(p, 0u, row + 2u, col, (acc.r2 * p.scale + add) + l2 * s2);
+  putRow(p, 0u, row + 3u, col, (acc.r3 * p.scale + add) + l3 * s2);
 }

@@ -154,6 +154,15 @@ export interface Backend {
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
     seed: number, offset: number, stride: number, column: TokenColumn): void;
 
+  // --- low-rank fusion (optional: a backend without them runs two matmuls) -----------------------
+  /** out (N,OC) = (or += when accumulate) inp·wᵀ + bias + scale2 · xa (N,R) · bᵀ, b (OC,R): a linear layer and
+   * its adapter's up-projection in one pass (matmulForward, then matmulForward(out, xa, b, …, true, scale2)). */
+  linearLowRank?(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, xa: Tensor, b: Tensor,
+    N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void;
+  /** dinp (N,C) = (or += when accumulate) dout·w + scale2 · dxa (N,R) · a, a (R,C) (matmulBackwardInput twice). */
+  linearLowRankBackwardInput?(dinp: Tensor, dout: Tensor, w: Tensor, dxa: Tensor, a: Tensor,
+    N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void;
+
   // --- decode fusion (optional: a backend without them runs the separate ops above) ----------------
   /** out (N,OC) = rmsnorm(x)·wᵀ with rmsnorm(x) = x · rstd · lnw as rmsnormForward; or, when w2 is given,
    * silu(rmsnorm(x)·wᵀ) ⊙ (rmsnorm(x)·w2ᵀ) (a SwiGLU MLP's gate and up projections). No bias. */

@@ -6,6 +6,7 @@
 //   forward   out = x·Wᵀ + b;  xa = x̃·Aᵀ (kept for backward);  out += s·xa·Bᵀ
 //   backward  dB += s·doutᵀ·xa;  dxa = s·dout·B;  dA += dxaᵀ·x̃ (not for LoRA-FA);
 //             dinp = dout·W (= or += per accumulate);  dinp += dropout(dxa·A)
+//             (a backend with the low-rank fusion runs W and B·A as one pass: forward, and dinp without dropout)
 // x̃ = dropout(x) with a fresh seed per forward call while training (inverted dropout, the same
 // mask recomputed in backward from the seed); x̃ = x when dropout is 0 or in eval mode.
 import type { Tensor } from '../engine/backend.ts';
@@ -50,9 +51,10 @@ class LoraAdapter implements LinearAdapter {
 
   forward(out: Tensor, inp: Tensor, N: number): void {
     const { be } = this.rt, { inF, outF } = this.s.site, { r, scale, A, B, W, bias } = this.s;
-    be.matmulForward(out, inp, W, bias, N, inF, outF);
     const slot = this.acts.take(inp, N, this.rt.forwardSeed(this.s.index)), xa = slot.bufs[0];
     be.matmulForward(xa, this.rt.drop(inp, N * inF, slot.seed), A.tensor, null, N, inF, r);
+    if (be.linearLowRank) return be.linearLowRank(out, inp, W, bias, xa, B.tensor, N, inF, outF, r, scale, false);
+    be.matmulForward(out, inp, W, bias, N, inF, outF);
     be.matmulForward(out, xa, B.tensor, null, N, r, outF, true, scale);
   }
 
@@ -66,6 +68,8 @@ class LoraAdapter implements LinearAdapter {
     const dxa = rt.scratch('dxa', N * r);
     be.matmulBackwardInput(dxa, dout, B.tensor, N, r, outF, false, scale);
     if (this.s.trainA) be.matmulBackwardWeight(A.grad, dxa, x, N, inF, r);
+    // Without dropout the base and adapter input gradients are one pass; with it the adapter's goes through the mask.
+    if (seed < 0 && be.linearLowRankBackwardInput) return be.linearLowRankBackwardInput(dinp, dout, W, dxa, A.tensor, N, inF, outF, r, 1, accumulate);
     be.matmulBackwardInput(dinp, dout, W, N, inF, outF, accumulate);
     rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, dxa, A.tensor, N, inF, r, acc));
   }

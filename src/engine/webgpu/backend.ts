@@ -157,4 +157,12 @@ export class WebGpuBackend implements Backend {
     B: number, Tq: number, pos0: number, Tmax: number, C: number, NH: number, NKV: number, HS: number, eps: number, base: number): void {
     dec.qkvRope(this.ctx, q, kcache, vcache, x, lnw, w, bias, B, Tq, pos0, Tmax, C, NH, NKV, HS, eps, base);
   }
+  linearLowRank(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, xa: Tensor, b: Tensor,
+    N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
+    mm.linearLowRank(this.ctx, out, inp, w, bias, xa, b, N, C, OC, R, scale2, accumulate);
+  }
+  linearLowRankBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, dxa: Tensor, a: Tensor,
+    N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
+    mm.linearLowRankBackwardInput(this.ctx, dinp, dout, w, dxa, a, N, C, OC, R, scale2, accumulate);
+  }
 }

@@ -227,3 +227,52 @@ describe('LoRA chain on the default paths', () => {
     });
   }
 });
+
+describe('low-rank fusion (linearLowRank, linearLowRankBackwardInput)', () => {
+  // Against the two reference matmuls they replace, = and += (outputs pre-filled), with and without
+  // bias, ranks 1, 3 and 16, through the tiled kernel's shapes and the two-GEMM fallback.
+  const put = (gpu: WebGpuBackend, x: Float32Array): Tensor => {
+    const t = gpu.alloc('t', x.length);
+    gpu.upload(t, x);
+    return t;
+  };
+  const cases: [N: number, C: number, OC: number, R: number][] = [[37, 20, 19, 3], [67, 33, 129, 16], [200, 20, 70, 1], [3, 9, 5, 2]];
+  for (const [path, opts] of Object.entries({ default: {}, 'tiled 256×16': { forceTM: 64 }, 'tiled 16×256': { forceTM: 4 } })) {
+    for (const [N, C, OC, R] of cases) {
+      for (const accumulate of [false, true]) {
+        it(`${path}: N=${N} C=${C} OC=${OC} R=${R}${accumulate ? ' +=' : ''}`, async () => {
+          Object.assign(tuning, opts);
+          const gpu = await testGpu();
+          const s2 = 1.7;
+          const x = data(N * C), w = data(OC * C), bias = data(OC), xa = data(N * R), b = data(OC * R), out0 = data(N * OC);
+          const out = put(gpu, out0);
+          gpu.linearLowRank(out, put(gpu, x), put(gpu, w), put(gpu, bias), put(gpu, xa), put(gpu, b), N, C, OC, R, s2, accumulate);
+          const want = f64(out0);
+          ref.matmulForward(want, f64(x), f64(w), f64(bias), N, C, OC, accumulate);
+          ref.matmulForward(want, f64(xa), f64(b), null, N, R, OC, true, s2);
+          expect(relErr(await gpu.read(out), want)).toBeLessThan(TOL);
+
+          const dout = data(N * OC), dxa = data(N * R), a = data(R * C), dinp0 = data(N * C);
+          const dinp = put(gpu, dinp0);
+          gpu.linearLowRankBackwardInput(dinp, put(gpu, dout), put(gpu, w), put(gpu, dxa), put(gpu, a), N, C, OC, R, s2, accumulate);
+          const wantD = f64(dinp0);
+          ref.matmulBackwardInput(wantD, f64(dout), f64(w), N, C, OC, accumulate);
+          ref.matmulBackwardInput(wantD, f64(dxa), f64(a), N, C, R, true, s2);
+          expect(relErr(await gpu.read(dinp), wantD)).toBeLessThan(TOL);
+        });
+      }
+    }
+  }
+
+  it('without bias equals the bias-free pair of matmuls', async () => {
+    const gpu = await testGpu();
+    const [N, C, OC, R] = [20, 12, 40, 4];
+    const x = data(N * C), w = data(OC * C), xa = data(N * R), b = data(OC * R);
+    const out = put(gpu, new Float32Array(N * OC));
+    gpu.linearLowRank(out, put(gpu, x), put(gpu, w), null, put(gpu, xa), put(gpu, b), N, C, OC, R, 0.5, false);
+    const want = new Float64Array(N * OC);
+    ref.matmulForward(want, f64(x), f64(w), null, N, C, OC);
+    ref.matmulForward(want, f64(xa), f64(b), null, N, R, OC, true, 0.5);
+    expect(relErr(await gpu.read(out), want)).toBeLessThan(TOL);
+  });
+});

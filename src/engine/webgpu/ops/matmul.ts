@@ -110,6 +110,23 @@ function gemm(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, bias: Tensor | n
   g.dispatch(shader, tensors, params, [x, y, splits], { entry: bias ? 'main_bias' : 'main', constants });
 }
 
+/** The GEMM plus a low-rank term in one dispatch (matmul_tiled.wgsl `main_lr`): out (=|+=) scale·A·B + bias
+ * + scale2·A2 (M,R)·B2 (R,N). Shapes the tiled kernel does not take (a dimension ≤ smallDim) run as two GEMMs. */
+function gemmLowRank(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, bias: Tensor | null, s: Gemm, accumulate: boolean,
+  a2: Tensor, b2: Tensor, R: number, b2K: boolean, scale2: number): void {
+  if (s.M === 0 || s.N === 0) return;
+  if (isSmall(s) || R === 0) {
+    gemm(g, out, a, b, bias, s, accumulate);
+    gemm(g, out, a2, b2, null, { M: s.M, N: s.N, K: R, scale: scale2, lda: R, aK: true, ldb: b2K ? R : s.N, bK: b2K }, true);
+    return;
+  }
+  const { shader, constants, x, y } = plan(g, s, accumulate);
+  constants.B2_KCONTIG = b2K ? 1 : 0;
+  constants.HAS_BIAS = bias ? 1 : 0;
+  const params = [U(s.M), U(s.N), U(s.K), U(s.lda), U(s.ldb), U(s.K), F(s.scale), U(R), F(scale2)];
+  g.dispatch(shader, [out, a, b, bias ?? b, a2, b2], params, [x, y, 1], { entry: 'main_lr', constants });
+}
+
 /** How to split a reduction of K rows whose every split costs `perSplit` workgroups and writes
  * `outputs` partial sums: S splits of `chunk` rows (chunk a multiple of 16, the tile's K step). */
 function splitPlan(g: GpuContext, K: number, perSplit: number, outputs: number): { S: number; chunk: number } {
@@ -165,6 +182,24 @@ export function matmulForward(g: GpuContext, out: Tensor, inp: Tensor, w: Tensor
   checkSizes('matmulForward', [[out, N * OC], [inp, N * C], [w, OC * C], ...(bias ? [[bias, OC] as [Tensor, number]] : [])]);
   checkScale('matmulForward', scale);
   gemm(g, out, inp, w, bias, { M: N, N: OC, K: C, scale, lda: C, aK: true, ldb: C, bK: true }, accumulate);
+}
+
+/** out (N,OC) = (or += when accumulate) inp · wᵀ + bias + scale2 · xa (N,R) · bᵀ (b (OC,R)): a linear layer and its
+ * low-rank adapter's up-projection in one pass. */
+export function linearLowRank(g: GpuContext, out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, xa: Tensor, b: Tensor,
+  N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
+  checkSizes('linearLowRank', [[out, N * OC], [inp, N * C], [w, OC * C], [xa, N * R], [b, OC * R], ...(bias ? [[bias, OC] as [Tensor, number]] : [])]);
+  checkScale('linearLowRank', scale2);
+  gemmLowRank(g, out, inp, w, bias, { M: N, N: OC, K: C, scale: 1, lda: C, aK: true, ldb: C, bK: true }, accumulate, xa, b, R, true, scale2);
+}
+
+/** dinp (N,C) = (or += when accumulate) dout (N,OC) · w + scale2 · dxa (N,R) · a (a (R,C)): the input gradient of a
+ * linear layer and of its low-rank adapter's down-projection in one pass. */
+export function linearLowRankBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, w: Tensor, dxa: Tensor, a: Tensor,
+  N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
+  checkSizes('linearLowRankBackwardInput', [[dinp, N * C], [dout, N * OC], [w, OC * C], [dxa, N * R], [a, R * C]]);
+  checkScale('linearLowRankBackwardInput', scale2);
+  gemmLowRank(g, dinp, dout, w, null, { M: N, N: C, K: OC, scale: 1, lda: OC, aK: true, ldb: C, bK: false }, accumulate, dxa, a, R, false, scale2);
 }
 
 /** dinp (N,C) = (or += when accumulate) scale · dout (N,OC) · w (OC,C). */
