@@ -149,10 +149,7 @@ const scratches = new WeakMap<GpuContext, GpuTensor>();
 function scratch(g: GpuContext, size: number): GpuTensor {
   let t = scratches.get(g);
   if (!t || t.size < size) {
-    if (t) {
-      g.flush(); // the old one may be used by encoded work: submit that before destroying it
-      t.buffer.destroy();
-    }
+    if (t) g.release(t); // destroyed once the encoded work that may use it is submitted
     let n = 1 << 16;
     while (n < size) n *= 2;
     t = g.createTensor('matmul-split-scratch', n, 'f32');

@@ -19,10 +19,7 @@ const scratch = new WeakMap<GpuContext, GpuTensor>();
 function scratchFor(g: GpuContext, size: number): GpuTensor {
   let s = scratch.get(g);
   if (!s || s.size < size) {
-    if (s) {
-      g.flush(); // the old buffer may be referenced by encoded work: submit it before destroying
-      s.buffer.destroy();
-    }
+    if (s) g.release(s); // destroyed once the encoded work that may use it is submitted
     s = g.createTensor('nn-scratch', size, 'f32');
     scratch.set(g, s);
   }

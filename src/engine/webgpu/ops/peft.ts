@@ -25,10 +25,7 @@ const scratches = new WeakMap<GpuContext, GpuTensor>();
 function scratch(g: GpuContext, size: number): GpuTensor {
   let t = scratches.get(g);
   if (!t || t.size < size) {
-    if (t) {
-      g.flush(); // encoded work may still use the old buffer: submit it before destroying
-      t.buffer.destroy();
-    }
+    if (t) g.release(t); // destroyed once the encoded work that may use it is submitted
     let n = 1 << 12;
     while (n < size) n *= 2;
     t = g.createTensor('peft-scratch', n, 'f32');
