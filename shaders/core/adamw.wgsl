@@ -5,13 +5,15 @@
 //   p −= lr · (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1 − β1^step, bc2 = 1 − β2^step.
 // Segment s (a tensor) is n_s entries of each of param, grad, m and v (one buffer per role, the
 // tensors packed in it, Backend.pack; each at its own offset), with its own lr and lr·wd, updated by workgroups
-// [wg0_s, wg0_s + ⌈n_s/256⌉) of the folded 1-D dispatch (wg0 ascending; each workgroup finds its
+// [wg0_s, wg0_s + ⌈n_s/WG⌉) of the folded 1-D dispatch (wg0 ascending; each workgroup finds its
 // segment by bisection over the uniform table).
 // reads: grad, sqnorm (normSlots); writes: param, m, v (all updated in place).
 // One invocation per entry. Each workgroup first sums the sqnorm slots with the same fixed-order
 // tree, so every workgroup sees the same bit-identical scale, no readback. Per entry the arithmetic
 // is the same whatever shares the dispatch. 1−β1, 1−β2, lr·wd, bc1, bc2 come precomputed in float64
 // on the host.
+// #include core/common
+// #include core/tree_sum
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
@@ -27,21 +29,17 @@ struct Params {
 }
 @group(0) @binding(5) var<uniform> P: Params;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) t: u32) {
   var scale = 1.0;
   if (P.maxNorm > 0.0) {
     var s = 0.0;
-    for (var k = t; k < P.normSlots; k += 256u) { s += sqnorm[k]; }
+    for (var k = t; k < P.normSlots; k += WG) { s += sqnorm[k]; }
     red[t] = s;
-    workgroupBarrier();
-    for (var k = 128u; k > 0u; k >>= 1u) {
-      if (t < k) { red[t] += red[t + k]; }
-      workgroupBarrier();
-    }
+    tree_sum(t);
     scale = min(1.0, P.maxNorm / (sqrt(red[0]) + 1e-6));
   }
   // The last segment whose first workgroup is ≤ this one (lo ≤ s < hi).
@@ -53,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (P.segs[mid].wg0 <= wg) { lo = mid; } else { hi = mid; }
   }
   let seg = P.segs[lo];
-  let j = (wg - seg.wg0) * 256u + t;
+  let j = (wg - seg.wg0) * WG + t;
   if (j >= seg.n) { return; }
   let g = grad[seg.offG + j] * scale;
   let mi = P.beta1 * m[seg.offM + j] + P.omb1 * g;

@@ -1,14 +1,15 @@
 // out (n) = a (n) + b (n). out may alias a (bound once as read_write when it does: see ops/nn.ts).
 // reads: a, b; writes: out (=).
+// #include core/common
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 struct Params { n: u32 }
 @group(0) @binding(3) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= P.n) { return; }
   out[i] = a[i] + b[i];
 }

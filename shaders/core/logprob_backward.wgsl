@@ -3,6 +3,7 @@
 // The chain factor is applied last (d · scale), so scale = 1 gives the bits of the unscaled op.
 // reads: dlogp (N), logits (N,V), lse (N), targets (N) i32; writes: dlogits (N,V) (=).
 // One invocation per element, folded 1-D dispatch over N*V.
+// #include core/common
 @group(0) @binding(0) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(1) var<storage, read> dlogp: array<f32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
@@ -11,9 +12,9 @@
 struct Params { N: u32, V: u32, scale: f32 }
 @group(0) @binding(5) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= P.N * P.V) { return; }
   let n = i / P.V;
   let v = i - n * P.V;

@@ -3,14 +3,15 @@
 // Used by matmulBackwardWeight (out = dw (OC·C)), biasBackward (out = dbias (OC)) and, from
 // ops/peft.ts, scaleColsBackward (out = ds (OC), part from peft/scale_cols_backward.wgsl).
 // Reads part; writes out (+=). 1-D dispatch, folded into (x, y) when large.
+// #include core/common
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> part: array<f32>;
 struct Params { n: u32, S: u32 }
 @group(0) @binding(2) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= P.n) { return; }
   var s = 0.0;
   for (var j = 0u; j < P.S; j++) {

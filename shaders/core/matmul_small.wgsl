@@ -6,8 +6,9 @@
 // One invocation per output element (z, m, n), a plain dot product over its K range with four
 // running partial sums (k ≡ 0,1,2,3 mod 4, folded in a fixed order): deterministic, no padding.
 // Split-K: z covers K rows [z·kchunk, min((z+1)·kchunk, K)) and writes slab out[z·M·N ..].
-// Dispatch: (x, y, z) with x·y folded over ceil(M·N / 256) workgroups; z = split.
+// Dispatch: (x, y, z) with x·y folded over ceil(M·N / WG) workgroups; z = split.
 // Bindings: entry `main` (Params at 3) or `main_bias` (bias at 3, Params at 4), as the tiled kernel.
+// #include core/common
 
 override A_KCONTIG: bool = true;
 override B_KCONTIG: bool = true;
@@ -61,20 +62,20 @@ fn put(i: u32, v: f32) {
   if (ACCUMULATE) { out[i] = out[i] + v; } else { out[i] = v; }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let p = P;
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= p.M * p.N) { return; }
   let m = i / p.N;
   let n = i % p.N;
   put(gid.z * p.M * p.N + i, p.scale * dotK(p, m, n, gid.z));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let p = PB;
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= p.M * p.N) { return; }
   let m = i / p.N;
   let n = i % p.N;

@@ -4,8 +4,10 @@
 //   out (N,OC) = silu(ln · wᵀ) ⊙ (ln · w2ᵀ)                      (GATED: gate_proj, up_proj)
 // reads: x (N,C), lnw (C), w (OC,C), w2 (OC,C) (bound but unread unless GATED); writes: out (N,OC) (=).
 // One workgroup per row: the row's norm into workgroup memory (C ≤ 2048), then each invocation owns
-// outputs t, t+256, ...: a dot product over C with four running sums folded in a fixed order.
+// outputs t, t + WG, ...: a dot product over C with four running sums folded in a fixed order.
 // Folded 1-D dispatch over N workgroups. References: rmsnorm.ref.ts, matmul.ref.ts, swiglu.ref.ts.
+// #include core/common
+// #include core/tree_sum
 override GATED: bool = false;
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
@@ -16,7 +18,7 @@ override GATED: bool = false;
 struct Params { N: u32, C: u32, OC: u32, eps: f32 }
 @group(0) @binding(5) var<uniform> P: Params;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 var<workgroup> ln: array<f32, 2048>;
 
 // #include core/norm_prologue
@@ -43,14 +45,14 @@ fn dot_w2(o: u32, C: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) t: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.N) { return; }
   let C = P.C;
   norm_prologue(row * C, C, P.eps, t);
-  for (var j = t; j < P.OC; j += 256u) {
+  for (var j = t; j < P.OC; j += WG) {
     let g = dot_w(j * C, C);
     if (GATED) {
       let sg = 1.0 / (1.0 + exp(-g));

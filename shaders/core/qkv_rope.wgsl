@@ -8,6 +8,8 @@
 // One workgroup per row (norm into workgroup memory, C ≤ 2048); each invocation owns rotation pairs
 // (i, i + HS/2) of one head: two dot products, then the rotation (v: none). Folded dispatch over N.
 // References: rmsnorm.ref.ts, matmul.ref.ts, rope.ref.ts, attention.ref.ts (kvWrite).
+// #include core/common
+// #include core/tree_sum
 override HAS_BIAS: bool = false;
 
 @group(0) @binding(0) var<storage, read_write> q: array<f32>;
@@ -21,7 +23,7 @@ override HAS_BIAS: bool = false;
 struct Params { N: u32, Tq: u32, pos0: u32, Tmax: u32, C: u32, NH: u32, NKV: u32, half: u32, eps: f32 }
 @group(0) @binding(8) var<uniform> P: Params;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 var<workgroup> ln: array<f32, 2048>;
 
 // #include core/norm_prologue
@@ -41,7 +43,7 @@ fn dot_row(r: u32, C: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) t: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -55,7 +57,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let pos = P.pos0 + row % P.Tq;
   let KD = P.NKV * HS;
   let units = (P.NH + 2u * P.NKV) * half;
-  for (var u = t; u < units; u += 256u) {
+  for (var u = t; u < units; u += WG) {
     let h = u / half;            // head in [q heads | k heads | v heads]
     let i = u % half;
     let d1 = dot_row(h * HS + i, C);

@@ -2,6 +2,8 @@
 // reads: inp (N,C), w (C); writes: out (N,C) (=), rstd (N) (=).
 // One workgroup per row: strided partial sums of squares, then a fixed-order tree in workgroup
 // memory (bit-reproducible). Folded 1-D dispatch over N workgroups.
+// #include core/common
+// #include core/tree_sum
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read_write> rstd: array<f32>;
 @group(0) @binding(2) var<storage, read> inp: array<f32>;
@@ -9,9 +11,9 @@
 struct Params { N: u32, C: u32, eps: f32 }
 @group(0) @binding(4) var<uniform> P: Params;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) t: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -19,19 +21,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let C = P.C;
   let o = row * C;
   var s = 0.0;
-  for (var c = t; c < C; c += 256u) {
+  for (var c = t; c < C; c += WG) {
     let x = inp[o + c];
     s += x * x;
   }
   red[t] = s;
-  workgroupBarrier();
-  for (var k = 128u; k > 0u; k >>= 1u) {
-    if (t < k) { red[t] += red[t + k]; }
-    workgroupBarrier();
-  }
+  tree_sum(t);
   let r = 1.0 / sqrt(red[0] / f32(C) + P.eps);
   if (t == 0u) { rstd[row] = r; }
-  for (var c = t; c < C; c += 256u) {
+  for (var c = t; c < C; c += WG) {
     out[o + c] = inp[o + c] * r * w[c];
   }
 }

@@ -11,6 +11,7 @@
 // float32 `inv_freq @ position_ids`. cos/sin are computed here (see sincos) to about 1 ulp for
 // |θ| up to ~5e4 instead of trusting the driver's sin/cos, whose accuracy WGSL leaves loose
 // (2^-11 absolute) and which degrades with |θ| on some hardware.
+// #include core/common
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> inp: array<f32>;
 @group(0) @binding(2) var<storage, read> inv_freq: array<f32>;
@@ -19,9 +20,9 @@ struct Params { n: u32, T: u32, H: u32, half: u32, pos0: u32, inverse: u32 }
 
 // #include core/sincos
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
+  let idx = folded(gid, nwg);
   if (idx >= P.n) { return; }
   let i = idx % P.half;
   let row = idx / P.half;               // (b*T + t)*H + h

@@ -1,5 +1,6 @@
 // SwiGLU backward: dgate (n) = dout · up · σ(g)(1 + g(1 − σ(g))), dup (n) = dout · silu(g).
 // reads: dout (n), gate (n), up (n); writes: dgate (n) (=), dup (n) (=). One invocation per entry.
+// #include core/common
 @group(0) @binding(0) var<storage, read_write> dgate: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dup: array<f32>;
 @group(0) @binding(2) var<storage, read> dout: array<f32>;
@@ -8,9 +9,9 @@
 struct Params { n: u32 }
 @group(0) @binding(5) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= P.n) { return; }
   let g = gate[i];
   let s = 1.0 / (1.0 + exp(-g));

@@ -2,16 +2,17 @@
 // the last chunk zero-padded (terms with k·R + j ≥ C are absent).
 // Reads x; writes xbar (=).
 // One invocation per output (n, j), k ascending (deterministic); neighbouring invocations read
-// neighbouring columns of x. Folded 1-D dispatch of ceil(N·R / 256) workgroups.
+// neighbouring columns of x. Folded 1-D dispatch of ceil(N·R / WG) workgroups.
+// #include core/common
 struct Params { N: u32, C: u32, R: u32 }
 
 @group(0) @binding(0) var<storage, read_write> xbar: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   let R = P.R;
   if (i >= P.N * R) { return; }
   let n = i / R;

@@ -12,7 +12,8 @@
 // a GPU may flush, survive too).
 // Reads inp; writes out (=). Entry `main`: out and inp distinct (Params at 2); entry `main_inplace`:
 // out is also the input (Params at 1; binding 1 is declared twice, no entry point uses both).
-// One invocation per element; folded 1-D dispatch of ceil(n / 256) workgroups.
+// One invocation per element; folded 1-D dispatch of ceil(n / WG) workgroups.
+// #include core/common
 struct Params { n: u32, seed: u32, threshold: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
@@ -31,18 +32,18 @@ fn apply(p: Params, i: u32, x: f32) -> f32 {
   return select(0.0, x * p.scale, keep);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let p = P;
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= p.n) { return; }
   out[i] = apply(p, i, inp[i]);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main_inplace(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let p = PI;
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = folded(gid, nwg);
   if (i >= p.n) { return; }
   out[i] = apply(p, i, out[i]);
 }

@@ -6,8 +6,9 @@
 //    then one uniform `Params` struct at @binding(k) whose fields are all 4-byte u32/i32/f32,
 //    in the order of the `params` array (U(x) = u32, I(x) = i32, F(x) = f32);
 //  - a 1-D dispatch of more than maxComputeWorkgroupsPerDimension workgroups is folded into
-//    (x, y): shaders index with `gid.x + gid.y * nwg.x * WG` (nwg = @builtin(num_workgroups))
-//    and bounds-check against the real size.
+//    (x, y): shaders index with `folded(gid, nwg)` (shaders/core/common.wgsl) and bounds-check
+//    against the real size;
+//  - `// #include core/name` pulls in a library file (common: WG and folded; tree_sum; sincos; ...).
 //
 // Per dispatch the CPU does as little as it can (it is the floor of a decode step on a fast GPU):
 // pipelines have explicit layouts (read from the shader's binding declarations) whose uniform is
@@ -82,6 +83,10 @@ export interface DispatchOptions {
   constants?: Record<string, number>;
 }
 
+/** Invocations per workgroup of every 1-D kernel: the `override WG` of shaders/core/common.wgsl, set
+ * here for each shader that declares it, and what the ops divide by to count workgroups. */
+export const WG = 256;
+
 /** The uniform arena: 4096 dispatch slots of 256 bytes per submission. */
 const ARENA_BYTES = 1 << 20;
 
@@ -111,6 +116,8 @@ export class GpuContext {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly kinds = new Map<string, Map<number, BindingKind[]>>();
+  /** Shaders that declare `override WG` (through core/common). */
+  private readonly usesWG = new Set<string>();
   /** Bind groups by layout + bound buffers; and, per buffer, the keys that mention it (evicted on destroy). */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly groupsOf = new Map<GPUBuffer, string[]>();
@@ -172,14 +179,15 @@ export class GpuContext {
 
   private getPipeline(shader: string, opts: DispatchOptions, layoutKey: string, layout: GPUBindGroupLayout): GPUComputePipeline {
     const entry = opts.entry ?? 'main';
-    const constants = opts.constants ?? {};
-    const key = `${shader}:${entry}:${JSON.stringify(constants)}:${layoutKey}`;
+    const key = `${shader}:${entry}:${JSON.stringify(opts.constants ?? {})}:${layoutKey}`;
     let p = this.pipelines.get(key);
     if (p) return p;
+    const module = this.module(shader);
+    const constants = this.usesWG.has(shader) ? { WG, ...opts.constants } : opts.constants ?? {};
     p = this.device.createComputePipeline({
       label: key,
       layout: this.device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
-      compute: { module: this.module(shader), entryPoint: entry, constants },
+      compute: { module, entryPoint: entry, constants },
     });
     this.pipelines.set(key, p);
     return p;
@@ -192,11 +200,13 @@ export class GpuContext {
       module = this.device.createShaderModule({ label: shader, code });
       this.modules.set(shader, module);
       this.kinds.set(shader, bindingKinds(code));
+      if (/^override WG\b/m.test(code)) this.usesWG.add(shader);
     }
     return module;
   }
 
-  /** A shader's WGSL with its `// #include name` lines replaced by those library files (one level). */
+  /** A shader's WGSL with its `// #include name` lines replaced by those library files (one level: a kernel
+   * lists every library it needs, those its libraries use included). */
   private source(shader: string): string {
     const code = this.shaders[shader];
     if (code === undefined) throw new Error(`unknown shader "${shader}"`);

@@ -3,9 +3,8 @@
 // attention_backward_query.wgsl (scratch = d(scores), dq), attention_backward_kv.wgsl (dk, dv),
 // kv_write.wgsl. Semantics: src/engine/backend.ts; CPU references: src/engine/ref/{rope,attention}.ref.ts.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, U } from '../context.ts';
+import { F, type GpuContext, type GpuTensor, U, WG } from '../context.ts';
 
-const WG = 256;
 const groups = (n: number, per = WG) => Math.ceil(n / per);
 
 /** The attention kernels keep a query/dout row in workgroup memory and four accumulators per lane. */

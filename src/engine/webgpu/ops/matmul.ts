@@ -10,7 +10,7 @@
 // slabs of a scratch buffer, each slab written by its own invocations, then folded in split order
 // by matmul_reduce_splits.wgsl. One owner per output element everywhere, no atomics, fixed order.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, gpuTensor, U } from '../context.ts';
+import { F, type GpuContext, type GpuTensor, gpuTensor, U, WG } from '../context.ts';
 
 /** Dispatch heuristics. Exposed so tests can force each path on small shapes; the defaults are
  * what the engine runs with. */
@@ -27,7 +27,6 @@ export const tuning = {
   maxScratch: 1 << 22,
 };
 
-const WG = 256;
 /** Tiled-kernel shapes by TM (invocations along M); the tile is (4·TM) × (4·256/TM) outputs. */
 const SQUARE_TM = 16;
 const SKINNY_TM = [32, 8, 64, 4];

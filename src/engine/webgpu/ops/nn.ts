@@ -3,9 +3,8 @@
 // reproduces a run bit for bit. Row reductions (RMSNorm, logprob) use one workgroup per
 // row; 1-D dispatches of more than 65535 workgroups are folded by the context.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, U } from '../context.ts';
+import { F, type GpuContext, type GpuTensor, U, WG } from '../context.ts';
 
-const WG = 256;
 const groups = (n: number, per = WG) => Math.ceil(n / per);
 
 /** Rows per partial sum in rmsnormBackwardWeight (fixed: it defines the summation order). */

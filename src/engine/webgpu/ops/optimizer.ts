@@ -4,11 +4,10 @@
 // whole list costs one dispatch per op; tensors that are not packed cost one dispatch each, through
 // the same kernels. Per entry the arithmetic is the same either way (bit-identical).
 import type { AdamWShared, AdamWTensor, Tensor } from '../../backend.ts';
-import { F, type GpuContext, gpuTensor, type Param, U, WholeBuffer } from '../context.ts';
+import { F, type GpuContext, gpuTensor, type Param, U, WholeBuffer, WG } from '../context.ts';
 
 /** Segments per dispatch (the uniform table's length in the shaders); longer lists are split. */
 const MAX_SEGS = 128;
-const WG = 256;
 
 /** Items grouped by the buffers they live in (in order of first appearance), in chunks of MAX_SEGS. */
 function groupByBuffers<T>(items: T[], buffers: (item: T) => GPUBuffer[]): T[][] {

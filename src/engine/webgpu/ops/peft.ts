@@ -9,9 +9,8 @@
 //    core/matmul_reduce_splits.wgsl (one chunk: straight into ds). Fixed order everywhere, no
 //    atomics: the same bits on every run and every device.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, gpuTensor, U } from '../context.ts';
+import { F, type GpuContext, type GpuTensor, gpuTensor, U, WG } from '../context.ts';
 
-const WG = 256;
 const groups = (n: number, per = WG): number => Math.ceil(n / per);
 
 /** Rows per partial sum in scaleColsBackward. A constant: it fixes the summation order. */
