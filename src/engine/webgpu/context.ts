@@ -123,6 +123,7 @@ export class GpuContext {
   private readonly groupsOf = new Map<GPUBuffer, string[]>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
+  private readonly scratches = new Map<string, GpuTensor>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly arena: GPUBuffer;
@@ -318,6 +319,24 @@ export class GpuContext {
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
     this.encodeMs += performance.now() - t0;
+  }
+
+  /**
+   * A per-context scratch tensor named `name` of at least `size` floats (a power of two, at least
+   * `min`), grown and never shrunk; ops use it for partial sums. Reusing one across ops in a command
+   * encoder is safe: dispatches in a pass see each other's storage writes in order. A grown one's old
+   * buffer is destroyed once the encoded work that may use it is submitted.
+   */
+  scratch(name: string, size: number, min = 1 << 12): GpuTensor {
+    let t = this.scratches.get(name);
+    if (!t || t.size < size) {
+      if (t) this.release(t);
+      let n = min;
+      while (n < size) n *= 2;
+      t = this.createTensor(name, n, 'f32');
+      this.scratches.set(name, t);
+    }
+    return t;
   }
 
   /** Destroy a tensor's storage once no encoded work can still reference it (a shared buffer once

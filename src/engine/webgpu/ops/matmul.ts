@@ -141,21 +141,7 @@ function splitPlan(g: GpuContext, K: number, perSplit: number, outputs: number):
   return S > 1 ? { S, chunk } : { S: 1, chunk: K };
 }
 
-// One scratch per context for split partial sums, grown (never shrunk) on demand. Reusing it across
-// ops is safe: dispatches in a pass see each other's storage writes in order.
-const scratches = new WeakMap<GpuContext, GpuTensor>();
-
-function scratch(g: GpuContext, size: number): GpuTensor {
-  let t = scratches.get(g);
-  if (!t || t.size < size) {
-    if (t) g.release(t); // destroyed once the encoded work that may use it is submitted
-    let n = 1 << 16;
-    while (n < size) n *= 2;
-    t = g.createTensor('matmul-split-scratch', n, 'f32');
-    scratches.set(g, t);
-  }
-  return t;
-}
+const scratch = (g: GpuContext, size: number): GpuTensor => g.scratch('matmul-split-scratch', size, 1 << 16);
 
 function reduceSplits(g: GpuContext, out: Tensor, part: Tensor, n: number, S: number): void {
   g.dispatch('core/matmul_reduce_splits', [out, part], [U(n), U(S)], Math.ceil(n / WG));

@@ -12,18 +12,7 @@ const RMS_DW_ROWS = 256;
 /** Columns per workgroup in rmsnorm_backward_weight_partial. */
 const RMS_DW_COLS = 32;
 
-/** One growable scratch buffer per context, for two-phase reductions. Dispatches inside a pass
- * are ordered, so reusing it across ops within one command encoder is safe. */
-const scratch = new WeakMap<GpuContext, GpuTensor>();
-function scratchFor(g: GpuContext, size: number): GpuTensor {
-  let s = scratch.get(g);
-  if (!s || s.size < size) {
-    if (s) g.release(s); // destroyed once the encoded work that may use it is submitted
-    s = g.createTensor('nn-scratch', size, 'f32');
-    scratch.set(g, s);
-  }
-  return s;
-}
+const scratchFor = (g: GpuContext, size: number): GpuTensor => g.scratch('nn-scratch', size);
 
 export function add(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, n: number): void {
   if (out === a) g.dispatch('core/add_inplace', [out, b], [U(n)], groups(n));

@@ -18,20 +18,7 @@ const SCALE_COLS_ROWS = 256;
 /** Columns per workgroup in peft/scale_cols_backward. */
 const SCALE_COLS_COLS = 32;
 
-// One growable scratch per context for scaleColsBackward's partial sums. Dispatches within a pass
-// are ordered, so reusing it across ops in one command encoder is safe.
-const scratches = new WeakMap<GpuContext, GpuTensor>();
-function scratch(g: GpuContext, size: number): GpuTensor {
-  let t = scratches.get(g);
-  if (!t || t.size < size) {
-    if (t) g.release(t); // destroyed once the encoded work that may use it is submitted
-    let n = 1 << 12;
-    while (n < size) n *= 2;
-    t = g.createTensor('peft-scratch', n, 'f32');
-    scratches.set(g, t);
-  }
-  return t;
-}
+const scratch = (g: GpuContext, size: number): GpuTensor => g.scratch('peft-scratch', size, 1 << 12);
 
 function checkSizes(op: string, pairs: [Tensor, number][]): void {
   for (const [t, need] of pairs) {
