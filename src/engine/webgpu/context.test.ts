@@ -123,7 +123,7 @@ describe('webgpu context: bind groups and uniforms', () => {
   it('makes one bind group per pipeline and buffers, reuses it whatever the parameters, and forgets it when a buffer goes', async () => {
     const gpu = await testGpu();
     const ctx = gpu.ctx;
-    const x = put(gpu, 'x', randArray(64, 20)), w = put(gpu, 'w', randArray(8, 21)), out = gpu.alloc('out', 64);
+    const x = put(gpu, 'x', randArray(64, 20)), w = put(gpu, 'w', randArray(16, 21)), out = gpu.alloc('out', 64);
     const rstd = gpu.alloc('rstd', 16);
     const before = ctx.bindGroupsCreated;
     // The same pipeline and buffers with three different parameter sets, in one submission and across two.

@@ -103,6 +103,14 @@ function bindingKinds(code: string): Map<number, BindingKind[]> {
   return kinds;
 }
 
+/** Throws (naming the op and the tensor) when a tensor holds fewer values than the op will touch: a GPU
+ * would clamp the access silently where the CPU backend throws. */
+export function checkSizes(op: string, pairs: [Tensor, number][]): void {
+  for (const [t, need] of pairs) {
+    if (t.size < need) throw new RangeError(`${op}: tensor "${t.label}" has ${t.size} elements, needs ${need}`);
+  }
+}
+
 export function gpuTensor(t: Tensor): GpuTensor {
   if (!(t instanceof GpuTensor)) throw new Error(`tensor "${t.label}" does not belong to the WebGPU backend`);
   return t;

@@ -10,7 +10,7 @@
 // slabs of a scratch buffer, each slab written by its own invocations, then folded in split order
 // by matmul_reduce_splits.wgsl. One owner per output element everywhere, no atomics, fixed order.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, gpuTensor, U, WG } from '../context.ts';
+import { checkSizes, F, type GpuContext, type GpuTensor, U, WG } from '../context.ts';
 
 /** Dispatch heuristics. Exposed so tests can force each path on small shapes; the defaults are
  * what the engine runs with. */
@@ -145,12 +145,6 @@ const scratch = (g: GpuContext, size: number): GpuTensor => g.scratch('matmul-sp
 
 function reduceSplits(g: GpuContext, out: Tensor, part: Tensor, n: number, S: number): void {
   g.dispatch('core/matmul_reduce_splits', [out, part], [U(n), U(S)], Math.ceil(n / WG));
-}
-
-function checkSizes(op: string, pairs: [Tensor, number][]): void {
-  for (const [t, need] of pairs) {
-    if (gpuTensor(t).size < need) throw new Error(`${op}: tensor "${t.label}" has ${t.size} elements, needs ${need}`);
-  }
 }
 
 function checkScale(op: string, scale: number): void {

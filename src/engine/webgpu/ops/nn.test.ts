@@ -312,3 +312,15 @@ describe('folded (x, y) grids', () => {
     expect(relErr(await gpu.read(tOut), want)).toBeLessThan(TOL);
   });
 });
+
+describe('size checks', () => {
+  it('a tensor shorter than the op needs is an error naming the op and the tensor, not a silent clamp', async () => {
+    const gpu = await testGpu();
+    const t = (label: string, n: number, dtype: 'f32' | 'i32' = 'f32') => gpu.alloc(label, n, dtype);
+    expect(() => gpu.add(t('out', 5), t('a', 6), t('b', 6), 6)).toThrow(/add: tensor "out" has 5 elements, needs 6/);
+    expect(() => gpu.rmsnormForward(t('o', 12), t('rstd', 2), t('x', 12), t('w', 5), 2, 6, 1e-6)).toThrow(/rmsnormForward: tensor "w" has 5/);
+    expect(() => gpu.swigluBackward(t('dg', 4), t('du', 4), t('d', 4), t('g', 3), t('u', 4), 4)).toThrow(/swigluBackward: tensor "g"/);
+    expect(() => gpu.logprobForward(t('lp', 2), t('lse', 2), t('lg', 9), t('tg', 2, 'i32'), 2, 5)).toThrow(/logprobForward: tensor "lg" has 9 elements, needs 10/);
+    expect(() => gpu.embeddingForward(t('e', 8), t('ids', 1, 'i32'), t('wte', 40), 2, 4)).toThrow(/embeddingForward: tensor "ids"/);
+  });
+});

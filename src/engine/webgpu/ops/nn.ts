@@ -3,7 +3,7 @@
 // reproduces a run bit for bit. Row reductions (RMSNorm, logprob) use one workgroup per
 // row; 1-D dispatches of more than 65535 workgroups are folded by the context.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, U, WG } from '../context.ts';
+import { checkSizes, F, type GpuContext, type GpuTensor, U, WG } from '../context.ts';
 
 const groups = (n: number, per = WG) => Math.ceil(n / per);
 
@@ -15,6 +15,7 @@ const RMS_DW_COLS = 32;
 const scratchFor = (g: GpuContext, size: number): GpuTensor => g.scratch('nn-scratch', size);
 
 export function add(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, n: number): void {
+  checkSizes('add', [[out, n], [a, n], [b, n]]);
   if (out === a) g.dispatch('core/add_inplace', [out, b], [U(n)], groups(n));
   else g.dispatch('core/add', [out, a, b], [U(n)], groups(n));
 }
@@ -22,12 +23,14 @@ export function add(g: GpuContext, out: Tensor, a: Tensor, b: Tensor, n: number)
 // --- embedding -------------------------------------------------------------------------------
 
 export function embeddingForward(g: GpuContext, out: Tensor, ids: Tensor, wte: Tensor, N: number, C: number): void {
+  checkSizes('embeddingForward', [[out, N * C], [ids, N]]);
   const V = Math.floor(wte.size / Math.max(C, 1));
   g.dispatch('core/embedding_forward', [out, ids, wte], [U(N), U(C), U(V)], groups(N * C));
 }
 
 /** One workgroup per vocabulary row (see the shader): deterministic, no atomics on floats. */
 export function embeddingBackward(g: GpuContext, dwte: Tensor, dout: Tensor, ids: Tensor, N: number, C: number, V: number): void {
+  checkSizes('embeddingBackward', [[dwte, V * C], [dout, N * C], [ids, N]]);
   if (N === 0 || C === 0) return;
   g.dispatch('core/embedding_backward', [dwte, dout, ids], [U(N), U(C), U(V)], V);
 }
@@ -35,16 +38,19 @@ export function embeddingBackward(g: GpuContext, dwte: Tensor, dout: Tensor, ids
 // --- RMSNorm ---------------------------------------------------------------------------------
 
 export function rmsnormForward(g: GpuContext, out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+  checkSizes('rmsnormForward', [[out, N * C], [rstd, N], [inp, N * C], [w, C]]);
   g.dispatch('core/rmsnorm_forward', [out, rstd, inp, w], [U(N), U(C), F(eps)], N);
 }
 
 export function rmsnormBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
+  checkSizes('rmsnormBackwardInput', [[dinp, N * C], [dout, N * C], [inp, N * C], [w, C], [rstd, N]]);
   g.dispatch('core/rmsnorm_backward_input', [dinp, dout, inp, w, rstd], [U(N), U(C)], N);
 }
 
 /** Two phases: partial sums over fixed 256-row chunks (parallel over column blocks × chunks) into
  * a scratch (K,C), then one invocation per column adds the K partials in order into dw. */
 export function rmsnormBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
+  checkSizes('rmsnormBackwardWeight', [[dw, C], [dout, N * C], [inp, N * C], [rstd, N]]);
   if (N === 0 || C === 0) return;
   const K = Math.ceil(N / RMS_DW_ROWS);
   const maxDim = g.device.limits.maxComputeWorkgroupsPerDimension;
@@ -57,10 +63,12 @@ export function rmsnormBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, i
 // --- SwiGLU ----------------------------------------------------------------------------------
 
 export function swigluForward(g: GpuContext, out: Tensor, gate: Tensor, up: Tensor, n: number): void {
+  checkSizes('swigluForward', [[out, n], [gate, n], [up, n]]);
   g.dispatch('core/swiglu_forward', [out, gate, up], [U(n)], groups(n));
 }
 
 export function swigluBackward(g: GpuContext, dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
+  checkSizes('swigluBackward', [[dgate, n], [dup, n], [dout, n], [gate, n], [up, n]]);
   g.dispatch('core/swiglu_backward', [dgate, dup, dout, gate, up], [U(n)], groups(n));
 }
 
@@ -74,9 +82,11 @@ function checkScale(op: string, scale: number): number {
 }
 
 export function logprobForward(g: GpuContext, logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+  checkSizes('logprobForward', [[logp, N], [lse, N], [logits, N * V], [targets, N]]);
   g.dispatch('core/logprob_forward', [logp, lse, logits, targets], [U(N), U(V), F(checkScale('logprobForward', scale))], N);
 }
 
 export function logprobBackward(g: GpuContext, dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
+  checkSizes('logprobBackward', [[dlogits, N * V], [dlogp, N], [logits, N * V], [lse, N], [targets, N]]);
   g.dispatch('core/logprob_backward', [dlogits, dlogp, logits, lse, targets], [U(N), U(V), F(checkScale('logprobBackward', scale))], groups(N * V));
 }

@@ -9,7 +9,7 @@
 //    core/matmul_reduce_splits.wgsl (one chunk: straight into ds). Fixed order everywhere, no
 //    atomics: the same bits on every run and every device.
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, type GpuTensor, gpuTensor, U, WG } from '../context.ts';
+import { checkSizes, F, type GpuContext, gpuTensor, type GpuTensor, U, WG } from '../context.ts';
 
 const groups = (n: number, per = WG): number => Math.ceil(n / per);
 
@@ -19,12 +19,6 @@ const SCALE_COLS_ROWS = 256;
 const SCALE_COLS_COLS = 32;
 
 const scratch = (g: GpuContext, size: number): GpuTensor => g.scratch('peft-scratch', size, 1 << 12);
-
-function checkSizes(op: string, pairs: [Tensor, number][]): void {
-  for (const [t, need] of pairs) {
-    if (gpuTensor(t).size < need) throw new Error(`${op}: tensor "${t.label}" has ${t.size} elements, needs ${need}`);
-  }
-}
 
 function checkDims(op: string, dims: Record<string, number>): void {
   for (const [k, v] of Object.entries(dims)) {

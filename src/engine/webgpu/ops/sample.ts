@@ -5,7 +5,7 @@
 // decode bit for bit. Both write the chosen token twice, into the next step's input and into a
 // column of the output token matrix, so a decode step needs no copies.
 import type { Tensor, TokenColumn } from '../../backend.ts';
-import { F, type GpuContext, gpuTensor, U } from '../context.ts';
+import { checkSizes, F, type GpuContext, gpuTensor, U } from '../context.ts';
 
 function checkInt(op: string, dims: Record<string, number>): void {
   for (const [k, v] of Object.entries(dims)) {
@@ -46,7 +46,7 @@ export function sample(g: GpuContext, ids: Tensor, logp: Tensor, entropy: Tensor
   for (const t of [logp, entropy, logits]) if (t.dtype !== 'f32') throw new Error(`${op}: "${t.label}" must be f32`);
   const last = (B - 1) * stride + offset; // the largest logp/entropy index written
   const need: [Tensor, number][] = [[ids, B], [logp, last + 1], [entropy, last + 1], [logits, B * V]];
-  for (const [t, n] of need) if (t.size < n) throw new RangeError(`${op}: tensor "${t.label}" has ${t.size} elements, needs ${n}`);
+  checkSizes(op, need);
   if (B > 1 && stride === 0) throw new RangeError(`${op}: stride 0 would make ${B} rows write one slot`);
   const bufs = [ids, logp, entropy, logits].map((t) => gpuTensor(t).buffer);
   if (new Set(bufs).size !== bufs.length) throw new Error(`${op}: ids, logp, entropy and logits must be distinct tensors`);
