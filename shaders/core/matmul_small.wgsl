@@ -1,5 +1,5 @@
 // Skinny GEMM: the same contract as matmul_tiled.wgsl, for outputs with a tiny dimension (an adapter
-// of rank 1..8, a 1-row decode), where a 64×64 tile would spend >87% of its work on padding.
+// of rank ≤ tuning.smallDim (4), a decode of a few rows), where a 64×64 tile would spend >87% of its work on padding.
 //   out (M,N) (= or +=) scale · A (M,K) · B (K,N) [+ bias (N)], A/B layouts as in matmul_tiled.wgsl;
 //   scale (a uniform) multiplies the product, not the bias.
 // Reads a, b (and bias in entry point main_bias); writes out: = unless ACCUMULATE (then +=).

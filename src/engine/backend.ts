@@ -131,11 +131,11 @@ export interface Backend {
   /** out = a + b over n entries (out may alias a). */
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void;
 
-  /** With `scale` (default 1; 1/temperature when sampling was tempered) the logits are scaled first:
-   * the log-prob of the tempered distribution the sampler drew from. */
   /** Per-row log-probability of the target: logp (N) = logits[n, t] − logsumexp(logits[n]), lse (N)
    * kept for backward (computed on every row: it does not depend on the target). targets (N) i32;
-   * a negative target marks a masked row: logp = 0. */
+   * a negative target marks a masked row: logp = 0. With `scale` (default 1; 1/temperature when
+   * sampling was tempered) the logits are scaled first: the log-prob of the tempered distribution
+   * the sampler drew from. */
   logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale?: number): void;
   /** dlogits (N,V) = scale · dlogp[n] · (onehot(t) − softmax(scale · logits[n])) (=); 0 on masked rows. */
   logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale?: number): void;
