@@ -1,5 +1,5 @@
-// Decode fusion: the few kernels a KV-cached decode step is made of, so a token costs ~23 dispatches
-// instead of ~72 (small model, 4 layers). Shaders: shaders/core/norm_matmul.wgsl (RMSNorm + matmul,
+// Decode fusion: the few kernels a KV-cached decode step is made of, so a layer is 5 dispatches
+// (with attention and the two residual matmuls). Shaders: shaders/core/norm_matmul.wgsl (RMSNorm + matmul,
 // optionally + SwiGLU) and qkv_rope.wgsl (RMSNorm + q/k/v + bias + RoPE + KV-cache write).
 // Semantics: Backend.normMatmul / qkvRope (src/engine/backend.ts); the CPU reference of each is the
 // composition of the references it fuses (ops/decode.test.ts).
