@@ -67,6 +67,9 @@ test('train on WebGPU: choose a method, start, watch reward points stream in, pa
   await expect(field(page, 'Rank r')).toHaveValue('16');
   await field(page, 'Steps').fill('4');
 
+  // From here on: the page is loaded (its own start-up tasks, module evaluation and first render, are
+  // not what this test is about; on this 2-core machine they reached 250–900 ms before the load event).
+  await page.evaluate(() => { (window as unknown as { __longTasks: number[] }).__longTasks = []; });
   await button(page, 'Start').click();
   await expect(status(page)).toHaveAttribute('data-state', /loading|running/);
   const reward = page.getByTestId('chart-reward');
@@ -92,8 +95,8 @@ test('train on WebGPU: choose a method, start, watch reward points stream in, pa
   await expect(reward).toHaveAttribute('data-points', '4');
   await expect(page.getByTestId('chart-accuracy')).toHaveAttribute('data-points', '2'); // baseline + final evaluation
   await shot(page, 'lab-webgpu-run', testInfo);
-  // The UI stays responsive: no main-thread task anywhere near a training step's length (seconds
-  // here). The bound is loose because this machine's 2 cores also run SwiftShader and the worker.
+  // The UI stays responsive while it trains: no main-thread task anywhere near a training step's length
+  // (seconds here). The bound is loose because this machine's 2 cores also run SwiftShader and the worker.
   const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
   console.log(`main-thread long tasks (ms): ${longTasks.join(', ') || 'none'}`);
   expect(Math.max(0, ...longTasks)).toBeLessThan(500);
