@@ -36,7 +36,7 @@ xzc() { # strip $1's symbols (when `strip` is installed) and compress it to $2 w
 xzc "$(command -v node)" .rt-node/node.xz & xzc node_modules/webgpu/dist/linux-x64/dawn.node .rt-node/dawn.node.xz &
 xzc node_modules/deno/deno .rt-deno/deno.xz & wait
 
-if command -v apt-get >/dev/null && ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+if command -v apt-get >/dev/null && ! ls .gl/libglvnd0_*.deb >/dev/null 2>&1; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   mkdir -p /tmp/amd64/partial
   apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2) || echo "pack: could not download the Vulkan loader and libglvnd into .gl" >&2
