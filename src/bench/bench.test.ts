@@ -98,6 +98,13 @@ describe('bench suite (smoke preset)', () => {
       checkTiming(d.generate, wallReps);
       checkTiming(d.noCacheForward, wallReps);
     }
+    // 4b. the rollout as the trainer samples (adapters merged) takes the fused decode step: 5 dispatches
+    // per layer + 3 (4 layers: 23, within issue 17's 30), none of them making a bind group.
+    const merged = r.mergedRollout.find((m) => m.merged)!;
+    expect(merged.dispatchesPerToken).toBe(23);
+    expect(merged.bindGroupsPerToken).toBe(0);
+    expect(merged.encodeUsPerToken).toBeGreaterThan(0);
+    expect(r.mergedRollout.find((m) => !m.merged)!.dispatchesPerToken).toBeGreaterThan(merged.dispatchesPerToken);
 
     // 5. memory: LoRA needs less than full fine-tuning.
     const mem = new Map(r.memory.map((m) => [m.method, m]));

@@ -178,7 +178,8 @@ export interface MergedRolloutRow {
   promptLen: number;
   newTokens: number;
   dispatchesPerToken: number;
-  /** CPU µs of dispatch encoding per decode token, and bind groups created per token (0: all reused), from the same two lengths. */
+  /** CPU µs of dispatch encoding per decode token (the last timed rollout's, prefill and merge included, over its
+   * tokens), and bind groups created per token (0: all reused; from the same two lengths as the dispatches). */
   encodeUsPerToken: number;
   bindGroupsPerToken: number;
   /** The whole rollout (generate), with the merge and its undoing when merged. */
