@@ -392,14 +392,21 @@ class Decoder {
       this.kc.push(this.be.alloc(`kcache${l}`, B * Tmax * KD));
       this.vc.push(this.be.alloc(`vcache${l}`, B * Tmax * KD));
     }
-    const sizes: Record<string, number> = {
-      x: N * C, ln: N * C, rstd: N, q: N * QD, k: N * KD, v: N * KD, qr: N * QD, kr: N * KD, y: N * QD, o: N * C,
-      gate: N * I, up: N * I, h: N * I, last: B * C, lastln: B * C, lastrstd: B, logits: B * V,
-    };
+    this.fused = this.fusedLayers();
+    // The fused path keeps only the residual stream, attention's input and output, the MLP hidden and the logits.
+    const sizes: Record<string, number> = { x: N * C, qr: N * QD, y: N * QD, h: N * I, last: B * C, logits: B * V };
+    if (!this.fused) Object.assign(sizes, { ln: N * C, rstd: N, q: N * QD, k: N * KD, v: N * KD, kr: N * KD, o: N * C, gate: N * I, up: N * I, lastln: B * C, lastrstd: B });
     for (const [k, n] of Object.entries(sizes)) this.t[k] = this.be.alloc(`dec.${k}`, n);
     this.t.ids = this.be.alloc('dec.ids', N, 'i32');
     this.t.out = this.be.alloc('dec.out', B * Tmax, 'i32');
-    this.fused = this.fusedLayers();
+  }
+
+  /** Each row's last position of a Tq-position step: t.x itself for one position, else gathered into t.last. */
+  private lastRows(Tq: number): Tensor {
+    const { be, B, t } = this, C = this.m.cfg.hidden;
+    if (Tq === 1) return t.x;
+    for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
+    return t.last;
   }
 
   /** The fused path's weights, or null where it does not apply (see the class comment). */
@@ -465,12 +472,7 @@ class Decoder {
       be.add(t.x, t.x, t.o, N * C);
     }
     // Only each row's last position needs logits: with one position per row, t.x holds exactly those.
-    let last = t.x;
-    if (Tq > 1) {
-      for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
-      last = t.last;
-    }
-    be.rmsnormForward(t.lastln, t.lastrstd, last, w('model.norm.weight'), B, C, eps);
+    be.rmsnormForward(t.lastln, t.lastrstd, this.lastRows(Tq), w('model.norm.weight'), B, C, eps);
     be.matmulForward(t.logits, t.lastln, head, null, B, C, V);
   }
 
@@ -488,12 +490,7 @@ class Decoder {
       be.normMatmul!(t.h, t.x, w(`${pre}.post_attention_layernorm.weight`), f.gate, f.up, N, C, I, eps);
       be.matmulForward(t.x, t.h, f.down.w, f.down.b, N, I, C, true);
     });
-    let last = t.x;
-    if (Tq > 1) {
-      for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
-      last = t.last;
-    }
-    be.normMatmul!(t.logits, last, w('model.norm.weight'), head, null, B, C, V, eps);
+    be.normMatmul!(t.logits, this.lastRows(Tq), w('model.norm.weight'), head, null, B, C, V, eps);
   }
 
   async run(prompt: Int32Array, steps: number, opts: GenerateOptions): Promise<Generation> {

@@ -123,6 +123,8 @@ export class GpuContext {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  /** (shader, storage bindings, uniform) → its layout key and layout: the per-dispatch lookup. */
+  private readonly layoutOf = new Map<string, [string, GPUBindGroupLayout]>();
   private readonly kinds = new Map<string, Map<number, BindingKind[]>>();
   /** Shaders that declare `override WG` (through core/common). */
   private readonly usesWG = new Set<string>();
@@ -228,6 +230,13 @@ export class GpuContext {
 
   /** The layout of `storage` storage bindings (kinds as the shader declares them), then a dynamic-offset uniform if `uniform`. */
   private getLayout(shader: string, storage: number, uniform: boolean): [string, GPUBindGroupLayout] {
+    const cacheKey = `${shader}|${storage}|${uniform}`;
+    let found = this.layoutOf.get(cacheKey);
+    if (!found) this.layoutOf.set(cacheKey, (found = this.makeLayout(shader, storage, uniform)));
+    return found;
+  }
+
+  private makeLayout(shader: string, storage: number, uniform: boolean): [string, GPUBindGroupLayout] {
     this.module(shader);
     const kinds = this.kinds.get(shader)!;
     const list: BindingKind[] = [];

@@ -4,7 +4,7 @@
 // Semantics: Backend.normMatmul / qkvRope (src/engine/backend.ts); the CPU reference of each is the
 // composition of the references it fuses (ops/decode.test.ts).
 import type { Tensor } from '../../backend.ts';
-import { F, type GpuContext, gpuTensor, U } from '../context.ts';
+import { checkSizes, F, type GpuContext, gpuTensor, U } from '../context.ts';
 import { invFreq } from './attention.ts';
 
 /** The row kept in workgroup memory: array<f32, 2048> in both shaders. */
@@ -13,7 +13,7 @@ export const MAX_C = 2048;
 function check(op: string, dims: Record<string, number>, sizes: [Tensor, number][], out: Tensor[], inputs: Tensor[]): void {
   for (const [k, v] of Object.entries(dims)) if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: invalid ${k}=${v}`);
   if (dims.C > MAX_C) throw new RangeError(`${op}: C=${dims.C} exceeds ${MAX_C}`);
-  for (const [t, n] of sizes) if (t.size < n) throw new RangeError(`${op}: tensor "${t.label}" holds ${t.size} values, needs ${n}`);
+  checkSizes(op, sizes);
   for (const o of out) for (const i of inputs) {
     if (gpuTensor(o).buffer === gpuTensor(i).buffer) throw new Error(`${op}: output "${o.label}" may not alias input "${i.label}"`);
   }
