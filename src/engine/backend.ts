@@ -102,10 +102,12 @@ export interface Backend {
   /** dbias (OC) += Σ_n dout[n]. */
   biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void;
 
-  /** Rotary embedding, HF rotate_half convention, on (B,T,H,HS) with positions pos0 + t:
-   * for i < HS/2, θ = pos · base^(−2i/HS): out[i] = x[i]cosθ − x[i+HS/2]sinθ, out[i+HS/2] = x[i+HS/2]cosθ + x[i]sinθ.
-   * `inverse` rotates by −θ, which is exactly the backward pass. out may not alias inp. */
-  rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void;
+  /** Rotary embedding of an attention layer's queries q (B,T,NH,HS) → qOut and keys k (B,T,NKV,HS) → kOut
+   * (one op for both), HF rotate_half convention, at positions pos0 + t: for each head vector x and
+   * i < HS/2, θ = pos · base^(−2i/HS): out[i] = x[i]cosθ − x[i+HS/2]sinθ, out[i+HS/2] = x[i+HS/2]cosθ + x[i]sinθ.
+   * `inverse` rotates by −θ, which is exactly the backward pass. Outputs may not alias inputs. */
+  rope(qOut: Tensor, q: Tensor, kOut: Tensor, k: Tensor, B: number, T: number, NH: number, NKV: number, HS: number,
+    base: number, pos0: number, inverse: boolean): void;
 
   /** Causal grouped-query attention. q (B,T,NH,HS), k/v (B,T,NKV,HS), out (B,T,NH,HS),
    * att (B,NH,T,T) the softmax probabilities (kept for backward; entries above the diagonal are 0). */

@@ -29,13 +29,13 @@ interface Acts {
   resOut: Tensor; lnf: Tensor; rstdf: Tensor; logits: Tensor; logp: Tensor; lse: Tensor;
   // backward scratch
   dres: Tensor; dln: Tensor; dlogits: Tensor; dlogp: Tensor; dh: Tensor; dgate: Tensor; dup: Tensor;
-  dproj: Tensor; datty: Tensor; dqr: Tensor; dq: Tensor; dkr: Tensor; dk: Tensor; dv: Tensor; dscores: Tensor;
+  datty: Tensor; dqr: Tensor; dq: Tensor; dkr: Tensor; dk: Tensor; dv: Tensor; dscores: Tensor;
 }
 
 /** One adapted linear layer (a PEFT method's per-layer module). It replaces the base matmul. */
 export interface LinearAdapter {
-  /** out (N, outF) = the adapted layer applied to inp (N, inF), bias included. */
-  forward(out: Tensor, inp: Tensor, N: number): void;
+  /** out (N, outF) = (or += when accumulate) the adapted layer applied to inp (N, inF), bias included. */
+  forward(out: Tensor, inp: Tensor, N: number, accumulate: boolean): void;
   /** Adapter parameter gradients (+=) and dinp (N, inF) (= or += when accumulate). Frozen base weights get no gradient. */
   backward(dinp: Tensor, dout: Tensor, inp: Tensor, N: number, accumulate: boolean): void;
 }
@@ -142,7 +142,7 @@ export class Model {
       resOut: a('resOut', N * C), lnf: a('lnf', N * C), rstdf: a('rstdf', N), logits: a('logits', N * V),
       logp: a('logp', N), lse: a('lse', N),
       dres: a('dres', N * C), dln: a('dln', N * C), dlogits: a('dlogits', N * V), dlogp: a('dlogp', N),
-      dh: a('dh', N * I), dgate: a('dgate', N * I), dup: a('dup', N * I), dproj: a('dproj', N * Math.max(C, QD)),
+      dh: a('dh', N * I), dgate: a('dgate', N * I), dup: a('dup', N * I),
       datty: a('datty', N * QD), dqr: a('dqr', N * QD), dq: a('dq', N * QD), dkr: a('dkr', N * KD), dk: a('dk', N * KD),
       dv: a('dv', N * KD), dscores: a('dscores', B * NH * T * T),
     };
@@ -165,12 +165,12 @@ export class Model {
     }
   }
 
-  /** out (N, out) = inp (N, in) · Wᵀ + b for one projection of one layer, through its adapter if any. */
-  linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
+  /** out (N, out) = (or += when accumulate) inp (N, in) · Wᵀ + b for one projection of one layer, through its adapter if any. */
+  linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number, accumulate = false): void {
     const name = projName(l, p);
     const adapter = this.adaptersEnabled ? this.adapters.get(name) : undefined;
-    if (adapter) return adapter.forward(out, inp, N);
-    this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC);
+    if (adapter) return adapter.forward(out, inp, N, accumulate);
+    this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC, accumulate);
   }
 
   /** The weight and bias a projection runs with when no adapter stands in (none, disabled, or merged
@@ -224,17 +224,17 @@ export class Model {
       this.linear(l, 'q_proj', L.q, L.ln1, N, C, QD);
       this.linear(l, 'k_proj', L.k, L.ln1, N, C, KD);
       this.linear(l, 'v_proj', L.v, L.ln1, N, C, KD);
-      be.rope(L.qr, L.q, B, T, NH, HS, base, 0, false);
-      be.rope(L.kr, L.k, B, T, NKV, HS, base, 0, false);
+      be.rope(L.qr, L.q, L.kr, L.k, B, T, NH, NKV, HS, base, 0, false);
       be.attentionForward(L.atty, L.att, L.qr, L.kr, L.v, B, T, NH, NKV, HS);
-      this.linear(l, 'o_proj', A.dproj, L.atty, N, QD, C); // dproj doubles as the o_proj output scratch
-      be.add(L.resMid, L.resIn, A.dproj, N * C);
+      // Residual adds in the projections' epilogues: the stream is copied on, the projection adds to it.
+      be.copy(L.resMid, L.resIn, N * C);
+      this.linear(l, 'o_proj', L.resMid, L.atty, N, QD, C, true);
       be.rmsnormForward(L.ln2, L.rstd2, L.resMid, this.p(`${pre}.post_attention_layernorm.weight`), N, C, eps);
       this.linear(l, 'gate_proj', L.gate, L.ln2, N, C, I);
       this.linear(l, 'up_proj', L.up, L.ln2, N, C, I);
       be.swigluForward(L.h, L.gate, L.up, N * I);
-      this.linear(l, 'down_proj', A.dproj, L.h, N, I, C);
-      be.add(resOut, L.resMid, A.dproj, N * C);
+      be.copy(resOut, L.resMid, N * C);
+      this.linear(l, 'down_proj', resOut, L.h, N, I, C, true);
     }
     be.rmsnormForward(A.lnf, A.rstdf, A.resOut, this.p('model.norm.weight'), N, C, eps);
     be.matmulForward(A.logits, A.lnf, this.p(this.head), null, N, C, V);
@@ -274,8 +274,7 @@ export class Model {
       // Attention: dres is now d(resMid) = d(o_proj output).
       this.linearBackward(l, 'o_proj', A.datty, A.dres, L.atty, N, QD, C, false);
       be.attentionBackward(A.dqr, A.dkr, A.dv, A.dscores, A.datty, L.qr, L.kr, L.v, L.att, B, T, NH, NKV, HS);
-      be.rope(A.dq, A.dqr, B, T, NH, HS, base, 0, true);
-      be.rope(A.dk, A.dkr, B, T, NKV, HS, base, 0, true);
+      be.rope(A.dq, A.dqr, A.dk, A.dkr, B, T, NH, NKV, HS, base, 0, true);
       this.linearBackward(l, 'q_proj', A.dln, A.dq, L.ln1, N, C, QD, false);
       this.linearBackward(l, 'k_proj', A.dln, A.dk, L.ln1, N, C, KD, true);
       this.linearBackward(l, 'v_proj', A.dln, A.dv, L.ln1, N, C, KD, true);
@@ -457,8 +456,7 @@ class Decoder {
       lin(l, 'q_proj', t.q, t.ln, C, QD);
       lin(l, 'k_proj', t.k, t.ln, C, KD);
       lin(l, 'v_proj', t.v, t.ln, C, KD);
-      be.rope(t.qr, t.q, B, Tq, NH, HS, base, pos0, false);
-      be.rope(t.kr, t.k, B, Tq, NKV, HS, base, pos0, false);
+      be.rope(t.qr, t.q, t.kr, t.k, B, Tq, NH, NKV, HS, base, pos0, false);
       be.kvWrite(this.kc[l], t.kr, B, Tq, pos0, Tmax, KD);
       be.kvWrite(this.vc[l], t.v, B, Tq, pos0, Tmax, KD);
       be.attentionDecode(t.y, t.qr, this.kc[l], this.vc[l], B, Tq, pos0, Tmax, NH, NKV, HS);

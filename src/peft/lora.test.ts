@@ -52,7 +52,7 @@ async function runAdapter(m: Model, inst: PeftInstance, base: string, N: number,
   const x = rnd(N * inF, seed), dout = rnd(N * outF, seed + 1);
   const X = t('x', x), D = t('dout', dout), out = be.alloc('out', N * outF), dinp = be.alloc('dinp', N * inF);
   inst.zeroGrads();
-  a.forward(out, X, N);
+  a.forward(out, X, N, false);
   a.backward(dinp, D, X, N, false);
   const grads = new Map<string, Float32Array>();
   for (const p of inst.params) if (p.name.includes(`${base}.`)) grads.set(p.name.split('.').at(-3)!, await be.read(p.grad));

@@ -49,12 +49,12 @@ class LoraAdapter implements LinearAdapter {
     this.acts = rt.acts(s.site.base, [s.r]);
   }
 
-  forward(out: Tensor, inp: Tensor, N: number): void {
+  forward(out: Tensor, inp: Tensor, N: number, accumulate: boolean): void {
     const { be } = this.rt, { inF, outF } = this.s.site, { r, scale, A, B, W, bias } = this.s;
     const slot = this.acts.take(inp, N, this.rt.forwardSeed(this.s.index)), xa = slot.bufs[0];
     be.matmulForward(xa, this.rt.drop(inp, N * inF, slot.seed), A.tensor, null, N, inF, r);
-    if (be.linearLowRank) return be.linearLowRank(out, inp, W, bias, xa, B.tensor, N, inF, outF, r, scale, false);
-    be.matmulForward(out, inp, W, bias, N, inF, outF);
+    if (be.linearLowRank) return be.linearLowRank(out, inp, W, bias, xa, B.tensor, N, inF, outF, r, scale, accumulate);
+    be.matmulForward(out, inp, W, bias, N, inF, outF, accumulate);
     be.matmulForward(out, xa, B.tensor, null, N, r, outF, true, scale);
   }
 

@@ -162,10 +162,12 @@ export class CpuBackend implements Backend {
     biasBackward(f32(dbias, OC), f32(dout, N * OC), N, OC);
   }
 
-  rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
-    if (out === inp) throw new Error(`rope: out '${out.label}' may not alias inp`);
-    const n = B * T * H * HS;
-    rope(f32(out, n), f32(inp, n), B, T, H, HS, base, pos0, inverse);
+  rope(qOut: Tensor, q: Tensor, kOut: Tensor, k: Tensor, B: number, T: number, NH: number, NKV: number, HS: number,
+    base: number, pos0: number, inverse: boolean): void {
+    for (const [o, x] of [[qOut, q], [kOut, k], [qOut, k], [kOut, q]]) if (o === x) throw new Error(`rope: output '${o.label}' may not alias an input`);
+    const nq = B * T * NH * HS, nk = B * T * NKV * HS;
+    rope(f32(qOut, nq), f32(q, nq), B, T, NH, HS, base, pos0, inverse);
+    rope(f32(kOut, nk), f32(k, nk), B, T, NKV, HS, base, pos0, inverse);
   }
 
   attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void {

@@ -83,8 +83,9 @@ export class WebGpuBackend implements Backend {
   biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
     mm.biasBackward(this.ctx, dbias, dout, N, OC);
   }
-  rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
-    attn.rope(this.ctx, out, inp, B, T, H, HS, base, pos0, inverse);
+  rope(qOut: Tensor, q: Tensor, kOut: Tensor, k: Tensor, B: number, T: number, NH: number, NKV: number, HS: number,
+    base: number, pos0: number, inverse: boolean): void {
+    attn.rope(this.ctx, qOut, q, kOut, k, B, T, NH, NKV, HS, base, pos0, inverse);
   }
   attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void {
     attn.attentionForward(this.ctx, out, att, q, k, v, B, T, NH, NKV, HS);

@@ -208,16 +208,18 @@ describe('SIMD CPU attention', () => {
     expect(relErr(od, rd)).toBeLessThan(TOL);
   });
 
-  it('rope equals the reference bit for bit, both directions', async () => {
+  it('rope equals the reference bit for bit, queries and keys, both directions', async () => {
     const be = await SimdCpuBackend.create({ threads: 1 });
-    const B = 2, T = 5, H = 3, HS = 8, n = B * T * H * HS;
-    const x = randArray(n, 7);
-    const tx = await withData(be, x), out = be.alloc('out', n);
+    const B = 2, T = 5, NH = 3, NKV = 1, HS = 8, nq = B * T * NH * HS, nk = B * T * NKV * HS;
+    const q = randArray(nq, 7), k = randArray(nk, 8);
+    const tq = await withData(be, q), tk = await withData(be, k), qo = be.alloc('qo', nq), ko = be.alloc('ko', nk);
     for (const inverse of [false, true]) {
-      be.rope(out, tx, B, T, H, HS, 10000, 3, inverse);
-      const want = new Float32Array(n);
-      rope(want, x, B, T, H, HS, 10000, 3, inverse);
-      expect(same(await be.read(out), want)).toBe(true);
+      be.rope(qo, tq, ko, tk, B, T, NH, NKV, HS, 10000, 3, inverse);
+      const wq = new Float32Array(nq), wk = new Float32Array(nk);
+      rope(wq, q, B, T, NH, HS, 10000, 3, inverse);
+      rope(wk, k, B, T, NKV, HS, 10000, 3, inverse);
+      expect(same(await be.read(qo), wq)).toBe(true);
+      expect(same(await be.read(ko), wk)).toBe(true);
     }
   });
 

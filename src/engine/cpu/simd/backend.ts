@@ -248,12 +248,17 @@ export class SimdCpuBackend extends CpuBackend {
 
   /** The reference's arithmetic (float64 angles, same products), with each position's cos/sin computed
    * once per call instead of once per sequence: the same bits, B times fewer trigonometric calls. */
-  override rope(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
-    const op = 'rope';
+  override rope(qOut: Tensor, q: Tensor, kOut: Tensor, k: Tensor, B: number, T: number, NH: number, NKV: number, HS: number,
+    base: number, pos0: number, inverse: boolean): void {
     if (HS % 2 !== 0) throw new RangeError(`rope: head size ${HS} must be even`);
-    noAlias(op, out, inp);
+    for (const [o, x] of [[qOut, q], [kOut, k], [qOut, k], [kOut, q]]) noAlias('rope', o, x);
+    this.ropeOne(qOut, q, B, T, NH, HS, base, pos0, inverse);
+    this.ropeOne(kOut, k, B, T, NKV, HS, base, pos0, inverse);
+  }
+
+  private ropeOne(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
     const n = B * T * H * HS;
-    at(op, out, n); at(op, inp, n);
+    at('rope', out, n); at('rope', inp, n);
     const o = (out as SimdTensor).data as Float32Array, x = (inp as SimdTensor).data as Float32Array;
     const half = HS / 2;
     const cos = new Float64Array(T * half), sin = new Float64Array(T * half);

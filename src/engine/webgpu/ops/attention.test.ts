@@ -33,27 +33,32 @@ const SHAPES: Shape[] = [
 ];
 const name = (s: Shape) => `B=${s.B} T=${s.T} NH=${s.NH} NKV=${s.NKV} HS=${s.HS}`;
 
-describe('webgpu rope', () => {
+describe('webgpu rope (queries and keys in one dispatch)', () => {
   // HF float32 angles against the reference's float64 ones: ~1e-7·pos relative.
   const TOL = 1e-5;
   const cases = [
-    { B: 2, T: 5, H: 3, HS: 6, base: 10000, pos0: 3 },
-    { B: 1, T: 7, H: 2, HS: 16, base: 1e6, pos0: 0 },
-    { B: 1, T: 1, H: 1, HS: 2, base: 10000, pos0: 41 },
+    { B: 2, T: 5, NH: 3, NKV: 1, HS: 6, base: 10000, pos0: 3 },
+    { B: 1, T: 7, NH: 2, NKV: 2, HS: 16, base: 1e6, pos0: 0 },
+    { B: 1, T: 1, NH: 1, NKV: 1, HS: 2, base: 10000, pos0: 41 },
+    { B: 3, T: 2, NH: 4, NKV: 2, HS: 10, base: 10000, pos0: 7 },
   ];
+  /** Both tensors rotated on the GPU against the reference applied to each. */
+  async function check(c: (typeof cases)[number], inverse: boolean, tol: number) {
+    const gpu = await testGpu();
+    const nq = c.B * c.T * c.NH * c.HS, nk = c.B * c.T * c.NKV * c.HS;
+    const q = randArray(nq, 11 + c.HS), k = randArray(nk, 12 + c.HS);
+    const tq = await put(gpu, 'q', q), tk = await put(gpu, 'k', k);
+    const qo = gpu.alloc('qo', nq), ko = gpu.alloc('ko', nk);
+    gpu.rope(qo, tq, ko, tk, c.B, c.T, c.NH, c.NKV, c.HS, c.base, c.pos0, inverse);
+    const wq = new Float64Array(nq), wk = new Float64Array(nk);
+    ropeRef(wq, Float64Array.from(q), c.B, c.T, c.NH, c.HS, c.base, c.pos0, inverse);
+    ropeRef(wk, Float64Array.from(k), c.B, c.T, c.NKV, c.HS, c.base, c.pos0, inverse);
+    expect(relErr(await gpu.read(qo), wq)).toBeLessThan(tol);
+    expect(relErr(await gpu.read(ko), wk)).toBeLessThan(tol);
+  }
   for (const c of cases) {
     for (const inverse of [false, true]) {
-      it(`B=${c.B} T=${c.T} H=${c.H} HS=${c.HS} base=${c.base} pos0=${c.pos0} inverse=${inverse}`, async () => {
-        const gpu = await testGpu();
-        const n = c.B * c.T * c.H * c.HS;
-        const x = randArray(n, 11 + c.HS);
-        const tin = await put(gpu, 'x', x);
-        const tout = gpu.alloc('out', n);
-        gpu.rope(tout, tin, c.B, c.T, c.H, c.HS, c.base, c.pos0, inverse);
-        const want = new Float64Array(n);
-        ropeRef(want, Float64Array.from(x), c.B, c.T, c.H, c.HS, c.base, c.pos0, inverse);
-        expect(relErr(await gpu.read(tout), want)).toBeLessThan(TOL);
-      });
+      it(`B=${c.B} T=${c.T} NH=${c.NH} NKV=${c.NKV} HS=${c.HS} base=${c.base} pos0=${c.pos0} inverse=${inverse}`, () => check(c, inverse, TOL));
     }
   }
 
@@ -61,16 +66,13 @@ describe('webgpu rope', () => {
     // HS = 2 has the single frequency 1, so θ = pos exactly in float32 and float64 alike: what is
     // left is the kernel's own sin/cos at θ ≈ 3e4, which must not degrade with |θ|.
     const TOL_FAR = 1e-5;
+    await check({ B: 2, T: 6, NH: 3, NKV: 1, HS: 2, base: 10000, pos0: 30011 }, false, TOL_FAR);
+  });
+
+  it('rejects an output that aliases an input', async () => {
     const gpu = await testGpu();
-    const B = 2, T = 6, H = 3, HS = 2, pos0 = 30011;
-    const n = B * T * H * HS;
-    const x = randArray(n, 5);
-    const tin = await put(gpu, 'x', x);
-    const tout = gpu.alloc('out', n);
-    gpu.rope(tout, tin, B, T, H, HS, 10000, pos0, false);
-    const want = new Float64Array(n);
-    ropeRef(want, Float64Array.from(x), B, T, H, HS, 10000, pos0, false);
-    expect(relErr(await gpu.read(tout), want)).toBeLessThan(TOL_FAR);
+    const q = gpu.alloc('q', 8), k = gpu.alloc('k', 8), ko = gpu.alloc('ko', 8);
+    expect(() => gpu.rope(k, q, ko, k, 1, 1, 2, 2, 4, 10000, 0, false)).toThrow(/alias/);
   });
 });
 

@@ -48,18 +48,21 @@ export function invFreq(g: GpuContext, base: number, HS: number): GpuTensor {
   return t;
 }
 
-export function rope(g: GpuContext, out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number,
-  pos0: number, inverse: boolean): void {
-  dims('rope', B, T, H, HS, pos0);
+/** q (B,T,NH,HS) → qOut and k (B,T,NKV,HS) → kOut, rotated at positions pos0 + t: one dispatch. */
+export function rope(g: GpuContext, qOut: Tensor, q: Tensor, kOut: Tensor, k: Tensor, B: number, T: number, NH: number, NKV: number,
+  HS: number, base: number, pos0: number, inverse: boolean): void {
+  dims('rope', B, T, NH, NKV, HS, pos0);
   if (HS % 2 !== 0) throw new RangeError(`rope: head size ${HS} must be even`);
-  if (out === inp) throw new Error('rope: out may not alias inp');
-  const n = B * T * H * HS;
-  need(out, n, 'rope');
-  need(inp, n, 'rope');
-  if (n === 0) return;
-  const pairs = n / 2; // one invocation per (x[i], x[i+HS/2]) pair
-  g.dispatch('core/rope', [out, inp, invFreq(g, base, HS)],
-    [U(pairs), U(T), U(H), U(HS / 2), U(pos0), U(inverse ? 1 : 0)], groups(pairs));
+  if (qOut === q || kOut === k || qOut === k || kOut === q) throw new Error('rope: an output may not alias an input');
+  const nq = B * T * NH * HS, nk = B * T * NKV * HS;
+  need(qOut, nq, 'rope');
+  need(q, nq, 'rope');
+  need(kOut, nk, 'rope');
+  need(k, nk, 'rope');
+  const pairs = (nq + nk) / 2; // one invocation per (x[i], x[i+HS/2]) pair, q's then k's
+  if (pairs === 0) return;
+  g.dispatch('core/rope', [qOut, q, kOut, k, invFreq(g, base, HS)],
+    [U(pairs), U(nq / 2), U(T), U(NH), U(NKV), U(HS / 2), U(pos0), U(inverse ? 1 : 0)], groups(pairs));
 }
 
 // --- attention -------------------------------------------------------------------------------
