@@ -15,6 +15,7 @@ import { CpuBackend } from '../engine/cpu/backend.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
 import { loadModelDir, readArrayBuffer, saveModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
+import type { ModelSource } from '../model/source.ts';
 import { exportAdapter } from '../peft/hf.ts';
 import { getMethod } from '../peft/registry.ts';
 import { loadCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
@@ -23,7 +24,6 @@ import { encodePrompts, promptWidth } from '../rl/rollout.ts';
 import { Trainer } from '../rl/trainer.ts';
 import { ExportRefused, trlScript, verlYaml } from '../store/scaleout.ts';
 import { charTokenizer, getTask, type Task } from '../tasks/index.ts';
-import type { ModelSource } from '../worker/protocol.ts';
 
 function flags(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};

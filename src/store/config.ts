@@ -6,13 +6,13 @@
 // one as soon as it is chosen (`modelLoad` follows the download), so Start finds it ready.
 import { create } from 'zustand';
 import type { ModelConfig } from '../model/config.ts';
+import { positionsFor, randomModelConfig, type ModelSource } from '../model/source.ts';
 import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import { defaultConfig, PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
 import { getTask } from '../tasks/index.ts';
-import { defaultEntry, entryFor, fetchCatalogue, type Catalogue, type CatalogueEntry } from '../worker/catalogue.ts';
-import { positionsFor, randomModelConfig } from '../worker/model-source.ts';
-import type { BackendChoice, CheckpointSummary, ModelSource } from '../worker/protocol.ts';
+import { defaultEntry, entryFor, fetchCatalogue, type Catalogue, type CatalogueEntry } from './catalogue.ts';
+import type { BackendChoice, CheckpointSummary } from '../worker/protocol.ts';
 import { DEFAULT_BACKEND, DEFAULT_MODEL, pageDefaults, pagePeft } from './defaults.ts';
 import { coerce, getPath, sameLeaf, setPath, type Leaf } from './paths.ts';
 import { fromQuery, linkQuery } from './share.ts';

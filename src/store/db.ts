@@ -3,9 +3,10 @@
 // nothing), and its latest checkpoint (to resume after a device loss or a reload, and to export
 // the adapter later).
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { ModelSource } from '../model/source.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
-import type { BackendChoice, CheckpointData, ModelSource, RunInfo, RunState } from '../worker/protocol.ts';
+import type { BackendChoice, CheckpointData, RunInfo, RunState } from '../worker/protocol.ts';
 
 export type RunStatus = RunState | 'interrupted';
 

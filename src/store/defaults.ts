@@ -3,10 +3,11 @@
 // keeps these: a randomly initialised tiny model on the `lastdigit` warm-up, which such a model
 // learns by RL alone in a few dozen steps (see src/rl/trainer.test.ts): two new tokens, 8 prompts
 // × 8 completions, the study's DAPO recipe without overlong shaping (answers are one character).
+import type { ModelSource } from '../model/source.ts';
 import { defaultPeftConfig } from '../peft/common.ts';
 import type { MethodId } from '../peft/types.ts';
 import { defaultConfig, type RLConfig } from '../rl/config.ts';
-import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
+import type { BackendChoice } from '../worker/protocol.ts';
 
 export const DEFAULT_METHOD: MethodId = 'full';
 export const DEFAULT_MODEL: ModelSource = { kind: 'random', size: 'tiny' };

@@ -1,7 +1,7 @@
 // How each run's configuration differs from the others: the settings whose values are not the
 // same across every listed run, shown as "method full · lr 0.003" beside each run.
+import type { ModelSource } from '../model/source.ts';
 import type { RLConfig } from '../rl/config.ts';
-import type { ModelSource } from '../worker/protocol.ts';
 import { getPath, leaves, sameLeaf, type Leaf } from './paths.ts';
 import { encodeModel } from './share.ts';
 

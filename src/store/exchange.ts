@@ -1,7 +1,8 @@
 // Runs out of and into the lab: a JSON file with each run's config and metrics (import reads it
 // back, checking every field: a file is untrusted), and one run's step metrics as CSV.
+import type { ModelSource } from '../model/source.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
-import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
+import type { BackendChoice } from '../worker/protocol.ts';
 import type { EvalRow, RunRecord, StepRow } from './db.ts';
 import { DEFAULT_MODEL } from './defaults.ts';
 import { configFromJson, decodeModel } from './share.ts';

@@ -1,6 +1,6 @@
 // Switching method keeps the settings the methods share, and names every other change.
 import { describe, expect, it } from 'vitest';
-import type { CatalogueEntry } from '../worker/catalogue.ts';
+import type { CatalogueEntry } from './catalogue.ts';
 import { setMethod, useConfig, type ConfigState } from './config.ts';
 import { pageDefaults } from './defaults.ts';
 

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ModelSource } from '../model/source.ts';
 import { methodIds } from '../peft/registry.ts';
 import { defaultConfig, PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
-import type { ModelSource } from '../worker/protocol.ts';
 import { ExportRefused, optimizerSteps, trlScript, verlLora, verlYaml } from './scaleout.ts';
 
 const fixture = (f: string) => JSON.parse(readFileSync(new URL(`../../tests/fixtures/scaleout/${f}`, import.meta.url), 'utf8'));

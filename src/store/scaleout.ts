@@ -10,9 +10,9 @@
 //        recipe submodule (verl-recipe 21892b9: dapo/config/dapo_trainer.yaml, dapo/dapo_ray_trainer.py)
 //   PEFT peft/optimizers/loraplus.py, lorafa.py, tuners/adalora/model.py (0.20.1.dev0, 5d602fd)
 // The keys and fields used are kept in tests/fixtures/scaleout/ and checked by scaleout.test.ts.
+import type { ModelSource } from '../model/source.ts';
 import { toHfPeftConfig } from '../peft/hf.ts';
 import type { RLConfig } from '../rl/config.ts';
-import type { ModelSource } from '../worker/protocol.ts';
 import { encodeModel, toQuery } from './share.ts';
 
 /** A setting the target cannot express: the export is refused with the reason rather than written wrong. */

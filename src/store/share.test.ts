@@ -3,7 +3,7 @@ import { defaultPeftConfig } from '../peft/common.ts';
 import { pageDefaults } from './defaults.ts';
 import { configFromJson, fromQuery, toQuery } from './share.ts';
 import { configIssues, issuesByPath } from './validate.ts';
-import { randomModelConfig } from '../worker/model-source.ts';
+import { randomModelConfig } from '../model/source.ts';
 
 describe('shared links', () => {
   it('the defaults give an empty query, and a changed config round-trips exactly', () => {

@@ -7,11 +7,11 @@
 // against the type of the default (numbers that do not parse stay NaN so the field shows why), and
 // the panel's validation reports the rest next to each field. Nothing from a URL reaches the page
 // as markup: React renders it as text.
+import { checkModelBase, MODEL_SIZES, type ModelSize, type ModelSource } from '../model/source.ts';
 import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import type { RLConfig } from '../rl/config.ts';
-import { checkModelBase } from '../worker/model-source.ts';
-import { MODEL_SIZES, type BackendChoice, type ModelSize, type ModelSource } from '../worker/protocol.ts';
+import type { BackendChoice } from '../worker/protocol.ts';
 import { DEFAULT_METHOD, DEFAULT_MODEL, pageDefaults } from './defaults.ts';
 import { coerce, fromJson, getPath, leaves, sameLeaf, setPath, type Leaf } from './paths.ts';
 

@@ -2,8 +2,9 @@
 // queue lives in IndexedDB, so a reload picks it up again: the run that was in progress continues
 // from its last checkpoint, then the queue moves on.
 import { create } from 'zustand';
+import type { ModelSource } from '../model/source.ts';
 import type { RLConfig } from '../rl/config.ts';
-import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
+import type { BackendChoice } from '../worker/protocol.ts';
 import { getKv, putKv } from './db.ts';
 import type { GridItem } from './grid.ts';
 import { runById } from './runs.ts';

@@ -2,8 +2,9 @@
 // values (components select single fields), the group inspector's data, and the run controls as
 // module-level actions (start, pause, resume, stop, reset).
 import { create } from 'zustand';
+import type { ModelSource } from '../model/source.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
-import type { BackendChoice, CheckpointData, GroupView, ModelSource, RunInfo, RunState, WorkerEvent } from '../worker/protocol.ts';
+import type { BackendChoice, CheckpointData, GroupView, RunInfo, RunState, WorkerEvent } from '../worker/protocol.ts';
 import type { RLConfig } from '../rl/config.ts';
 import { loadModelFiles, modelConfigOf, settledBackend, useConfig } from './config.ts';
 import { configIssues } from './validate.ts';

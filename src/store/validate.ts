@@ -2,11 +2,11 @@
 // validateConfig (RL settings), the method's validate (its settings, checked against the model),
 // the ranges its settings declare, and what the page adds (task, model size, context length).
 import type { ModelConfig } from '../model/config.ts';
+import { positionsFor } from '../model/source.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { SettingSpec } from '../peft/types.ts';
 import { validateConfig, type RLConfig } from '../rl/config.ts';
 import { DIFFICULTIES, taskIds } from '../tasks/index.ts';
-import { positionsFor } from '../worker/model-source.ts';
 import { getPath } from './paths.ts';
 
 export interface Issue {

@@ -2,11 +2,11 @@
 // checkpoint folder on this site; below it, the chosen checkpoint's download (a progress bar in MB)
 // or what went wrong with it, with Retry. Nothing else in the experiment changes on an error.
 import { useState } from 'react';
+import { MODEL_SIZES, type ModelSize } from '../model/source.ts';
 import { chooseShipped, retryModel, setModel, useConfig, type ConfigState } from '../store/config.ts';
 import { getTask, taskIds } from '../tasks/index.ts';
-import { entryFor } from '../worker/catalogue.ts';
+import { entryFor } from '../store/catalogue.ts';
 import { mb } from '../worker/download.ts';
-import { MODEL_SIZES, type ModelSize } from '../worker/protocol.ts';
 import { formatCount } from './format.ts';
 import './model.css';
 

@@ -2,6 +2,7 @@
 // one of the study's experiments), queue it, and read the results table as the runs finish.
 import { useId, useState } from 'react';
 import { useStore } from 'zustand';
+import type { ModelSource } from '../model/source.ts';
 import { methodIds, methods } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import type { LossType } from '../rl/loss.ts';
@@ -9,7 +10,7 @@ import { currentIssues, modelConfigOf, useConfig } from '../store/config.ts';
 import type { RunRecord } from '../store/db.ts';
 import { aggregate, estimateSweepSeconds, expandGrid, parseList, SWEEP_PRESETS, type CostSample, type GridItem, type GridSpec, type ResultInput } from '../store/grid.ts';
 import { encodeModel } from '../store/share.ts';
-import type { BackendChoice, ModelSource } from '../worker/protocol.ts';
+import type { BackendChoice } from '../worker/protocol.ts';
 import { useRuns } from '../store/runs.ts';
 import { peekSeries, seriesClock } from '../store/series.ts';
 import { clearSweep, continueSweep, createSweep, pauseSweep, useSweep } from '../store/sweep.ts';

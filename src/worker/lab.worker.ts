@@ -1,8 +1,8 @@
 /// <reference lib="webworker" />
 // The training worker: owns the GPU device, the model and the Trainer, so the page's main thread
 // only renders. Every Request gets exactly one Reply; events stream in between.
+import { baseModelName } from '../model/source.ts';
 import { exportBuilt, exportStored } from './export.ts';
-import { baseModelName } from './model-source.ts';
 import { unreachable, type Reply, type Request, type RequestMap, type RequestType, type WorkerEvent, type WorkerMessage } from './protocol.ts';
 import { errorText, Session } from './session.ts';
 

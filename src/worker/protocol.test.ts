@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../engine/cpu/backend.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
 import { Model } from '../model/model.ts';
+import { defaultConfig } from '../rl/config.ts';
 import { rollout } from '../rl/rollout.ts';
-import { pageDefaults } from '../store/defaults.ts';
 import { charTokenizer, getTask, Rng } from '../tasks/index.ts';
 import { LabClient, type WorkerLike } from './client.ts';
 import { groupViews } from './inspector.ts';
@@ -43,7 +43,7 @@ describe('worker client', () => {
 
 describe('group inspector data', () => {
   it('has G samples per group, advantages that sum to 0 per group, and marks zero-variance groups', async () => {
-    const cfg = pageDefaults();
+    const cfg = { ...defaultConfig('full'), task: 'lastdigit', maxNewTokens: 2, overlongShaping: false };
     const task = getTask('lastdigit');
     const mc = namedConfig('tiny', charTokenizer.vocabSize, 40);
     const model = new Model(new CpuBackend(), mc, randomWeights(mc, 0));

@@ -4,16 +4,11 @@
 //                   (ok with a typed value, or an error message), so every request resolves or rejects.
 //   worker → page   Reply, or an unsolicited WorkerEvent (status, step metrics, evals, groups, …).
 import type { ModelConfig } from '../model/config.ts';
+import type { ModelSource } from '../model/source.ts';
 import type { SpectralRecord } from '../peft/spectral.ts';
 import type { CheckpointMeta } from '../rl/checkpoint.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
-
-/** Where the base model comes from: a randomly initialised size, or a shipped checkpoint folder
- * (`<base>/config.json` + `<base>/model.safetensors`, e.g. `/models/lab-small`). */
-export type ModelSource = { kind: 'random'; size: ModelSize } | { kind: 'url'; base: string };
-export type ModelSize = 'tiny' | 'small' | 'base';
-export const MODEL_SIZES: readonly ModelSize[] = ['tiny', 'small', 'base'];
 
 /** What the page may know about a checkpoint's model.safetensors before downloading it (from the
  * model catalogue); the worker checks the download against it. */

@@ -1,16 +1,20 @@
 // The worker's run loop on the CPU backend, without a worker: start, pause, resume, stop, the
 // events it posts, a resume from a checkpoint that replays the same metrics, and the adapter export.
 import { describe, expect, it } from 'vitest';
-import { pageDefaults } from '../store/defaults.ts';
-import type { RLConfig } from '../rl/config.ts';
+import { defaultConfig, type RLConfig } from '../rl/config.ts';
 import { exportBuilt, exportStored } from './export.ts';
 import type { CheckpointData, WorkerEvent } from './protocol.ts';
 import { Session } from './session.ts';
 
 const tiny = { kind: 'random', size: 'tiny' } as const;
 
+/** LoRA r16 on a random tiny model and the lastdigit warm-up (two new tokens), at a few prompts and steps. */
 function config(over: Partial<RLConfig> = {}): RLConfig {
-  return { ...pageDefaults('lora'), groupSize: 4, promptsPerStep: 2, miniBatches: 1, dynamicSampling: false, evalProblems: 2, evalK: 1, evalEvery: 0, steps: 4, ...over };
+  const c = defaultConfig('lora');
+  return {
+    ...c, task: 'lastdigit', peft: { ...c.peft, r: 16, alpha: 64, dropout: 0, seed: 0 }, maxNewTokens: 2, overlongShaping: false, lr: 1e-2, seed: 0,
+    groupSize: 4, promptsPerStep: 2, miniBatches: 1, dynamicSampling: false, evalProblems: 2, evalK: 1, evalEvery: 0, steps: 4, ...over,
+  };
 }
 
 function harness() {

@@ -16,7 +16,7 @@ import { Trainer, type SamplingProgress } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { groupViews } from './inspector.ts';
 import { BufferBytes } from './memory.ts';
-import { CheckpointCache, loadModel } from './model-source.ts';
+import { CheckpointCache, loadModel } from './model-loader.ts';
 import { SPECTRAL_EVERY, type BackendChoice, type CheckpointData, type RunInfo, type RunState, type StartRequest, type WorkerEvent } from './protocol.ts';
 
 /** A checkpoint is posted to the page every this many steps, or after a step that ends this long

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { paramCount, parseHfConfig } from '../model/config.ts';
+import { loadCheckpoint } from '../worker/model-loader.ts';
 import { defaultEntry, entryFor, fetchCatalogue, parseCatalogue } from './catalogue.ts';
-import { loadCheckpoint } from './model-source.ts';
 
 const entry = (over: Record<string, unknown> = {}) => ({
   name: 'm', path: '/models/m', description: 'a model', parameters: 10, task: 'arith', bytes: 100, ...over,

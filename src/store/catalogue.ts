@@ -15,12 +15,12 @@
 //
 // The page's default model is the first entry with "default": true (none: a random tiny model).
 // The file is read as untrusted input: parseCatalogue() checks every field and names what is wrong.
+import { checkModelBase } from '../model/source.ts';
 import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import { defaultConfig, validateConfig } from '../rl/config.ts';
-import { getPath, leaves, setPath, type Leaf } from '../store/paths.ts';
 import { getTask } from '../tasks/index.ts';
-import { checkModelBase } from './model-source.ts';
+import { getPath, leaves, setPath, type Leaf } from './paths.ts';
 
 export const CATALOGUE_URL = '/models/index.json';
 

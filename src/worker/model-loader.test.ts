@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { paramCount, paramShapes, toHfConfig, type ModelConfig } from '../model/config.ts';
 import { randomWeights } from '../model/init.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
-import { pageDefaults } from '../store/defaults.ts';
+import { defaultConfig } from '../rl/config.ts';
 import { download, type Progress } from './download.ts';
-import { CheckpointCache, loadCheckpoint, loadModel } from './model-source.ts';
+import { CheckpointCache, loadCheckpoint, loadModel } from './model-loader.ts';
 
 const cfg: ModelConfig = {
   family: 'qwen2', vocabSize: 99, hidden: 8, intermediate: 16, layers: 1, heads: 2, kvHeads: 1, headDim: 4, ropeTheta: 10000, rmsEps: 1e-6,
@@ -171,18 +171,9 @@ describe('CheckpointCache', () => {
 
   it('loadModel checks the checkpoint against the run: vocabulary and context length', async () => {
     const cache = new CheckpointCache(undefined, server().fetch);
-    const run = { ...pageDefaults(), task: 'arith', maxNewTokens: 20 };
+    const run = { ...defaultConfig('full'), task: 'arith', maxNewTokens: 20 };
     await expect(loadModel({ kind: 'url', base: BASE }, run, cache)).resolves.toMatchObject({ cfg });
     await expect(loadModel({ kind: 'url', base: BASE }, { ...run, maxNewTokens: 60 }, cache)).rejects.toThrow(/maxNewTokens: prompt \+ completion need \d+ positions, the model has 64/);
     await expect(loadModel({ kind: 'url', base: 'https://evil.example/m' }, run, cache)).rejects.toThrow(/must be a path on this site/);
-  });
-});
-
-describe('baseModelName', async () => {
-  const { baseModelName } = await import('./model-source.ts');
-  it('names a checkpoint by its folder, which from_pretrained can load; a random model has none', () => {
-    expect(baseModelName({ kind: 'url', base: '/models/rlvr-lab-arith-small' })).toBe('rlvr-lab-arith-small');
-    expect(baseModelName({ kind: 'url', base: '/models/rlvr-lab-arith-small/' })).toBe('rlvr-lab-arith-small');
-    expect(baseModelName({ kind: 'random', size: 'tiny' })).toBeNull();
   });
 });

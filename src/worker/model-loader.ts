@@ -1,58 +1,17 @@
-// The base model of a run: a randomly initialised model of a named size, or a checkpoint folder
-// served with the page (`public/models/<name>/config.json` + `model.safetensors`, HuggingFace
-// layout). Checkpoints are downloaded once per session: the worker keeps each loaded checkpoint
-// (its config and parsed weights) in a CheckpointCache, so a second run, a resume or an adapter
-// export uses them without downloading again; a failed load is forgotten, so Retry downloads anew.
+// Loading the base model of a run (src/model/source.ts) in the worker: a random model is built
+// from its size; a checkpoint folder (`public/models/<name>/config.json` + `model.safetensors`,
+// HuggingFace layout) is downloaded and checked. Checkpoints are downloaded once per session: the
+// worker keeps each loaded checkpoint (its config and parsed weights) in a CheckpointCache, so a
+// second run, a resume or an adapter export uses them without downloading again; a failed load is
+// forgotten, so Retry downloads anew.
 import { paramCount, paramShapes, parseHfConfig, type ModelConfig } from '../model/config.ts';
-import { namedConfig, randomWeights } from '../model/init.ts';
+import { randomWeights } from '../model/init.ts';
 import { parseSafetensors, type SafeFile } from '../model/safetensors.ts';
-import { promptWidth } from '../rl/rollout.ts';
+import { checkModelBase, positionsFor, RANDOM_MODEL_SEED, randomModelConfig, type ModelSource } from '../model/source.ts';
 import type { RLConfig } from '../rl/config.ts';
-import { charTokenizer, getTask } from '../tasks/index.ts';
+import { charTokenizer } from '../tasks/index.ts';
 import { download, fetchFile, type DownloadOptions, type Progress } from './download.ts';
-import { MODEL_SIZES, type CheckpointSummary, type ModelExpect, type ModelSource } from './protocol.ts';
-
-/** Weight-init seed of random models: fixed, so runs that differ only in `seed` share the base model. */
-export const RANDOM_MODEL_SEED = 0;
-
-/** A checkpoint base path is accepted only on this page's origin: a shared link must not make the
- * page fetch from elsewhere. Returns an error message, or null when acceptable. */
-export function checkModelBase(base: string): string | null {
-  if (typeof base !== 'string' || base.length === 0 || base.length > 200) return 'model: the checkpoint path must be 1–200 characters';
-  if (!/^\/[A-Za-z0-9._\-/]*$/.test(base) || base.startsWith('//') || base.split('/').includes('..')) {
-    return 'model: the checkpoint path must be a path on this site such as /models/lab-small (letters, digits, . _ - /)';
-  }
-  return null;
-}
-
-/** The base model as an exported adapter's `base_model_name_or_path`: the checkpoint folder's name
- * (`/models/rlvr-lab-arith-small` → `rlvr-lab-arith-small`), which `from_pretrained` loads once the
- * folder's config.json and model.safetensors are saved under that name; null for a random model,
- * which exists nowhere to load. */
-export function baseModelName(s: ModelSource): string | null {
-  return s.kind === 'url' ? (s.base.split('/').filter(Boolean).pop() ?? null) : null;
-}
-
-export function describeSource(s: ModelSource): string {
-  return s.kind === 'random' ? `random ${s.size} model (untrained)` : `checkpoint ${s.base}`;
-}
-
-/** Positions a random model needs for this config: the prompt width plus the completion. */
-export function positionsFor(cfg: Pick<RLConfig, 'task' | 'maxNewTokens'>): number {
-  let width = 64;
-  try {
-    width = promptWidth(getTask(cfg.task));
-  } catch {
-    // unknown task: the config validation reports it; any width will do here
-  }
-  return width + (Number.isInteger(cfg.maxNewTokens) && cfg.maxNewTokens > 0 ? cfg.maxNewTokens : 1);
-}
-
-/** The config of a random model (known without fetching anything). */
-export function randomModelConfig(size: string, cfg: Pick<RLConfig, 'task' | 'maxNewTokens'>): ModelConfig {
-  if (!(MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`model: unknown size "${size}"`);
-  return namedConfig(size, charTokenizer.vocabSize, positionsFor(cfg));
-}
+import type { CheckpointSummary, ModelExpect } from './protocol.ts';
 
 const folder = (base: string) => base.replace(/\/$/, '');
 
