@@ -310,7 +310,7 @@ function patchLoad(base: string, patch: Partial<ModelLoad>): void {
 }
 
 onWorkerEvent((e) => {
-  if (e.kind !== 'download') return;
+  if (e.type !== 'download') return;
   const load = useConfig.getState().modelLoad;
   if (load?.base === e.base && load.status === 'loading') patchLoad(e.base, { received: e.received, total: e.total });
 });
@@ -326,7 +326,7 @@ export async function loadModelFiles(base: string): Promise<CheckpointSummary> {
   const entry = entryFor(await loadCatalogue(), base);
   const expect = entry ? { bytes: entry.bytes, ...(entry.sha256 ? { sha256: entry.sha256 } : {}) } : undefined;
   try {
-    const summary = await labClient().request<'loadModel'>({ type: 'loadModel', base, expect });
+    const summary = await labClient().request({ type: 'loadModel', base, expect });
     patchLoad(base, { status: 'ready', summary, received: summary.bytes, total: summary.bytes, error: null });
     return summary;
   } catch (e) {

@@ -100,7 +100,7 @@ describe('model choice', () => {
     worker.reply = () => new Promise((res, rej) => ((finish = res), (fail = rej)));
     c.loadFromLink('');
     await settle();
-    for (const l of worker.listeners) l({ kind: 'download', base: '/models/b', file: '/models/b/model.safetensors', received: 300, total: 800 });
+    for (const l of worker.listeners) l({ type: 'download', base: '/models/b', file: '/models/b/model.safetensors', received: 300, total: 800 });
     expect(c.useConfig.getState().modelLoad).toMatchObject({ status: 'loading', received: 300, total: 800 });
     c.setText('lr', '0.05');
     fail(new Error('/models/b/model.safetensors is truncated: 300 of 800 bytes arrived (0.00 MB of 0.00 MB)'));

@@ -50,7 +50,7 @@ onWorkerEvent(onEvent);
 const isLive = (runId: string) => useLive.getState().runId === runId;
 
 function onEvent(e: WorkerEvent): void {
-  switch (e.kind) {
+  switch (e.type) {
     case 'status': {
       if (isLive(e.runId)) useLive.setState({ state: e.state, step: e.step, message: e.message ?? null, ...(e.state === 'running' ? {} : { progress: null }) });
       void patchRun(e.runId, { status: e.state, step: e.step, message: e.message });
@@ -164,7 +164,7 @@ export async function startRun(opts: StartOptions = {}): Promise<string | undefi
   seriesFor(run.id);
   tick();
   return act('start', async () => {
-    const info = await labClient().request<'start'>({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend });
+    const info = await labClient().request({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend });
     useLive.setState({ info });
     await patchRun(run.id, { info });
     return run.id;
@@ -172,13 +172,13 @@ export async function startRun(opts: StartOptions = {}): Promise<string | undefi
 }
 
 export function pauseRun(): Promise<unknown> {
-  return act('pause', () => labClient().request<'pause'>({ type: 'pause' }));
+  return act('pause', () => labClient().request({ type: 'pause' }));
 }
 
 /** Resume a paused run, or continue a run from its last checkpoint (after a lost device, a stop, or a reload). */
 export async function resumeRun(runId: string | null = useLive.getState().runId): Promise<unknown> {
   const live = useLive.getState();
-  if (runId && runId === live.runId && live.state === 'paused') return act('resume', () => labClient().request<'resume'>({ type: 'resume' }));
+  if (runId && runId === live.runId && live.state === 'paused') return act('resume', () => labClient().request({ type: 'resume' }));
   const run = runById(runId);
   if (!run) return undefined;
   return act('resume', async () => {
@@ -190,14 +190,14 @@ export async function resumeRun(runId: string | null = useLive.getState().runId)
     tick();
     useLive.setState({ ...initial, runId: run.id, state: 'loading', step: Math.max(0, from), checkpointStep: ck?.step ?? null, pending: 'resume' });
     const resumeFrom: CheckpointData | undefined = ck?.checkpoint;
-    const info = await labClient().request<'start'>({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend, resumeFrom });
+    const info = await labClient().request({ type: 'start', runId: run.id, config: run.config, model: run.model, backend: run.backend, resumeFrom });
     useLive.setState({ info });
     await patchRun(run.id, { info });
   });
 }
 
 export function stopRun(): Promise<unknown> {
-  return act('stop', () => labClient().request<'stop'>({ type: 'stop' }));
+  return act('stop', () => labClient().request({ type: 'stop' }));
 }
 
 /** Back to step 0: free the model in the worker and throw an unfinished live run away (a finished
@@ -205,7 +205,7 @@ export function stopRun(): Promise<unknown> {
 export async function resetRun(): Promise<void> {
   const { runId, state } = useLive.getState();
   await act('reset', async () => {
-    await labClient().request<'dispose'>({ type: 'dispose' });
+    await labClient().request({ type: 'dispose' });
     if (runId && state !== 'done') await removeRun(runId);
   });
   useLive.setState({ ...initial });
@@ -213,7 +213,7 @@ export async function resetRun(): Promise<void> {
 
 /** Test aid (dev builds): lose the GPU device as a driver reset would. */
 export function loseDevice(): Promise<unknown> {
-  return labClient().request<'loseDevice'>({ type: 'loseDevice' });
+  return labClient().request({ type: 'loseDevice' });
 }
 
 export function hasLiveRun(s: LiveState): boolean {
@@ -232,7 +232,7 @@ export async function adapterFiles(runId: string): Promise<{ files: Record<strin
     const ck = inMemory ? undefined : await getCheckpoint(runId);
     if (!inMemory && !ck) throw new Error('this run has no stored checkpoint (it is written every 5 steps, on pause, stop and at the end)');
     if (!inMemory) await modelReady(run.model);
-    return labClient().request<'exportAdapter'>({
+    return labClient().request({
       type: 'exportAdapter', runId, model: run.model, stored: ck ? { config: run.config, model: run.model, checkpoint: ck.checkpoint } : undefined,
     });
   });

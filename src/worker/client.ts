@@ -1,6 +1,7 @@
 // The page's side of the worker protocol: request() returns a promise that settles with the
-// worker's one reply to it (or rejects if the worker dies), and events go to one listener.
-import { unreachable, type Request, type RequestBody, type RequestMap, type RequestType, type WorkerEvent, type WorkerMessage } from './protocol.ts';
+// worker's one reply to it (or rejects if the worker dies), typed by the request's `type`
+// (`request({ type: 'start', … })` is a Promise<RunInfo>), and events go to one listener.
+import { unreachable, type ReplyOf, type RequestMessage, type RequestOf, type RequestType, type WorkerEvent, type WorkerMessage } from './protocol.ts';
 
 export interface WorkerLike {
   postMessage(msg: unknown, transfer?: Transferable[]): void;
@@ -10,7 +11,7 @@ export interface WorkerLike {
 }
 
 interface Pending {
-  resolve: (v: RequestMap[RequestType]['res']) => void;
+  resolve: (v: ReplyOf<RequestType>) => void;
   reject: (e: Error) => void;
 }
 
@@ -23,12 +24,13 @@ export class LabClient {
     worker.onerror = (ev) => this.failAll(`the training worker crashed: ${ev.message || 'unknown error'}`);
   }
 
-  request<K extends RequestType>(body: RequestBody<K>, transfer: Transferable[] = []): Promise<RequestMap[K]['res']> {
+  request<K extends RequestType>(body: RequestOf<K>, transfer: Transferable[] = []): Promise<ReplyOf<K>> {
     const id = this.nextId++;
-    return new Promise<RequestMap[K]['res']>((resolve, reject) => {
+    return new Promise<ReplyOf<K>>((resolve, reject) => {
+      // The worker answers id with the reply of body's type (its Handlers are typed so).
       this.pending.set(id, { resolve: resolve as Pending['resolve'], reject });
       try {
-        this.worker.postMessage({ ...body, id } as Request, transfer);
+        this.worker.postMessage({ ...body, id } as RequestMessage, transfer);
       } catch (e) {
         this.pending.delete(id);
         reject(e instanceof Error ? e : new Error(String(e)));

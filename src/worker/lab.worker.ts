@@ -3,7 +3,7 @@
 // only renders. Every Request gets exactly one Reply; events stream in between.
 import { baseModelName } from '../model/source.ts';
 import { exportBuilt, exportStored } from './export.ts';
-import { unreachable, type Reply, type Request, type RequestMap, type RequestType, type WorkerEvent, type WorkerMessage } from './protocol.ts';
+import { dispatch, type Handlers, type Reply, type RequestMessage, type WorkerEvent, type WorkerMessage } from './protocol.ts';
 import { errorText, Session } from './session.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -21,43 +21,36 @@ function transferables(value: unknown): Transferable[] {
   return Object.values(value).flatMap((v) => (v instanceof Uint8Array ? [v.buffer as ArrayBuffer] : typeof v === 'object' && v !== null ? transferables(v) : []));
 }
 
-async function handle(req: Request): Promise<RequestMap[RequestType]['res']> {
-  switch (req.type) {
-    case 'start':
-      return session.start(req);
-    case 'loadModel':
-      return (await session.checkpoints.load(req.base, req.expect)).summary;
-    case 'pause':
-      return session.pause();
-    case 'resume':
-      return session.resume();
-    case 'stop':
-      return session.stop();
-    case 'dispose':
-      if (session.active) await session.stop();
-      session.dispose();
-      return null;
-    case 'checkpoint':
-      return session.checkpoint();
-    case 'exportAdapter': {
-      const live = session.current;
-      if (live && live.runId === req.runId && session.state !== 'lost' && session.state !== 'failed') {
-        return exportBuilt(live, req.model ? baseModelName(req.model) : null);
-      }
-      if (!req.stored) throw new Error('this run is no longer in memory and has no stored checkpoint to rebuild it from');
-      return exportStored(session, req.stored, baseModelName(req.stored.model));
+const handlers: Handlers = {
+  start: (req) => session.start(req),
+  loadModel: async (req) => (await session.checkpoints.load(req.base, req.expect)).summary,
+  pause: () => session.pause(),
+  resume: () => session.resume(),
+  stop: () => session.stop(),
+  dispose: async () => {
+    if (session.active) await session.stop();
+    session.dispose();
+    return null;
+  },
+  checkpoint: () => session.checkpoint(),
+  exportAdapter: (req) => {
+    const live = session.current;
+    if (live && live.runId === req.runId && session.state !== 'lost' && session.state !== 'failed') {
+      return exportBuilt(live, req.model ? baseModelName(req.model) : null);
     }
-    case 'loseDevice':
-      session.loseDevice();
-      return null;
-    default:
-      return unreachable(req);
-  }
-}
+    if (!req.stored) throw new Error('this run is no longer in memory and has no stored checkpoint to rebuild it from');
+    return exportStored(session, req.stored, baseModelName(req.stored.model));
+  },
+  loseDevice: () => {
+    session.loseDevice();
+    return null;
+  },
+};
 
-scope.onmessage = (ev: MessageEvent<Request>) => {
+scope.onmessage = (ev: MessageEvent<RequestMessage>) => {
   const req = ev.data;
-  handle(req).then(
+  // A handler that throws synchronously rejects like one that fails later.
+  Promise.resolve().then(() => dispatch(handlers, req)).then(
     (value) => send({ type: 'reply', id: req.id, ok: true, value } satisfies Reply, transferables(value)),
     (e: unknown) => send({ type: 'reply', id: req.id, ok: false, error: errorText(e) } satisfies Reply),
   );

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { CpuBackend } from '../engine/cpu/backend.ts';
 import { namedConfig, randomWeights } from '../model/init.ts';
 import { Model } from '../model/model.ts';
@@ -7,14 +7,14 @@ import { rollout } from '../rl/rollout.ts';
 import { charTokenizer, getTask, Rng } from '../tasks/index.ts';
 import { LabClient, type WorkerLike } from './client.ts';
 import { groupViews } from './inspector.ts';
-import type { Request, WorkerEvent, WorkerMessage } from './protocol.ts';
+import { dispatch, type CheckpointSummary, type Handlers, type RequestMessage, type RunInfo, type WorkerEvent, type WorkerMessage } from './protocol.ts';
 
 class FakeWorker implements WorkerLike {
   onmessage: ((ev: MessageEvent<WorkerMessage>) => void) | null = null;
   onerror: ((ev: ErrorEvent) => void) | null = null;
-  sent: Request[] = [];
+  sent: RequestMessage[] = [];
   postMessage(msg: unknown): void {
-    this.sent.push(msg as Request);
+    this.sent.push(msg as RequestMessage);
   }
   terminate(): void {}
   reply(msg: WorkerMessage): void {
@@ -27,17 +27,55 @@ describe('worker client', () => {
     const w = new FakeWorker();
     const events: WorkerEvent[] = [];
     const c = new LabClient(w, (e) => events.push(e));
-    const a = c.request<'pause'>({ type: 'pause' });
-    const b = c.request<'stop'>({ type: 'stop' });
+    const a = c.request({ type: 'pause' });
+    const b = c.request({ type: 'stop' });
     w.reply({ type: 'reply', id: w.sent[1].id, ok: false, error: 'nope' });
-    w.reply({ type: 'event', event: { kind: 'status', runId: 'r', state: 'paused', step: 3 } });
+    w.reply({ type: 'event', event: { type: 'status', runId: 'r', state: 'paused', step: 3 } });
     w.reply({ type: 'reply', id: w.sent[0].id, ok: true, value: { step: 3 } });
     await expect(a).resolves.toEqual({ step: 3 });
     await expect(b).rejects.toThrow('nope');
     expect(events).toHaveLength(1);
-    const d = c.request<'dispose'>({ type: 'dispose' });
+    const d = c.request({ type: 'dispose' });
     c.terminate();
     await expect(d).rejects.toThrow(/stopped/);
+  });
+
+  it('request() infers its reply from the body\'s type, and checks the body against it', async () => {
+    const c = new LabClient(new FakeWorker(), () => {});
+    const started = c.request({ type: 'start', runId: 'r', config: defaultConfig('lora'), model: { kind: 'random', size: 'tiny' }, backend: 'cpu' });
+    expectTypeOf(started).toEqualTypeOf<Promise<RunInfo>>();
+    expectTypeOf(c.request({ type: 'loadModel', base: '/models/m' })).toEqualTypeOf<Promise<CheckpointSummary>>();
+    expectTypeOf(c.request({ type: 'pause' })).toEqualTypeOf<Promise<{ step: number }>>();
+    // @ts-expect-error loadModel needs the folder
+    void c.request({ type: 'loadModel' }).catch(() => {});
+    // @ts-expect-error no such request
+    void c.request({ type: 'bogus' }).catch(() => {});
+    c.terminate();
+    await expect(started).rejects.toThrow(/stopped/);
+  });
+});
+
+describe('worker handlers', () => {
+  const never = () => {
+    throw new Error('not called');
+  };
+  const handlers: Handlers = {
+    start: never, loadModel: never, pause: () => ({ step: 7 }), resume: async () => ({ step: 8 }), stop: never, dispose: () => null,
+    checkpoint: never, exportAdapter: never, loseDevice: never,
+  };
+
+  it('dispatch runs the handler of the request\'s type; an unknown type is named', async () => {
+    expect(dispatch(handlers, { type: 'pause' })).toEqual({ step: 7 });
+    await expect(dispatch(handlers, { type: 'resume' })).resolves.toEqual({ step: 8 });
+    expect(() => dispatch(handlers, { type: 'bogus' } as never)).toThrow(/unexpected message \{"type":"bogus"\}/);
+  });
+
+  it('a handler must return its own type\'s reply', () => {
+    // @ts-expect-error pause answers { step }, not null
+    const wrong: Handlers['pause'] = () => null;
+    // @ts-expect-error a handler map lists every request type
+    const missing: Handlers = { pause: () => ({ step: 1 }) };
+    expect([wrong, missing]).toHaveLength(2);
   });
 });
 

@@ -1,8 +1,11 @@
 // The message protocol between the page (main thread) and the training worker, which owns the GPU,
-// the model and the Trainer. Two directions, each a discriminated union:
-//   page → worker   Request: carries an `id`; the worker answers every one with exactly one Reply
-//                   (ok with a typed value, or an error message), so every request resolves or rejects.
+// the model and the Trainer. Every message is discriminated by `type`:
+//   page → worker   RequestMessage: a Request (one of RequestMap's bodies) with an `id`; the worker
+//                   answers every one with exactly one Reply (ok with the value RequestMap names for
+//                   that type, or an error message), so every request resolves or rejects.
 //   worker → page   Reply, or an unsolicited WorkerEvent (status, step metrics, evals, groups, …).
+// The worker's Handlers are keyed by request type and must return that type's reply (a wrong reply
+// does not compile), and the page's LabClient.request infers the reply type from the body's `type`.
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelSource } from '../model/source.ts';
 import type { SpectralRecord } from '../peft/spectral.ts';
@@ -72,11 +75,27 @@ export interface RequestMap {
 }
 
 export type RequestType = keyof RequestMap;
-export type Request = { [K in RequestType]: RequestMap[K]['req'] & { id: number } }[RequestType];
-export type RequestBody<K extends RequestType> = RequestMap[K]['req'];
+/** A request of type K, as the page writes it. */
+export type RequestOf<K extends RequestType> = RequestMap[K]['req'] & { type: K };
+/** Any request, as the page writes it. */
+export type Request = { [K in RequestType]: RequestOf<K> }[RequestType];
+/** The value the reply to a request of type K carries. */
+export type ReplyOf<K extends RequestType> = RequestMap[K]['res'];
+/** A request as it travels: its body and the id its reply answers. */
+export type RequestMessage = Request & { id: number };
+
+/** The worker's side of the protocol: one handler per request type, returning that type's reply. */
+export type Handlers = { [K in RequestType]: (req: RequestOf<K>) => ReplyOf<K> | Promise<ReplyOf<K>> };
+
+/** Run the handler of `req`'s type. */
+export function dispatch<K extends RequestType>(handlers: Handlers, req: RequestOf<K>): ReplyOf<K> | Promise<ReplyOf<K>> {
+  const handler: Handlers[K] | undefined = handlers[req.type];
+  if (typeof handler !== 'function') throw new Error(`unexpected message ${JSON.stringify(req)}`);
+  return handler(req);
+}
 
 export type Reply =
-  | { type: 'reply'; id: number; ok: true; value: RequestMap[RequestType]['res'] }
+  | { type: 'reply'; id: number; ok: true; value: ReplyOf<RequestType> }
   | { type: 'reply'; id: number; ok: false; error: string };
 
 export interface RunInfo {
@@ -121,18 +140,18 @@ export interface GroupView {
 export type RunState = 'loading' | 'running' | 'paused' | 'stopped' | 'done' | 'failed' | 'lost';
 
 export type WorkerEvent =
-  | { kind: 'status'; runId: string; state: RunState; step: number; message?: string }
-  | { kind: 'step'; runId: string; metrics: StepMetrics; gpuBytes: number | null }
-  | { kind: 'eval'; runId: string; records: EvalRecord[]; seconds: number }
-  | { kind: 'groups'; runId: string; step: number; groups: GroupView[] }
+  | { type: 'status'; runId: string; state: RunState; step: number; message?: string }
+  | { type: 'step'; runId: string; metrics: StepMetrics; gpuBytes: number | null }
+  | { type: 'eval'; runId: string; records: EvalRecord[]; seconds: number }
+  | { type: 'groups'; runId: string; step: number; groups: GroupView[] }
   /** Every SPECTRAL_EVERY steps and at the end: where the update lies against W_0's singular directions. */
-  | { kind: 'spectral'; runId: string; record: SpectralRecord }
-  | { kind: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData }
+  | { type: 'spectral'; runId: string; record: SpectralRecord }
+  | { type: 'checkpoint'; runId: string; step: number; checkpoint: CheckpointData }
   /** Sampling progress between decode chunks: the rollout of step `step + 1` (decode steps done of the
    * most), or the held-out evaluation at step `step` (problems done, a chunk counted in proportion, of all). */
-  | { kind: 'progress'; runId: string; phase: 'rollout' | 'eval'; step: number; done: number; total: number }
+  | { type: 'progress'; runId: string; phase: 'rollout' | 'eval'; step: number; done: number; total: number }
   /** Bytes of a checkpoint file received so far (`total` null when neither the server nor the catalogue says). */
-  | { kind: 'download'; base: string; file: string; received: number; total: number | null };
+  | { type: 'download'; base: string; file: string; received: number; total: number | null };
 
 /** The worker posts a spectral record (src/peft/spectral.ts) every this many steps, and at the end. */
 export const SPECTRAL_EVERY = 5;

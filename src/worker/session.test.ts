@@ -27,8 +27,8 @@ function harness() {
   const until = async (f: () => boolean) => {
     while (!f()) await new Promise<void>((r) => (wake = r));
   };
-  const states = () => events.flatMap((e) => (e.kind === 'status' ? [e.state] : []));
-  const steps = () => events.flatMap((e) => (e.kind === 'step' ? [e.metrics] : []));
+  const states = () => events.flatMap((e) => (e.type === 'status' ? [e.state] : []));
+  const steps = () => events.flatMap((e) => (e.type === 'step' ? [e.metrics] : []));
   return { session, events, until, states, steps };
 }
 
@@ -40,10 +40,10 @@ describe('worker session (CPU backend)', () => {
     expect(info.reference).toMatch(/β = 0/);
     await h.until(() => h.states().includes('done'));
     expect(h.steps().map((m) => m.step)).toEqual([1, 2, 3, 4]);
-    expect(h.events.filter((e) => e.kind === 'eval')).toHaveLength(2); // baseline and final
-    const groups = h.events.find((e) => e.kind === 'groups');
-    expect(groups?.kind === 'groups' && groups.groups[0].samples).toHaveLength(4);
-    expect(h.events.some((e) => e.kind === 'checkpoint' && e.step === 4)).toBe(true);
+    expect(h.events.filter((e) => e.type === 'eval')).toHaveLength(2); // baseline and final
+    const groups = h.events.find((e) => e.type === 'groups');
+    expect(groups?.type === 'groups' && groups.groups[0].samples).toHaveLength(4);
+    expect(h.events.some((e) => e.type === 'checkpoint' && e.step === 4)).toBe(true);
     const out = await exportBuilt(h.session.current!, null);
     expect(Object.keys(out.files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   }, 120_000);
@@ -55,7 +55,7 @@ describe('worker session (CPU backend)', () => {
     await h.until(() => h.steps().length >= 1);
     const { step } = await h.session.pause();
     expect(h.session.state).toBe('paused');
-    const ck = h.events.filter((e): e is Extract<WorkerEvent, { kind: 'checkpoint' }> => e.kind === 'checkpoint').pop()?.checkpoint as CheckpointData;
+    const ck = h.events.filter((e): e is Extract<WorkerEvent, { type: 'checkpoint' }> => e.type === 'checkpoint').pop()?.checkpoint as CheckpointData;
     expect(ck.meta.trainer.step).toBe(step);
     expect(() => h.session.resume()).not.toThrow();
     await h.until(() => h.steps().length >= step + 1);
@@ -72,7 +72,7 @@ describe('worker session (CPU backend)', () => {
     expect(r.steps().slice(0, first.length).map(strip)).toEqual(first);
 
     // A stored run rebuilt from its checkpoint exports the same adapter as the live one.
-    const last = r.events.filter((e): e is Extract<WorkerEvent, { kind: 'checkpoint' }> => e.kind === 'checkpoint').pop()!.checkpoint;
+    const last = r.events.filter((e): e is Extract<WorkerEvent, { type: 'checkpoint' }> => e.type === 'checkpoint').pop()!.checkpoint;
     const live = await exportBuilt(r.session.current!, null);
     const stored = await exportStored(new Session(() => {}), { config: cfg, model: tiny, checkpoint: last }, null);
     expect(stored.files['adapter_model.safetensors']).toEqual(live.files['adapter_model.safetensors']);
@@ -83,11 +83,11 @@ describe('worker session (CPU backend)', () => {
     const cfg = config({ task: 'arith', maxNewTokens: 101, steps: 3, evalProblems: 8, evalK: 2 });
     const h = harness();
     await h.session.start({ type: 'start', runId: 'p', config: cfg, model: tiny, backend: 'cpu' });
-    const progress = () => h.events.flatMap((e) => (e.kind === 'progress' ? [e] : []));
+    const progress = () => h.events.flatMap((e) => (e.type === 'progress' ? [e] : []));
     await h.until(() => progress().some((p) => p.phase === 'rollout' && p.step === 1));
     // The baseline evaluation reported its progress before its record, ending at all problems.
-    const firstEval = h.events.findIndex((e) => e.kind === 'eval');
-    const evalProgress = h.events.slice(0, firstEval).flatMap((e) => (e.kind === 'progress' ? [e] : []));
+    const firstEval = h.events.findIndex((e) => e.type === 'eval');
+    const evalProgress = h.events.slice(0, firstEval).flatMap((e) => (e.type === 'progress' ? [e] : []));
     expect(evalProgress.some((p) => !Number.isInteger(p.done))).toBe(true); // inside a chunk's decode, not only after it
     expect(evalProgress.every((p) => p.phase === 'eval' && p.step === 0 && p.total === 16 && p.done <= p.total)).toBe(true);
     expect(evalProgress.map((p) => p.done)).toEqual([...evalProgress.map((p) => p.done)].sort((a, b) => a - b));
@@ -95,7 +95,7 @@ describe('worker session (CPU backend)', () => {
     // Stop in the middle of step 2's rollout: it answers without finishing the step.
     await expect(h.session.stop()).resolves.toEqual({ step: 1 });
     expect(h.steps().map((m) => m.step)).toEqual([1]);
-    const ck = h.events.filter((e): e is Extract<WorkerEvent, { kind: 'checkpoint' }> => e.kind === 'checkpoint').pop()!;
+    const ck = h.events.filter((e): e is Extract<WorkerEvent, { type: 'checkpoint' }> => e.type === 'checkpoint').pop()!;
     expect(ck.step).toBe(1);
 
     const whole = harness();

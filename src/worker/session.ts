@@ -72,7 +72,7 @@ export class Session {
   readonly checkpoints: CheckpointCache;
 
   constructor(private readonly post: Post) {
-    this.checkpoints = new CheckpointCache((base, file, p) => this.post({ kind: 'download', base, file, received: p.received, total: p.total }));
+    this.checkpoints = new CheckpointCache((base, file, p) => this.post({ type: 'download', base, file, received: p.received, total: p.total }));
   }
 
   private async webgpu(): Promise<Gpu> {
@@ -137,7 +137,7 @@ export class Session {
 
   private setState(state: RunState, message?: string): void {
     this.state = state;
-    if (this.run) this.post({ kind: 'status', runId: this.run.runId, state, step: this.run.trainer.step, message });
+    if (this.run) this.post({ type: 'status', runId: this.run.runId, state, step: this.run.trainer.step, message });
   }
 
   get active(): boolean {
@@ -149,14 +149,14 @@ export class Session {
     this.dispose();
     this.state = 'loading';
     this.pauseWanted = this.stopWanted = false;
-    this.post({ kind: 'status', runId: req.runId, state: 'loading', step: req.resumeFrom?.meta.trainer.step ?? 0 });
+    this.post({ type: 'status', runId: req.runId, state: 'loading', step: req.resumeFrom?.meta.trainer.step ?? 0 });
     let built: Built;
     try {
       built = await this.build(req.config, req.model, req.backend);
       if (req.resumeFrom) loadCheckpoint(built.trainer, req.resumeFrom.tensors, req.resumeFrom.meta);
     } catch (e) {
       this.state = 'failed';
-      this.post({ kind: 'status', runId: req.runId, state: 'failed', step: 0, message: errorText(e) });
+      this.post({ type: 'status', runId: req.runId, state: 'failed', step: 0, message: errorText(e) });
       this.stopped?.(); // a Stop sent while building still gets its answer
       this.stopped = null;
       throw e;
@@ -180,7 +180,7 @@ export class Session {
    * backend otherwise holds the worker's event loop for a whole step), and drop the work under way
    * when Stop was asked for, so Stop takes effect within one chunk. */
   private async progress(runId: string, step: number, p: SamplingProgress): Promise<void> {
-    this.post({ kind: 'progress', runId, phase: p.phase, step, done: p.done, total: p.total });
+    this.post({ type: 'progress', runId, phase: p.phase, step, done: p.done, total: p.total });
     await wait(0);
     if (this.stopWanted) throw new StopRequested();
   }
@@ -211,8 +211,8 @@ export class Session {
           trainer.restore(before);
           break;
         }
-        this.post({ kind: 'step', runId, metrics: m, gpuBytes: run.backend.name === 'webgpu' ? (this.gpu?.bytes.live ?? null) : null });
-        if (trainer.lastRollout) this.post({ kind: 'groups', runId, step: m.step, groups: groupViews(trainer.lastRollout, cfg, charTokenizer) });
+        this.post({ type: 'step', runId, metrics: m, gpuBytes: run.backend.name === 'webgpu' ? (this.gpu?.bytes.live ?? null) : null });
+        if (trainer.lastRollout) this.post({ type: 'groups', runId, step: m.step, groups: groupViews(trainer.lastRollout, cfg, charTokenizer) });
         if (m.step % SPECTRAL_EVERY === 0 && m.step < cfg.steps) await this.spectral();
         if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await this.evaluate();
         if (m.step % CHECKPOINT_EVERY === 0 || performance.now() - this.lastCheckpoint >= CHECKPOINT_EVERY_MS) await this.sendCheckpoint();
@@ -247,7 +247,7 @@ export class Session {
   private async spectral(): Promise<void> {
     const run = this.run;
     if (!run || !run.probe.measures) return;
-    this.post({ kind: 'spectral', runId: run.runId, record: await run.probe.record(run.trainer.step) });
+    this.post({ type: 'spectral', runId: run.runId, record: await run.probe.record(run.trainer.step) });
   }
 
   private async evaluate(): Promise<void> {
@@ -261,7 +261,7 @@ export class Session {
       if (e instanceof StopRequested) return; // stopped during the evaluation: no record
       throw e;
     }
-    this.post({ kind: 'eval', runId: run.runId, records, seconds: (performance.now() - t0) / 1000 });
+    this.post({ type: 'eval', runId: run.runId, records, seconds: (performance.now() - t0) / 1000 });
   }
 
   async checkpoint(): Promise<CheckpointData> {
@@ -276,7 +276,7 @@ export class Session {
     if (!this.run) return;
     this.lastCheckpoint = performance.now();
     const ck = await this.checkpoint();
-    this.post({ kind: 'checkpoint', runId: this.run.runId, step: ck.meta.trainer.step, checkpoint: ck }, [ck.tensors.buffer as ArrayBuffer]);
+    this.post({ type: 'checkpoint', runId: this.run.runId, step: ck.meta.trainer.step, checkpoint: ck }, [ck.tensors.buffer as ArrayBuffer]);
   }
 
   pause(): Promise<{ step: number }> {
