@@ -78,6 +78,21 @@ describe('principal share of a hand-built update', () => {
   });
 });
 
+describe('principal angles on both sides', () => {
+  // measure() takes the cosines U₀ᵀU_now from V_now when m > n (no m×n×K product for U_now): the
+  // angles agree with largestAngle on U_now from leftSubspace, for a wide and a tall weight.
+  for (const [m, n] of [[24, 40], [40, 24]]) it(`${m}×${n}`, () => {
+    const ks = [2, 6], w0 = randn(m * n, 11), base = baseOf('w', w0, m, n, ks);
+    const wNow = plus(w0, randn(m * n, 12).map((x) => 0.05 * x));
+    const got = measure(base, wNow), { U } = leftSubspace(wNow, m, n, 6);
+    for (let i = 0; i < ks.length; i++) {
+      const want = largestAngle(base.U, U, m, 6, ks[i]);
+      expect(want).toBeGreaterThan(0.1);
+      expect(Math.abs(got.angle[i] - want)).toBeLessThan(1e-6);
+    }
+  });
+});
+
 // The same cases on both backends: the probe reads the weights (merged on the backend for adapters),
 // so the numbers must agree wherever the model runs.
 const BACKENDS: [string, () => Promise<Backend>][] = [

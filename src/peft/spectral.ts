@@ -14,7 +14,7 @@
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes } from '../model/config.ts';
 import { InternalsProbe, type Internals } from './internals.ts';
-import { svd, symmetricEigen } from './svd.ts';
+import { svd, symmetricEigenTop, symmetricEigenvalues } from './svd.ts';
 import type { PeftInstance } from './types.ts';
 
 /** k as fractions of min(m, n) (at least 1 each). */
@@ -52,62 +52,85 @@ export interface SpectralRecord {
   seconds: number;
 }
 
-/** Top-k left singular vectors of a (m×n row-major) as an m×k row-major matrix, from the Gram
- * matrix of the smaller side; also all singular values (descending). */
-export function leftSubspace(a: ArrayLike<number>, m: number, n: number, k: number): { U: Float64Array; S: Float64Array } {
-  const small = Math.min(m, n);
+/** The Gram matrix of a's smaller side (a: m×n row-major), eigendecomposed: all singular values
+ * (descending) and, for k > 0, the top-k eigenvectors Z (min(m, n)×k row-major, column c for σ_c):
+ * U's columns when m ≤ n, V's when m > n. k = 0: singular values only (no eigenvectors formed). */
+function gramEigen(a: ArrayLike<number>, m: number, n: number, k: number): { S: Float64Array; Z: Float64Array } {
+  const small = Math.min(m, n), q = Math.max(m, n);
+  // X (small×q): A, or Aᵀ, in float64, so the Gram is rows against rows, contiguous.
+  const X = new Float64Array(small * q);
+  if (m <= n) for (let i = 0; i < m * n; i++) X[i] = a[i];
+  else for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) X[j * q + r] = a[r * n + j];
   const g = new Float64Array(small * small);
-  if (m <= n) { // G = A Aᵀ (m×m): eigenvectors are U
-    for (let i = 0; i < m; i++) for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let c = 0; c < n; c++) s += a[i * n + c] * a[j * n + c];
-      g[i * m + j] = g[j * m + i] = s;
+  for (let i = 0; i < small; i++) for (let j = 0; j <= i; j++) g[i * small + j] = dot(X, i * q, X, j * q, q);
+  const sqrt = (v: number) => Math.sqrt(Math.max(0, v));
+  if (k === 0) return { S: symmetricEigenvalues(g, small).sort().reverse().map(sqrt), Z: new Float64Array(0) };
+  const { values, X: Z } = symmetricEigenTop(g, small, k);
+  return { S: values.map(sqrt), Z };
+}
+
+/** Top-k left singular vectors of a (m×n row-major) as an m×k row-major matrix, from the Gram
+ * matrix of the smaller side; also all singular values (descending). k = 0: singular values only. */
+export function leftSubspace(a: ArrayLike<number>, m: number, n: number, k: number): { U: Float64Array; S: Float64Array } {
+  const { S, Z } = gramEigen(a, m, n, k);
+  if (m <= n || k === 0) return { U: Z, S }; // G = A Aᵀ: its eigenvectors are U
+  // G = Aᵀ A: its eigenvectors are V; U = A V / σ.
+  const U = new Float64Array(m * k), inv = Float64Array.from({ length: k }, (_, c) => 1 / (S[c] > 0 ? S[c] : 1));
+  for (let r = 0; r < m; r++) {
+    const ur = r * k;
+    for (let j = 0; j < n; j++) {
+      const x = a[r * n + j];
+      if (x !== 0) for (let c = 0; c < k; c++) U[ur + c] += x * Z[j * k + c];
     }
-  } else { // G = Aᵀ A (n×n): eigenvectors are V; U = A V / σ
-    for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) {
-      const x = a[r * n + i];
-      if (x !== 0) for (let j = 0; j <= i; j++) g[i * n + j] += x * a[r * n + j];
-    }
-    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[j * n + i] = g[i * n + j];
-  }
-  const { values, Z } = symmetricEigen(g, small);
-  const order = Array.from({ length: small }, (_, i) => i).sort((x, y) => values[y] - values[x]);
-  const S = Float64Array.from(order, (i) => Math.sqrt(Math.max(0, values[i])));
-  const U = new Float64Array(m * k);
-  for (let c = 0; c < k; c++) {
-    const z = order[c];
-    if (m <= n) for (let i = 0; i < m; i++) U[i * k + c] = Z[z * m + i];
-    else {
-      const s = S[c] > 0 ? S[c] : 1;
-      for (let r = 0; r < m; r++) {
-        let t = 0;
-        for (let j = 0; j < n; j++) t += a[r * n + j] * Z[z * n + j];
-        U[r * k + c] = t / s;
-      }
-    }
+    for (let c = 0; c < k; c++) U[ur + c] *= inv[c];
   }
   return { U, S };
+}
+
+/** Σ a[ao+i]·b[bo+i], four partial sums (a fixed order: deterministic). */
+function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[ao + i] * b[bo + i];
+    s1 += a[ao + i + 1] * b[bo + i + 1];
+    s2 += a[ao + i + 2] * b[bo + i + 2];
+    s3 += a[ao + i + 3] * b[bo + i + 3];
+  }
+  for (; i < n; i++) s0 += a[ao + i] * b[bo + i];
+  return s0 + s1 + (s2 + s3);
 }
 
 /** ‖U_kᵀ D V_k‖²_F for every k in ks (ascending), from one product at the largest k: the smaller
  * k's block is the top-left corner of the larger one. U: m×K, V: n×K row-major, K ≥ max(ks). */
 export function principalEnergy(d: ArrayLike<number>, m: number, n: number, U: Float64Array, V: Float64Array, K: number, ks: number[]): number[] {
+  return projected(Float64Array.from(d), m, n, transpose(U, m, K), V, K, ks).energy;
+}
+
+/** a (rows×cols row-major) transposed. */
+function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const t = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+  return t;
+}
+
+/** principalEnergy's work, with Uᵀ given (Ut: K×m) and Uᵀ D (kmax×n) returned too. Every product is
+ * a dot of two contiguous rows (four partial sums, a fixed order). */
+function projected(d: Float64Array, m: number, n: number, Ut: Float64Array, V: Float64Array, K: number, ks: number[]): { energy: number[]; UtD: Float64Array } {
   const kmax = ks[ks.length - 1];
-  const t = new Float64Array(kmax * n); // Uᵀ D
-  for (let r = 0; r < m; r++) for (let c = 0; c < kmax; c++) {
-    const u = U[r * K + c];
-    if (u !== 0) for (let j = 0; j < n; j++) t[c * n + j] += u * d[r * n + j];
-  }
+  const Dt = transpose(d, m, n); // n×m
+  const UtD = new Float64Array(kmax * n); // Uᵀ D
+  for (let c = 0; c < kmax; c++) for (let j = 0; j < n; j++) UtD[c * n + j] = dot(Ut, c * m, Dt, j * m, m);
   const block = new Float64Array(kmax * kmax); // Uᵀ D V
   for (let c = 0; c < kmax; c++) for (let j = 0; j < n; j++) {
-    const x = t[c * n + j];
+    const x = UtD[c * n + j];
     if (x !== 0) for (let e = 0; e < kmax; e++) block[c * kmax + e] += x * V[j * K + e];
   }
-  return ks.map((k) => {
+  const energy = ks.map((k) => {
     let s = 0;
     for (let c = 0; c < k; c++) for (let e = 0; e < k; e++) s += block[c * kmax + e] ** 2;
     return s;
   });
+  return { energy, UtD };
 }
 
 /** exp of the entropy of σ/Σσ: 1 for a rank-1 update, min(m, n) for a flat spectrum. */
@@ -131,11 +154,16 @@ export function largestAngle(A: Float64Array, B: Float64Array, m: number, K: num
     const a = A[r * K + i];
     if (a !== 0) for (let j = 0; j < k; j++) c[i * k + j] += a * B[r * K + j];
   }
+  return angleOf(c, k);
+}
+
+/** acos (degrees) of the smallest singular value of the k×k matrix c (a cosine matrix AᵀB). */
+function angleOf(c: Float64Array, k: number): number {
   const s = svd(c, k, k).S;
   return (Math.acos(Math.min(1, Math.max(-1, s[k - 1]))) * 180) / Math.PI;
 }
 
-interface Base { name: string; m: number; n: number; w0: Float32Array; U: Float64Array; V: Float64Array; K: number; ks: number[] }
+interface Base { name: string; m: number; n: number; w0: Float32Array; U: Float64Array; V: Float64Array; K: number; ks: number[]; Ut: Float64Array; S: Float64Array }
 
 export class SpectralProbe {
   private constructor(private readonly inst: PeftInstance, private readonly bases: Base[], readonly fractions: number[], private readonly internals: InternalsProbe | null) {}
@@ -195,21 +223,45 @@ export function measure(b: Base, wNow: Float32Array): SpectralLayer {
   }
   const random = ks.map((k) => (k * k) / (m * n));
   if (e2 === 0) return { name: b.name, m, n, ks, norm: 0, share: ks.map(() => Number.NaN), random, sv: [], effRank: 0, angle: ks.map(() => 0) };
-  const share = principalEnergy(d, m, n, b.U, b.V, K, ks).map((x) => x / e2);
-  const sv = leftSubspace(d, m, n, 1).S;
-  const now = leftSubspace(wNow, m, n, K).U;
+  const { energy, UtD } = projected(d, m, n, b.Ut, b.V, K, ks);
+  const sv = gramEigen(d, m, n, 0).S;
+  // Principal angles: the cosines U₀ᵀ U_now, K×K. For m > n the Gram gives V_now, and
+  // U₀ᵀ U_now = U₀ᵀ W_now V_now / σ = (Σ₀ V₀ᵀ + U₀ᵀ ΔW) V_now / σ (U₀ᵀ W₀ = Σ₀ V₀ᵀ), from the
+  // U₀ᵀ ΔW the share already took: no m×n×K product for U_now.
+  const now = gramEigen(wNow, m, n, K);
+  const cos = new Float64Array(K * K);
+  if (m <= n) {
+    for (let r = 0; r < m; r++) for (let i = 0; i < K; i++) {
+      const a = b.U[r * K + i];
+      if (a !== 0) for (let j = 0; j < K; j++) cos[i * K + j] += a * now.Z[r * K + j];
+    }
+  } else {
+    for (let i = 0; i < K; i++) for (let c = 0; c < n; c++) {
+      const x = b.S[i] * b.V[c * K + i] + UtD[i * n + c];
+      if (x !== 0) for (let j = 0; j < K; j++) cos[i * K + j] += x * now.Z[c * K + j];
+    }
+    for (let j = 0; j < K; j++) {
+      const inv = 1 / (now.S[j] > 0 ? now.S[j] : 1);
+      for (let i = 0; i < K; i++) cos[i * K + j] *= inv;
+    }
+  }
+  const lead = (k: number) => {
+    const c = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) c[i * k + j] = cos[i * K + j];
+    return c;
+  };
   return {
-    name: b.name, m, n, ks, norm: Math.sqrt(e2), share, random, sv: Array.from(sv.slice(0, 8)), effRank: effectiveRank(sv),
-    angle: ks.map((k) => largestAngle(b.U, now, m, K, k)),
+    name: b.name, m, n, ks, norm: Math.sqrt(e2), share: energy.map((x) => x / e2), random, sv: Array.from(sv.slice(0, 8)), effRank: effectiveRank(sv),
+    angle: ks.map((k) => angleOf(lead(k), k)),
   };
 }
 
-/** A layer's base: W_0 and its top-K singular vectors, K the largest k. */
+/** A layer's base: W_0 and its top-K singular vectors and values, K the largest k. */
 export function baseOf(name: string, w0: Float32Array, m: number, n: number, ks: number[]): Base {
   const K = ks[ks.length - 1];
   const d = svd(w0, m, n);
   const U = new Float64Array(m * K), V = new Float64Array(n * K);
   for (let r = 0; r < m; r++) for (let c = 0; c < K; c++) U[r * K + c] = d.U[r * d.k + c];
   for (let r = 0; r < n; r++) for (let c = 0; c < K; c++) V[r * K + c] = d.V[r * d.k + c];
-  return { name, m, n, w0: Float32Array.from(w0), U, V, K, ks };
+  return { name, m, n, w0: Float32Array.from(w0), U, V, K, ks, Ut: transpose(U, m, K), S: d.S.slice(0, K) };
 }

@@ -2,7 +2,7 @@
 // sign convention, ill-conditioned and rank-deficient inputs, and a timing note for 1024×1024.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../tasks/rng.ts';
-import { householderQr, svd, type Svd } from './svd.ts';
+import { householderQr, svd, symmetricEigen, symmetricEigenTop, symmetricEigenvalues, type Svd } from './svd.ts';
 
 function randn(rng: Rng, n: number): Float64Array {
   return Float64Array.from({ length: n }, () => rng.normal());
@@ -140,6 +140,46 @@ describe('householderQr', () => {
       expect(err).toBeLessThan(1e-12);
       // geqrf: R[0][0] = −sign(a₀₀)·‖a[:,0]‖.
       expect(Math.sign(R[0])).toBe(-Math.sign(a[0]));
+    });
+  }
+});
+
+describe('symmetricEigenvalues and symmetricEigenTop (the spectral probe\'s partial eigensolvers)', () => {
+  /** A symmetric k×k test matrix: a Gram of a random k×q (rank min(k, q): q < k gives a zero cluster),
+   * or one with a repeated top eigenvalue. */
+  function cases(): [string, Float64Array, number][] {
+    const out: [string, Float64Array, number][] = [];
+    for (const [k, q] of [[1, 3], [2, 5], [9, 20], [64, 128], [128, 96]]) {
+      const x = randn(new Rng(`eig:${k}x${q}`), k * q), g = new Float64Array(k * k);
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let t = 0; t < q; t++) g[i * k + j] += x[i * q + t] * x[j * q + t];
+      out.push([`Gram ${k}×${q}`, g, k]);
+    }
+    const k = 40, sigma = Array.from({ length: k }, (_, i) => (i < 4 ? 5 : 1 / (i + 1)));
+    const q1 = householderQr(randn(new Rng('eig:rep'), k * k), k, k).Q, g = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let t = 0; t < k; t++) g[i * k + j] += q1[i * k + t] * sigma[t] * q1[j * k + t];
+    out.push(['a fourfold top eigenvalue, 40×40', g, k]);
+    return out;
+  }
+
+  for (const [what, g, k] of cases()) {
+    it(`${what}: the same eigenvalues as symmetricEigen; top-K eigenpairs with residual and orthogonality at rounding`, () => {
+      const full = Array.from(symmetricEigen(g.slice(), k).values).sort((a, b) => b - a);
+      const scale = Math.max(...full.map(Math.abs));
+      const vals = Array.from(symmetricEigenvalues(g.slice(), k)).sort((a, b) => b - a);
+      for (let i = 0; i < k; i++) expect(Math.abs(vals[i] - full[i])).toBeLessThan(1e-13 * scale * k);
+      for (const K of [...new Set([1, Math.max(1, k >> 2), k])]) {
+        const { values, X } = symmetricEigenTop(g.slice(), k, K);
+        for (let i = 0; i < k; i++) expect(Math.abs(values[i] - full[i])).toBeLessThan(1e-13 * scale * k);
+        for (let i = 1; i < k; i++) expect(values[i]).toBeLessThanOrEqual(values[i - 1]);
+        let resid = 0;
+        for (let c = 0; c < K; c++) for (let i = 0; i < k; i++) {
+          let s = 0;
+          for (let j = 0; j < k; j++) s += g[i * k + j] * X[j * K + c];
+          resid = Math.max(resid, Math.abs(s - values[c] * X[i * K + c]));
+        }
+        expect(resid).toBeLessThan(1e-13 * scale * k);
+        expect(orthErr(X, k, K)).toBeLessThan(1e-13);
+      }
     });
   }
 });
