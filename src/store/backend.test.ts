@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isSoftwareAdapter as cliIsSoftware } from '../cli/backends.ts';
 import { applyGpuCheck, setBackend, shareLink, useConfig } from './config.ts';
 import { pageDefaults } from './defaults.ts';
-import { isSoftwareAdapter } from './lab.ts';
+import { isSoftwareAdapter } from '../worker/gpu.ts';
 import { fromQuery, linkQuery } from './share.ts';
 
 const adapters = [

@@ -1,16 +1,16 @@
 // The lab page's state: what the GPU check found and the state of the engine check.
 // Components select single fields; the actions below are plain module functions (no hooks) so
 // any part of the app, or a test, can call them.
-// The GPU device lives in this module, outside React state: it is a handle, not data to render.
+// The page opens no GPU device: the training worker owns the only one, describes it for the GPU
+// card and runs the engine check on it. The page itself only looks for WebGPU and an adapter, so it
+// can say at once, without the worker, when there is neither.
 import { create } from 'zustand';
-import { createGpu, describeGpu, GpuError, type GpuErrorKind, type GpuHandle, type GpuInfo } from '../engine/webgpu/device.ts';
-import type { Backend } from '../engine/backend.ts';
+import { NO_WEBGPU_HELP } from '../engine/webgpu/device.ts';
 import type { ParityRow } from '../testpage/checks.ts';
+import type { GpuReport } from '../worker/gpu.ts';
+import { labClient, onWorkerEvent } from './worker.ts';
 
-export type GpuState =
-  | { status: 'checking' }
-  | { status: 'ready'; description: string; /** A software rasteriser (SwiftShader, llvmpipe, lavapipe), not a GPU. */ software: boolean }
-  | { status: 'unavailable'; kind: GpuErrorKind | 'exception'; message: string };
+export type GpuState = { status: 'checking' } | GpuReport;
 
 export type CheckState =
   | { status: 'idle' }
@@ -28,60 +28,61 @@ export const useLab = create<LabState>()(() => ({
   check: { status: 'idle' },
 }));
 
-/** Whether the adapter is a software rasteriser rather than a GPU. The same test as the CLI's
- * `--backend auto` (src/cli/backends.ts, which cannot be imported here: it pulls in Node's WebGPU);
- * src/store/backend.test.ts checks that the two agree. On such an adapter the CPU backend is much
- * faster for the lab's small models (docs/PERFORMANCE.md). */
-export function isSoftwareAdapter(info: Pick<GpuInfo, 'vendor' | 'architecture' | 'device' | 'description'>): boolean {
-  return /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
-}
-
-let handle: GpuHandle | null = null;
-let backend: { device: GPUDevice; backend: Backend } | null = null;
 let detecting: Promise<void> | null = null;
 
-/** Find the WebGPU adapter once (later calls share the first). */
+onWorkerEvent((e) => {
+  if (e.type === 'gpuLost') {
+    detecting = null; // Try again opens a new device
+    useLab.setState({ gpu: { status: 'unavailable', kind: 'device-lost', message: e.message } });
+  } else if (e.type === 'check' && useLab.getState().check.status === 'running') {
+    useLab.setState({ check: { status: 'running', ...e.progress } });
+  }
+});
+
+/** WebGPU and an adapter in this page, or why not (the same answers as createGpu's). */
+async function pageAdapter(): Promise<GpuReport | null> {
+  const gpu = globalThis.navigator?.gpu;
+  if (!gpu) return { status: 'unavailable', kind: 'no-webgpu', message: NO_WEBGPU_HELP };
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return { status: 'unavailable', kind: 'no-adapter', message: `requestAdapter failed: ${String(e)}` };
+  }
+  if (!adapter) {
+    return {
+      status: 'unavailable', kind: 'no-adapter',
+      message: 'WebGPU is present but no GPU adapter was found (blocklisted driver, or no GPU). In Chrome check chrome://gpu; otherwise switch to the CPU backend.',
+    };
+  }
+  return null;
+}
+
+/** Find the WebGPU device once (later calls share the first): the worker opens and describes it. */
 export function detectGpu(): Promise<void> {
   detecting ??= (async () => {
     useLab.setState({ gpu: { status: 'checking' } });
+    let gpu: GpuReport;
     try {
-      handle = await createGpu();
-      useLab.setState({ gpu: { status: 'ready', description: describeGpu(handle.info), software: isSoftwareAdapter(handle.info) } });
-      void handle.device.lost.then((info) => {
-        handle = null;
-        detecting = null;
-        useLab.setState({ gpu: { status: 'unavailable', kind: 'device-lost', message: `The GPU device was lost (${info.reason || 'unknown reason'}). ${info.message}` } });
-      });
+      gpu = (await pageAdapter()) ?? (await labClient().request({ type: 'gpu' }));
     } catch (e) {
-      handle = null;
-      detecting = null; // allow a retry
-      useLab.setState({
-        gpu: e instanceof GpuError
-          ? { status: 'unavailable', kind: e.kind, message: e.message }
-          : { status: 'unavailable', kind: 'exception', message: String(e) },
-      });
+      gpu = { status: 'unavailable', kind: 'exception', message: String(e) };
     }
+    if (gpu.status === 'unavailable') detecting = null; // allow a retry
+    useLab.setState({ gpu });
   })();
   return detecting;
 }
 
-/** Run the model parity checks on the WebGPU backend and keep the rows in the store. */
+/** Run the model parity checks on the worker's WebGPU device and keep the rows in the store. */
 export async function runEngineCheck(): Promise<void> {
   if (useLab.getState().check.status === 'running') return;
   useLab.setState({ check: { status: 'running', model: null, index: 0, total: 0, rows: [] } });
   const t0 = performance.now();
   try {
     await detectGpu();
-    if (!handle) throw new Error('no WebGPU device (see the GPU section above)');
-    // Loaded on demand: the engine and its shaders are not needed to show the page.
-    const [{ WebGpuBackend }, { shaders }, { runModelChecks }] = await Promise.all([
-      import('../engine/webgpu/backend.ts'),
-      import('../engine/webgpu/shaders.vite.ts'),
-      import('../testpage/checks.ts'),
-    ]);
-    // One backend per device, so a second run reuses the compiled pipelines.
-    if (backend?.device !== handle.device) backend = { device: handle.device, backend: new WebGpuBackend(handle, shaders) };
-    const rows = await runModelChecks(backend.backend, (p) => useLab.setState({ check: { status: 'running', ...p } }));
+    if (useLab.getState().gpu.status !== 'ready') throw new Error('no WebGPU device (see the GPU section above)');
+    const rows = await labClient().request({ type: 'checkEngine' });
     useLab.setState({ check: { status: 'done', rows, seconds: (performance.now() - t0) / 1000 } });
   } catch (e) {
     const prev = useLab.getState().check;

@@ -87,6 +87,9 @@ function onEvent(e: WorkerEvent): void {
       return;
     case 'download':
       return; // the model loader's (config.ts)
+    case 'check':
+    case 'gpuLost':
+      return; // the GPU card's and the engine check's (lab.ts)
     case 'spectral':
       addSpectral(e.runId, e.record);
       return;

@@ -1,8 +1,9 @@
 /// <reference lib="webworker" />
-// The training worker: owns the GPU device, the model and the Trainer, so the page's main thread
-// only renders. Every Request gets exactly one Reply; events stream in between.
+// The training worker: owns the GPU device (training, the GPU card's description, the engine
+// check), the model and the Trainer, so the page's main thread only renders. Every Request gets exactly one Reply; events stream in between.
 import { baseModelName } from '../model/source.ts';
 import { exportBuilt, exportStored } from './export.ts';
+import { checkEngine, gpuReport } from './gpu.ts';
 import { dispatch, type Handlers, type Reply, type RequestMessage, type WorkerEvent, type WorkerMessage } from './protocol.ts';
 import { errorText, Session } from './session.ts';
 
@@ -45,6 +46,8 @@ const handlers: Handlers = {
     session.loseDevice();
     return null;
   },
+  gpu: () => gpuReport(async () => (await session.webgpu()).handle),
+  checkEngine: async () => checkEngine((await session.webgpu()).handle, (progress) => send({ type: 'event', event: { type: 'check', progress } })),
 };
 
 scope.onmessage = (ev: MessageEvent<RequestMessage>) => {

@@ -43,15 +43,17 @@ describe('worker client', () => {
   it('request() infers its reply from the body\'s type, and checks the body against it', async () => {
     const c = new LabClient(new FakeWorker(), () => {});
     const started = c.request({ type: 'start', runId: 'r', config: defaultConfig('lora'), model: { kind: 'random', size: 'tiny' }, backend: 'cpu' });
+    const loading = c.request({ type: 'loadModel', base: '/models/m' });
+    const pausing = c.request({ type: 'pause' });
     expectTypeOf(started).toEqualTypeOf<Promise<RunInfo>>();
-    expectTypeOf(c.request({ type: 'loadModel', base: '/models/m' })).toEqualTypeOf<Promise<CheckpointSummary>>();
-    expectTypeOf(c.request({ type: 'pause' })).toEqualTypeOf<Promise<{ step: number }>>();
+    expectTypeOf(loading).toEqualTypeOf<Promise<CheckpointSummary>>();
+    expectTypeOf(pausing).toEqualTypeOf<Promise<{ step: number }>>();
     // @ts-expect-error loadModel needs the folder
     void c.request({ type: 'loadModel' }).catch(() => {});
     // @ts-expect-error no such request
     void c.request({ type: 'bogus' }).catch(() => {});
     c.terminate();
-    await expect(started).rejects.toThrow(/stopped/);
+    for (const p of [started, loading, pausing]) await expect(p).rejects.toThrow(/stopped/);
   });
 });
 
@@ -61,7 +63,7 @@ describe('worker handlers', () => {
   };
   const handlers: Handlers = {
     start: never, loadModel: never, pause: () => ({ step: 7 }), resume: async () => ({ step: 8 }), stop: never, dispose: () => null,
-    checkpoint: never, exportAdapter: never, loseDevice: never,
+    checkpoint: never, exportAdapter: never, loseDevice: never, gpu: never, checkEngine: never,
   };
 
   it('dispatch runs the handler of the request\'s type; an unknown type is named', async () => {

@@ -12,6 +12,8 @@ import type { SpectralRecord } from '../peft/spectral.ts';
 import type { CheckpointMeta } from '../rl/checkpoint.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
+import type { CheckProgress, ParityRow } from '../testpage/checks.ts';
+import type { GpuReport } from './gpu.ts';
 
 /** What the page may know about a checkpoint's model.safetensors before downloading it (from the
  * model catalogue); the worker checks the download against it. */
@@ -72,6 +74,11 @@ export interface RequestMap {
   exportAdapter: { req: { type: 'exportAdapter'; runId: string; /** The run's base model (names it in adapter_config.json). */ model?: ModelSource; stored?: StoredRun }; res: AdapterExport };
   /** Test aid: destroy the GPU device as a driver reset would (device loss handling). */
   loseDevice: { req: { type: 'loseDevice' }; res: null };
+  /** Open the worker's WebGPU device (or reuse it) and say what it runs on, or why there is none. */
+  gpu: { req: { type: 'gpu' }; res: GpuReport };
+  /** The engine check on the worker's WebGPU device: model parity against HF's tensors (progress
+   * arrives as 'check' events). */
+  checkEngine: { req: { type: 'checkEngine' }; res: ParityRow[] };
 }
 
 export type RequestType = keyof RequestMap;
@@ -151,7 +158,11 @@ export type WorkerEvent =
    * most), or the held-out evaluation at step `step` (problems done, a chunk counted in proportion, of all). */
   | { type: 'progress'; runId: string; phase: 'rollout' | 'eval'; step: number; done: number; total: number }
   /** Bytes of a checkpoint file received so far (`total` null when neither the server nor the catalogue says). */
-  | { type: 'download'; base: string; file: string; received: number; total: number | null };
+  | { type: 'download'; base: string; file: string; received: number; total: number | null }
+  /** The engine check's progress: the model being checked and every row so far. */
+  | { type: 'check'; progress: CheckProgress }
+  /** The worker's GPU device was lost (not by the loseDevice test aid): the page's GPU card says so. */
+  | { type: 'gpuLost'; message: string };
 
 /** The worker posts a spectral record (src/peft/spectral.ts) every this many steps, and at the end. */
 export const SPECTRAL_EVERY = 5;

@@ -26,7 +26,7 @@ export const CHECKPOINT_EVERY_MS = 30_000;
 
 export type Post = (e: WorkerEvent, transfer?: Transferable[]) => void;
 
-interface Gpu {
+export interface Gpu {
   handle: GpuHandle;
   backend: Backend;
   bytes: BufferBytes;
@@ -75,7 +75,8 @@ export class Session {
     this.checkpoints = new CheckpointCache((base, file, p) => this.post({ type: 'download', base, file, received: p.received, total: p.total }));
   }
 
-  private async webgpu(): Promise<Gpu> {
+  /** The worker's one WebGPU device and backend, opened on first use and again after a loss. */
+  async webgpu(): Promise<Gpu> {
     if (this.gpu && !this.gpu.lost) return this.gpu;
     const handle = await createGpu(globalThis.navigator?.gpu);
     const bytes = new BufferBytes(handle.device);
@@ -84,6 +85,7 @@ export class Session {
     const gpu: Gpu = { handle, backend: new WebGpuBackend(handle, shaders), bytes, lost: false };
     void handle.device.lost.then((info) => {
       gpu.lost = true;
+      if (info.reason !== 'destroyed') this.post({ type: 'gpuLost', message: `The GPU device was lost (${info.reason || 'unknown reason'}). ${info.message}` });
       if (this.run && this.gpu === gpu && (this.state === 'paused' || this.state === 'stopped' || this.state === 'done')) {
         this.setState('lost', `The GPU device was lost (${info.reason || 'unknown reason'}).`);
       }
