@@ -22,7 +22,7 @@ import { loadCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
 import { completeConfig, defaultConfig, validateConfig, type RLConfig } from '../rl/config.ts';
 import { encodePrompts, promptWidth } from '../rl/rollout.ts';
 import { Trainer } from '../rl/trainer.ts';
-import { ExportRefused, trlScript, verlYaml } from '../store/scaleout.ts';
+import { ExportRefused, trlScript, verlYaml } from '../store/trl-verl-export.ts';
 import { charTokenizer, getTask, type Task } from '../tasks/index.ts';
 
 function flags(argv: string[]): Record<string, string> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StepMetrics } from '../rl/trainer.ts';
 import { differingPaths, diffSummary } from './diff.ts';
 import { pageDefaults } from './defaults.ts';
-import { metricsCsv, parseRunsFile, toRunsFile } from './exchange.ts';
+import { metricsCsv, parseRunsFile, toRunsFile } from './runs-file.ts';
 import { Ring, RunSeries } from './series.ts';
 
 const metrics = (step: number, reward = step / 10): StepMetrics => ({

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { shareBlocked, shareLink, useConfig } from './config.ts';
 import { pageDefaults } from './defaults.ts';
-import { parseRunsFile, toRunsFile } from './exchange.ts';
+import { parseRunsFile, toRunsFile } from './runs-file.ts';
 import { fromQuery } from './share.ts';
 import { configIssues } from './validate.ts';
 

@@ -4,7 +4,7 @@ import { useRef } from 'react';
 import { loadConfig } from '../store/config.ts';
 import type { RunRecord } from '../store/db.ts';
 import { differingPaths, diffSummary } from '../store/diff.ts';
-import { importRuns, runCsv, runsJson } from '../store/runio.ts';
+import { importRuns, runCsv, runsJson } from '../store/runs-file.ts';
 import { removeRun, setNotice, setSelected, useRuns } from '../store/runs.ts';
 import { peekSeries, seriesClock } from '../store/series.ts';
 import { adapterFiles, resumeRun, useLive } from '../store/training.ts';

@@ -3,7 +3,7 @@
 import { useId, useState } from 'react';
 import { shareBlocked, shareLink, useConfig } from '../store/config.ts';
 import { runById, useRuns } from '../store/runs.ts';
-import { trlScript, verlYaml } from '../store/scaleout.ts';
+import { trlScript, verlYaml } from '../store/trl-verl-export.ts';
 import { useLive } from '../store/training.ts';
 import { download } from './download.ts';
 import { exportAdapter } from './RunsPanel.tsx';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModelSource } from '../model/source.ts';
 import { methodIds } from '../peft/registry.ts';
 import { defaultConfig, PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
-import { ExportRefused, optimizerSteps, trlScript, verlLora, verlYaml } from './scaleout.ts';
+import { ExportRefused, optimizerSteps, trlScript, verlLora, verlYaml } from './trl-verl-export.ts';
 
 const fixture = (f: string) => JSON.parse(readFileSync(new URL(`../../tests/fixtures/scaleout/${f}`, import.meta.url), 'utf8'));
 const VERL_KEYS = new Set<string>(fixture('verl_keys.json').keys);
@@ -24,7 +24,7 @@ function cfg(method: RLConfig['peft']['method'], preset: PresetId = 'dapo', over
 
 /** Runs python3 on a program that reads JSON from argv[1]; returns its JSON output. */
 function python(program: string, input: unknown): unknown {
-  const dir = mkdtempSync(join(tmpdir(), 'scaleout-'));
+  const dir = mkdtempSync(join(tmpdir(), 'trl-verl-'));
   writeFileSync(join(dir, 'in.json'), JSON.stringify(input));
   return JSON.parse(execFileSync('python3', ['-c', program, join(dir, 'in.json')], { encoding: 'utf8', maxBuffer: 64 << 20 }));
 }

@@ -1,12 +1,16 @@
-// Runs out of and into the lab: a JSON file with each run's config and metrics (import reads it
-// back, checking every field: a file is untrusted), and one run's step metrics as CSV.
+// Runs out of and into the lab as files: a JSON runs file with each run's config and metrics
+// (import reads it back, checking every field: a file is untrusted, and adds its runs to the
+// list), and one run's step metrics as CSV. The format functions are pure; the actions at the end
+// read and write the stored runs.
 import type { ModelSource } from '../model/source.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
 import type { BackendChoice } from '../worker/protocol.ts';
-import type { EvalRow, RunRecord, StepRow } from './db.ts';
+import { putEval, putRun, putStep, runEvals, runSteps, type EvalRow, type RunRecord, type StepRow } from './db.ts';
 import { DEFAULT_MODEL } from './defaults.ts';
+import { nextColor, runById, setNotice, setSelected, useRuns } from './runs.ts';
+import { seriesFor, STEP_KEYS, tick } from './series.ts';
 import { configFromJson, decodeModel } from './share.ts';
-import { STEP_KEYS } from './series.ts';
+import { newId } from './training.ts';
 import { configIssues } from './validate.ts';
 
 export const FORMAT = 'rlvr-lab-runs';
@@ -146,4 +150,52 @@ export function metricsCsv(steps: StepMetrics[] | Omit<StepRow, 'runId'>[], eval
   }
   const rows = [...byStep.values()].sort((a, b) => (a.step as number) - (b.step as number));
   return [header.join(','), ...rows.map((r) => header.map((h) => csvCell(r[h])).join(','))].join('\n') + '\n';
+}
+
+// The page's actions: the stored runs to and from these files.
+
+export async function runsJson(ids: string[]): Promise<string> {
+  const runs = ids.map(runById).filter((r): r is RunRecord => r !== undefined);
+  const full = await Promise.all(runs.map(async (run) => ({ run, steps: await runSteps(run.id), evals: await runEvals(run.id) })));
+  return JSON.stringify(toRunsFile(full));
+}
+
+export async function runCsv(id: string): Promise<string> {
+  return metricsCsv(await runSteps(id), await runEvals(id));
+}
+
+/** Add the runs of a file to the list; returns a message for the status line. */
+export async function importRuns(text: string): Promise<string> {
+  let parsed: ReturnType<typeof parseRunsFile>;
+  try {
+    parsed = parseRunsFile(text);
+  } catch (e) {
+    const msg = `Could not import: ${e instanceof Error ? e.message : String(e)}.`;
+    setNotice(msg);
+    return msg;
+  }
+  for (const r of parsed.runs) {
+    const existing = useRuns.getState().runs;
+    const color = r.color && !existing.some((x) => x.color === r.color) ? r.color : nextColor(existing);
+    const run: RunRecord = {
+      id: newId(), name: r.name, color, createdAt: r.createdAt, config: r.config, model: r.model, backend: r.backend, status: r.status,
+      step: r.steps.reduce((m, s) => Math.max(m, s.step), 0), seconds: r.seconds, message: 'Imported from a file.',
+    };
+    await putRun(run);
+    const series = seriesFor(run.id);
+    for (const s of r.steps.sort((a, b) => a.step - b.step)) {
+      await putStep({ ...s, runId: run.id });
+      series.pushStep(s, s.gpu_bytes);
+    }
+    for (const e of r.evals.sort((a, b) => a.step - b.step)) {
+      await putEval({ ...e, runId: run.id });
+      series.pushEval(e);
+    }
+    useRuns.setState((st) => ({ runs: [...st.runs, run] }));
+    setSelected(run.id, true);
+  }
+  tick();
+  const msg = `Imported ${parsed.runs.length} run${parsed.runs.length === 1 ? '' : 's'}.${parsed.notes.length ? ` Notes: ${parsed.notes.slice(0, 5).join('; ')}` : ''}`;
+  setNotice(msg);
+  return msg;
 }

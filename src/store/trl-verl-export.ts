@@ -9,7 +9,7 @@
 //        verl/workers/config/optimizer.py (0.8.0.dev, b178a3c) and the DAPO recipe at verl's pinned
 //        recipe submodule (verl-recipe 21892b9: dapo/config/dapo_trainer.yaml, dapo/dapo_ray_trainer.py)
 //   PEFT peft/optimizers/loraplus.py, lorafa.py, tuners/adalora/model.py (0.20.1.dev0, 5d602fd)
-// The keys and fields used are kept in tests/fixtures/scaleout/ and checked by scaleout.test.ts.
+// The keys and fields used are kept in tests/fixtures/scaleout/ and checked by trl-verl-export.test.ts.
 import type { ModelSource } from '../model/source.ts';
 import { toHfPeftConfig } from '../peft/hf.ts';
 import type { RLConfig } from '../rl/config.ts';
