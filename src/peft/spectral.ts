@@ -6,9 +6,23 @@
 //   of a rotation-invariant matrix);
 //   ΔW's singular values (top 8) and effective rank exp(H(σ/Σσ)) (Roy & Vetterli);
 //   principal angles between the top-k left singular subspaces of W_0 and W_now (degrees).
-// W_0's decomposition is taken once per run; each record costs two Gram eigendecompositions of size
-// min(m, n) per layer (ΔW's and W_now's), float64, deterministic. Headless (`npm run train
-// --spectral-every N`) it runs between steps on the CPU; its time is part of the record.
+// W_0's decomposition is taken once per run. Each record is, per layer, in float64 (deterministic:
+// one fixed sequence of operations, so the same weights give the same bits on every backend):
+//   ΔW's singular values: its smaller-side Gram matrix, eigenvalues only (Householder on the lower
+//     triangle + QL without vectors; no Q formed): the effective rank needs all of them;
+//   W_now's top-K singular vectors (K = min(m, n)/4, the largest k): the same for W_now's Gram, the QL
+//     rotations replayed on K vectors only and carried back through the reflectors
+//     (symmetricEigenTop), not a full eigendecomposition;
+//   the share: U₀ᵀ ΔW by contiguous dot products; the angles' cosines U₀ᵀ U_now from V_now and that
+//     same U₀ᵀ ΔW when m > n (U₀ᵀ W₀ = Σ₀ V₀ᵀ), so U_now is never formed there.
+// Cost on the small model (28 layers, min(m, n) ≤ 128), one thread of the 2-core AMD EPYC that the
+// docs' numbers come from: 0.41–0.43 s a record (0.94–0.99 s with two full eigendecompositions a
+// layer); beside LoRA steps on the CPU backend at the default record every 5 steps, 0.8% a step at
+// 32 prompts (4.2% of the step it follows) and 2.9% at 16 (14.6%) (`npx tsx
+// src/peft/spectral.bench.ts` measures it; docs/STUDY.md). The math stays on the CPU in
+// float64: the backends' matmuls are float32, and a float32 Gram squares away what the effective
+// rank and small singular values need (σ below ~3e-4·σ₁ would read as noise). Headless (`npm run
+// train --spectral-every N`) it runs between steps; its time is part of the record.
 // Each record also carries the method's internals where it has
 // them (AdaLoRA's ranks, DoRA's magnitudes, VeRA's and IA³'s scales; src/peft/internals.ts).
 import type { ModelConfig } from '../model/config.ts';
