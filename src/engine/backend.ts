@@ -87,6 +87,9 @@ export interface Backend {
 
   /** out = inp · rstd · w, rstd (N) = 1/sqrt(mean(inp²) + eps). */
   rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void;
+  /** A residual add and the norm that reads its result: sum = x + d (the stream after a block), out = rmsnorm(sum)
+   * as rmsnormForward (rstd likewise). sum may not alias x or d. */
+  addRmsnormForward(sum: Tensor, out: Tensor, rstd: Tensor, x: Tensor, d: Tensor, w: Tensor, N: number, C: number, eps: number): void;
   /** dinp (N,C) += (dinp accumulates: it is the residual stream gradient). */
   rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void;
   /** dw (C) += Σ_n dout · inp · rstd. */
@@ -161,8 +164,9 @@ export interface Backend {
    * its adapter's up-projection in one pass (matmulForward, then matmulForward(out, xa, b, …, true, scale2)). */
   linearLowRank?(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, xa: Tensor, b: Tensor,
     N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void;
-  /** dinp (N,C) = (or += when accumulate) dout·w + scale2 · dxa (N,R) · a, a (R,C) (matmulBackwardInput twice). */
-  linearLowRankBackwardInput?(dinp: Tensor, dout: Tensor, w: Tensor, dxa: Tensor, a: Tensor,
+  /** dxa (N,R) = scale2 · dout · b, b (OC,R), and dinp (N,C) = (or += when accumulate) dout·w + dxa · a, a (R,C): a low-rank
+   * adapter's gradient at its rank and the layer's input gradient in one pass (matmulBackwardInput three times). */
+  linearLowRankBackwardInput?(dinp: Tensor, dxa: Tensor, dout: Tensor, w: Tensor, b: Tensor, a: Tensor,
     N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void;
 
   // --- decode fusion (optional: a backend without them runs the separate ops above) ----------------

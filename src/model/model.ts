@@ -27,6 +27,8 @@ interface Acts {
   ids: Tensor; targets: Tensor;
   layers: LayerActs[];
   resOut: Tensor; lnf: Tensor; rstdf: Tensor; logits: Tensor; logp: Tensor; lse: Tensor;
+  /** The o_proj / down_proj output before its residual add (forward scratch). */
+  proj: Tensor;
   // backward scratch
   dres: Tensor; dln: Tensor; dlogits: Tensor; dlogp: Tensor; dh: Tensor; dgate: Tensor; dup: Tensor;
   datty: Tensor; dqr: Tensor; dq: Tensor; dkr: Tensor; dk: Tensor; dv: Tensor; dscores: Tensor;
@@ -34,8 +36,8 @@ interface Acts {
 
 /** One adapted linear layer (a PEFT method's per-layer module). It replaces the base matmul. */
 export interface LinearAdapter {
-  /** out (N, outF) = (or += when accumulate) the adapted layer applied to inp (N, inF), bias included. */
-  forward(out: Tensor, inp: Tensor, N: number, accumulate: boolean): void;
+  /** out (N, outF) = the adapted layer applied to inp (N, inF), bias included. */
+  forward(out: Tensor, inp: Tensor, N: number): void;
   /** Adapter parameter gradients (+=) and dinp (N, inF) (= or += when accumulate). Frozen base weights get no gradient. */
   backward(dinp: Tensor, dout: Tensor, inp: Tensor, N: number, accumulate: boolean): void;
 }
@@ -139,7 +141,7 @@ export class Model {
     this.acts = {
       B, T, layers, invTemp: 1,
       ids: this.backend.alloc('ids', N, 'i32'), targets: this.backend.alloc('targets', N, 'i32'),
-      resOut: a('resOut', N * C), lnf: a('lnf', N * C), rstdf: a('rstdf', N), logits: a('logits', N * V),
+      resOut: a('resOut', N * C), proj: a('proj', N * C), lnf: a('lnf', N * C), rstdf: a('rstdf', N), logits: a('logits', N * V),
       logp: a('logp', N), lse: a('lse', N),
       dres: a('dres', N * C), dln: a('dln', N * C), dlogits: a('dlogits', N * V), dlogp: a('dlogp', N),
       dh: a('dh', N * I), dgate: a('dgate', N * I), dup: a('dup', N * I),
@@ -165,12 +167,12 @@ export class Model {
     }
   }
 
-  /** out (N, out) = (or += when accumulate) inp (N, in) · Wᵀ + b for one projection of one layer, through its adapter if any. */
-  linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number, accumulate = false): void {
+  /** out (N, out) = inp (N, in) · Wᵀ + b for one projection of one layer, through its adapter if any. */
+  linear(l: number, p: Proj, out: Tensor, inp: Tensor, N: number, C: number, OC: number): void {
     const name = projName(l, p);
     const adapter = this.adaptersEnabled ? this.adapters.get(name) : undefined;
-    if (adapter) return adapter.forward(out, inp, N, accumulate);
-    this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC, accumulate);
+    if (adapter) return adapter.forward(out, inp, N);
+    this.backend.matmulForward(out, inp, this.p(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, N, C, OC);
   }
 
   /** The weight and bias a projection runs with when no adapter stands in (none, disabled, or merged
@@ -216,27 +218,26 @@ export class Model {
     be.upload(A.targets, targets);
 
     be.embeddingForward(A.layers[0].resIn, A.ids, this.p('model.embed_tokens.weight'), N, C);
+    // Each residual add runs in the next norm's kernel: resIn(l+1) = resMid(l) + mlp, ln1(l+1) = rmsnorm(resIn(l+1)).
     for (let l = 0; l < cfg.layers; l++) {
       const L = A.layers[l];
       const pre = `model.layers.${l}`;
-      const resOut = l + 1 < cfg.layers ? A.layers[l + 1].resIn : A.resOut;
-      be.rmsnormForward(L.ln1, L.rstd1, L.resIn, this.p(`${pre}.input_layernorm.weight`), N, C, eps);
+      const ln1w = this.p(`${pre}.input_layernorm.weight`);
+      if (l === 0) be.rmsnormForward(L.ln1, L.rstd1, L.resIn, ln1w, N, C, eps);
+      else be.addRmsnormForward(L.resIn, L.ln1, L.rstd1, A.layers[l - 1].resMid, A.proj, ln1w, N, C, eps);
       this.linear(l, 'q_proj', L.q, L.ln1, N, C, QD);
       this.linear(l, 'k_proj', L.k, L.ln1, N, C, KD);
       this.linear(l, 'v_proj', L.v, L.ln1, N, C, KD);
       be.rope(L.qr, L.q, L.kr, L.k, B, T, NH, NKV, HS, base, 0, false);
       be.attentionForward(L.atty, L.att, L.qr, L.kr, L.v, B, T, NH, NKV, HS);
-      // Residual adds in the projections' epilogues: the stream is copied on, the projection adds to it.
-      be.copy(L.resMid, L.resIn, N * C);
-      this.linear(l, 'o_proj', L.resMid, L.atty, N, QD, C, true);
-      be.rmsnormForward(L.ln2, L.rstd2, L.resMid, this.p(`${pre}.post_attention_layernorm.weight`), N, C, eps);
+      this.linear(l, 'o_proj', A.proj, L.atty, N, QD, C);
+      be.addRmsnormForward(L.resMid, L.ln2, L.rstd2, L.resIn, A.proj, this.p(`${pre}.post_attention_layernorm.weight`), N, C, eps);
       this.linear(l, 'gate_proj', L.gate, L.ln2, N, C, I);
       this.linear(l, 'up_proj', L.up, L.ln2, N, C, I);
       be.swigluForward(L.h, L.gate, L.up, N * I);
-      be.copy(resOut, L.resMid, N * C);
-      this.linear(l, 'down_proj', resOut, L.h, N, I, C, true);
+      this.linear(l, 'down_proj', A.proj, L.h, N, I, C);
     }
-    be.rmsnormForward(A.lnf, A.rstdf, A.resOut, this.p('model.norm.weight'), N, C, eps);
+    be.addRmsnormForward(A.resOut, A.lnf, A.rstdf, A.layers[cfg.layers - 1].resMid, A.proj, this.p('model.norm.weight'), N, C, eps);
     be.matmulForward(A.logits, A.lnf, this.p(this.head), null, N, C, V);
     A.invTemp = 1 / temperature;
     be.logprobForward(A.logp, A.lse, A.logits, A.targets, N, V, A.invTemp);

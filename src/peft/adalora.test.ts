@@ -246,11 +246,11 @@ async function dropoutIdentities(spec: MethodSpec, cfg: PeftConfig): Promise<voi
   const xs = rnd(N * inF, 7), ds = rnd(N * outF, 8);
   be.upload(x, xs);
   be.upload(dout, ds);
-  ad.forward(y2, x, N, false);
-  ad.forward(y, x, N, false); // the backward must use this call's mask
+  ad.forward(y2, x, N);
+  ad.forward(y, x, N); // the backward must use this call's mask
   const z = be.alloc('z', 2 * inF), zy = be.alloc('zy', 2 * outF);
   be.upload(z, rnd(2 * inF, 9));
-  ad.forward(zy, z, 2, false); // a forward over another input (as decoding would) in between
+  ad.forward(zy, z, 2); // a forward over another input (as decoding would) in between
   inst.zeroGrads();
   ad.backward(dinp, dout, x, N, false);
   const W = await be.read(m.p(`${base}.weight`)), yv = await be.read(y), yv2 = await be.read(y2), di = await be.read(dinp);
@@ -273,8 +273,8 @@ async function dropoutIdentities(spec: MethodSpec, cfg: PeftConfig): Promise<voi
   }
   // Evaluation mode: no dropout, the same output every call.
   inst.setTraining!(false);
-  ad.forward(y, x, N, false);
-  ad.forward(y2, x, N, false);
+  ad.forward(y, x, N);
+  ad.forward(y2, x, N);
   expect(Array.from(await be.read(y))).toEqual(Array.from(await be.read(y2)));
   inst.detach();
 }

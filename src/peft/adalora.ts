@@ -90,8 +90,8 @@ function build(rt: AdapterRuntime): PeftInstance {
       },
     };
     rt.install(site.base, {
-      forward(out, inp, N, accumulate) {
-        be.matmulForward(out, inp, w, bias, N, inF, outF, accumulate);
+      forward(out, inp, N) {
+        be.matmulForward(out, inp, w, bias, N, inF, outF);
         const slot = s.acts.take(inp, N, rt.forwardSeed(index));
         const [xa, xe] = slot.bufs;
         lowRank(xa, xe, rt.drop(inp, N * inF, slot.seed), N);

@@ -100,7 +100,7 @@ for (const [bname, make] of backends) {
         be.upload(D, dout);
         inst.zeroGrads();
         const ad = m.adapters.get(base)!;
-        ad.forward(Y, X, N, false);
+        ad.forward(Y, X, N);
         ad.backward(DX, D, X, N, false);
         const want = reference(weights.get(`${base}.weight`)!, weights.get(`${base}.bias`) ?? null, A, B, mag, s, x, dout, N, inF, outF, r);
         const grad = async (suffix: string) => be.read(inst.params.find((p) => p.name === `${pre}.${suffix}`)!.grad);

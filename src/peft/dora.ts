@@ -48,16 +48,16 @@ class DoraAdapter implements LinearAdapter {
     be.matmulForward(h, xa, B.tensor, null, N, r, outF, true, scale);
   }
 
-  forward(out: Tensor, inp: Tensor, N: number, accumulate: boolean): void {
+  forward(out: Tensor, inp: Tensor, N: number): void {
     const { be } = this.rt, { inF, outF } = this.s.site, { W, bias } = this.s;
     const slot = this.acts.take(inp, N, this.rt.forwardSeed(this.s.index));
     const [xa, h, n, mn] = slot.bufs;
     this.norms(n, mn);
     const x = this.rt.drop(inp, N * inF, slot.seed);
     this.combined(h, xa, x, N);
-    if (slot.seed < 0) be.scaleCols(out, h, mn, bias, N, outF, accumulate);
+    if (slot.seed < 0) be.scaleCols(out, h, mn, bias, N, outF, false);
     else {
-      be.matmulForward(out, inp, W, bias, N, inF, outF, accumulate);
+      be.matmulForward(out, inp, W, bias, N, inF, outF);
       be.matmulForward(out, x, W, null, N, inF, outF, true, -1);
       be.scaleCols(out, h, mn, null, N, outF, true);
     }

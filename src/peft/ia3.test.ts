@@ -54,7 +54,7 @@ describe('IA³ layer', () => {
         const x = be.alloc('x', N * inF), y = be.alloc('y', N * outF), dout = be.alloc('dout', N * outF), dinp = be.alloc('dinp', N * inF);
         be.upload(x, xs);
         be.upload(dout, ds);
-        ad.forward(y, x, N, false);
+        ad.forward(y, x, N);
         inst.zeroGrads();
         ad.backward(dinp, dout, x, N, false);
         const yWant = new Float64Array(N * outF), dxWant = new Float64Array(N * inF), dlWant = new Float64Array(l.length);

@@ -39,10 +39,10 @@ function build(rt: AdapterRuntime): PeftInstance {
     const kept = ff ? null : rt.acts(site.base, [outF]); // attention targets: the unscaled W x + b (N × out), for dl
     const adapter: LinearAdapter = ff
       ? {
-          forward(out, inp, N, accumulate) {
+          forward(out, inp, N) {
             const xs = rt.scratch('xs', N * inF);
             be.scaleCols(xs, inp, l.tensor, null, N, inF, false);
-            be.matmulForward(out, xs, w, bias, N, inF, outF, accumulate);
+            be.matmulForward(out, xs, w, bias, N, inF, outF);
           },
           backward(dinp, dout, inp, N, accumulate) {
             const dxs = rt.scratch('xs', N * inF);
@@ -52,10 +52,10 @@ function build(rt: AdapterRuntime): PeftInstance {
           },
         }
       : {
-          forward(out, inp, N, accumulate) {
+          forward(out, inp, N) {
             const [y] = kept!.take(inp, N, -1).bufs;
             be.matmulForward(y, inp, w, bias, N, inF, outF);
-            be.scaleCols(out, y, l.tensor, null, N, outF, accumulate);
+            be.scaleCols(out, y, l.tensor, null, N, outF, false);
           },
           backward(dinp, dout, inp, N, accumulate) {
             let y = kept!.find(inp, N)?.bufs[0];

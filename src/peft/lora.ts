@@ -6,7 +6,8 @@
 //   forward   out = x·Wᵀ + b;  xa = x̃·Aᵀ (kept for backward);  out += s·xa·Bᵀ
 //   backward  dB += s·doutᵀ·xa;  dxa = s·dout·B;  dA += dxaᵀ·x̃ (not for LoRA-FA);
 //             dinp = dout·W (= or += per accumulate);  dinp += dropout(dxa·A)
-//             (a backend with the low-rank fusion runs W and B·A as one pass: forward, and dinp without dropout)
+//             (a backend with the low-rank fusion runs W and B·A as one pass forward, and dxa with dinp
+//             as one pass when there is no dropout)
 // x̃ = dropout(x) with a fresh seed per forward call while training (inverted dropout, the same
 // mask recomputed in backward from the seed); x̃ = x when dropout is 0 or in eval mode.
 import type { Tensor } from '../engine/backend.ts';
@@ -49,12 +50,12 @@ class LoraAdapter implements LinearAdapter {
     this.acts = rt.acts(s.site.base, [s.r]);
   }
 
-  forward(out: Tensor, inp: Tensor, N: number, accumulate: boolean): void {
+  forward(out: Tensor, inp: Tensor, N: number): void {
     const { be } = this.rt, { inF, outF } = this.s.site, { r, scale, A, B, W, bias } = this.s;
     const slot = this.acts.take(inp, N, this.rt.forwardSeed(this.s.index)), xa = slot.bufs[0];
     be.matmulForward(xa, this.rt.drop(inp, N * inF, slot.seed), A.tensor, null, N, inF, r);
-    if (be.linearLowRank) return be.linearLowRank(out, inp, W, bias, xa, B.tensor, N, inF, outF, r, scale, accumulate);
-    be.matmulForward(out, inp, W, bias, N, inF, outF, accumulate);
+    if (be.linearLowRank) return be.linearLowRank(out, inp, W, bias, xa, B.tensor, N, inF, outF, r, scale, false);
+    be.matmulForward(out, inp, W, bias, N, inF, outF);
     be.matmulForward(out, xa, B.tensor, null, N, r, outF, true, scale);
   }
 
@@ -66,10 +67,12 @@ class LoraAdapter implements LinearAdapter {
     if (!xa) be.matmulForward((xa = rt.scratch('xa', N * r)), x, A.tensor, null, N, inF, r);
     be.matmulBackwardWeight(B.grad, dout, xa, N, r, outF, scale);
     const dxa = rt.scratch('dxa', N * r);
-    be.matmulBackwardInput(dxa, dout, B.tensor, N, r, outF, false, scale);
+    // Without dropout dxa and the base and adapter input gradients are one pass; with it the adapter's goes through the mask.
+    const fused = seed < 0 && be.linearLowRankBackwardInput;
+    if (fused) be.linearLowRankBackwardInput!(dinp, dxa, dout, W, B.tensor, A.tensor, N, inF, outF, r, scale, accumulate);
+    else be.matmulBackwardInput(dxa, dout, B.tensor, N, r, outF, false, scale);
     if (this.s.trainA) be.matmulBackwardWeight(A.grad, dxa, x, N, inF, r);
-    // Without dropout the base and adapter input gradients are one pass; with it the adapter's goes through the mask.
-    if (seed < 0 && be.linearLowRankBackwardInput) return be.linearLowRankBackwardInput(dinp, dout, W, dxa, A.tensor, N, inF, outF, r, 1, accumulate);
+    if (fused) return;
     be.matmulBackwardInput(dinp, dout, W, N, inF, outF, accumulate);
     rt.addInputGrad(dinp, N * inF, seed, (g, acc) => be.matmulBackwardInput(g, dxa, A.tensor, N, inF, r, acc));
   }

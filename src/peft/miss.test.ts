@@ -42,7 +42,7 @@ describe('MiSS layer', () => {
         const x = be.alloc('x', N * inF), y = be.alloc('y', N * outF), dout = be.alloc('dout', N * outF), dinp = be.alloc('dinp', N * inF);
         be.upload(x, xs);
         be.upload(dout, ds);
-        ad.forward(y, x, N, false);
+        ad.forward(y, x, N);
         inst.zeroGrads();
         ad.backward(dinp, dout, x, N, false);
         const yv = await be.read(y), gD = await be.read(D.grad), gx = await be.read(dinp);

@@ -61,8 +61,8 @@ function build(rt: AdapterRuntime): PeftInstance {
     const { w, bias } = baseOf(model, site);
     const tile = tiles.get(inF)!;
     rt.install(site.base, {
-      forward(out, inp, N, accumulate) {
-        be.matmulForward(out, inp, w, bias, N, inF, outF, accumulate);
+      forward(out, inp, N) {
+        be.matmulForward(out, inp, w, bias, N, inF, outF);
         const seed = acts.take(inp, N, rt.forwardSeed(index)).seed, xb = rt.scratch('xbar', N * r);
         be.chunkSum(xb, rt.drop(inp, N * inF, seed), N, inF, r);
         be.matmulBackwardInput(out, xb, D.tensor, N, outF, r, true); // out += x̄ · D

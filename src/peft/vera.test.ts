@@ -58,7 +58,7 @@ describe('VeRA layer', () => {
       const xs = rnd(N * inF, 5);
       const x = be.alloc('x', N * inF), y = be.alloc('y', N * outF);
       be.upload(x, xs);
-      ad.forward(y, x, N, false);
+      ad.forward(y, x, N);
       const yv = await be.read(y);
       let num = 0, den = 0;
       for (let n = 0; n < N; n++) for (let o = 0; o < outF; o++) {

@@ -90,8 +90,8 @@ function build(rt: AdapterRuntime): PeftInstance {
       be.scaleCols(xd, xa, ld.tensor, null, N, r, false);
     };
     rt.install(site.base, {
-      forward(out, inp, N, accumulate) {
-        be.matmulForward(out, inp, w, bias, N, inF, outF, accumulate);
+      forward(out, inp, N) {
+        be.matmulForward(out, inp, w, bias, N, inF, outF);
         const slot = acts.take(inp, N, rt.forwardSeed(index));
         const [xa, xd] = slot.bufs, y = rt.scratch('xb', N * outF);
         lowRank(xa, xd, rt.drop(inp, N * inF, slot.seed), N);

@@ -141,7 +141,13 @@ export class CpuBackend implements Backend {
 
   rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
     rmsnormForward(f32(out, N * C), f32(rstd, N), f32(inp, N * C), f32(w, C), N, C, eps);
+  }  /** The add, then the norm: the same bits as the two ops. */
+  addRmsnormForward(sum: Tensor, out: Tensor, rstd: Tensor, x: Tensor, d: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+    if (sum === x || sum === d) throw new Error(`addRmsnormForward: sum '${sum.label}' may not alias x or d`);
+    this.add(sum, x, d, N * C);
+    this.rmsnormForward(out, rstd, sum, w, N, C, eps);
   }
+
   rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
     rmsnormBackwardInput(f32(dinp, N * C), f32(dout, N * C), f32(inp, N * C), f32(w, C), f32(rstd, N), N, C);
   }

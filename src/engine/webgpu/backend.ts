@@ -64,7 +64,10 @@ export class WebGpuBackend implements Backend {
   }
   rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
     nn.rmsnormForward(this.ctx, out, rstd, inp, w, N, C, eps);
+  }  addRmsnormForward(sum: Tensor, out: Tensor, rstd: Tensor, x: Tensor, d: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+    nn.addRmsnormForward(this.ctx, sum, out, rstd, x, d, w, N, C, eps);
   }
+
   rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
     nn.rmsnormBackwardInput(this.ctx, dinp, dout, inp, w, rstd, N, C);
   }
@@ -162,8 +165,8 @@ export class WebGpuBackend implements Backend {
     N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
     mm.linearLowRank(this.ctx, out, inp, w, bias, xa, b, N, C, OC, R, scale2, accumulate);
   }
-  linearLowRankBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, dxa: Tensor, a: Tensor,
+  linearLowRankBackwardInput(dinp: Tensor, dxa: Tensor, dout: Tensor, w: Tensor, b: Tensor, a: Tensor,
     N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
-    mm.linearLowRankBackwardInput(this.ctx, dinp, dout, w, dxa, a, N, C, OC, R, scale2, accumulate);
+    mm.linearLowRankBackwardInput(this.ctx, dinp, dxa, dout, w, b, a, N, C, OC, R, scale2, accumulate);
   }
 }

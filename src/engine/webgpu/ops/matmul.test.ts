@@ -229,14 +229,15 @@ describe('LoRA chain on the default paths', () => {
 });
 
 describe('low-rank fusion (linearLowRank, linearLowRankBackwardInput)', () => {
-  // Against the two reference matmuls they replace, = and += (outputs pre-filled), with and without
-  // bias, ranks 1, 3 and 16, through the tiled kernel's shapes and the two-GEMM fallback.
+  // Against the reference matmuls they replace, = and += (outputs pre-filled), with and without
+  // bias, ranks 1 to 64, through the tiled kernel's shapes and the separate-GEMM fallback; ranks 40 and
+  // 64 take the backward's dxa in several chunks of the staging memory.
   const put = (gpu: WebGpuBackend, x: Float32Array): Tensor => {
     const t = gpu.alloc('t', x.length);
     gpu.upload(t, x);
     return t;
   };
-  const cases: [N: number, C: number, OC: number, R: number][] = [[37, 20, 19, 3], [67, 33, 129, 16], [200, 20, 70, 1], [3, 9, 5, 2]];
+  const cases: [N: number, C: number, OC: number, R: number][] = [[37, 20, 19, 3], [67, 33, 129, 16], [200, 20, 70, 1], [3, 9, 5, 2], [300, 70, 50, 40], [130, 24, 96, 64]];
   for (const [path, opts] of Object.entries({ default: {}, 'tiled 256×16': { forceTM: 64 }, 'tiled 16×256': { forceTM: 4 } })) {
     for (const [N, C, OC, R] of cases) {
       for (const accumulate of [false, true]) {
@@ -252,12 +253,15 @@ describe('low-rank fusion (linearLowRank, linearLowRankBackwardInput)', () => {
           ref.matmulForward(want, f64(xa), f64(b), null, N, R, OC, true, s2);
           expect(relErr(await gpu.read(out), want)).toBeLessThan(TOL);
 
-          const dout = data(N * OC), dxa = data(N * R), a = data(R * C), dinp0 = data(N * C);
-          const dinp = put(gpu, dinp0);
-          gpu.linearLowRankBackwardInput(dinp, put(gpu, dout), put(gpu, w), put(gpu, dxa), put(gpu, a), N, C, OC, R, s2, accumulate);
-          const wantD = f64(dinp0);
+          // dxa = s2·dout·b and dinp (=|+=) dout·w + dxa·a against three reference matmuls.
+          const dout = data(N * OC), a = data(R * C), dinp0 = data(N * C);
+          const dinp = put(gpu, dinp0), dxa = put(gpu, data(N * R));
+          gpu.linearLowRankBackwardInput(dinp, dxa, put(gpu, dout), put(gpu, w), put(gpu, b), put(gpu, a), N, C, OC, R, s2, accumulate);
+          const wantDxa = new Float64Array(N * R), wantD = f64(dinp0);
+          ref.matmulBackwardInput(wantDxa, f64(dout), f64(b), N, R, OC, false, s2);
           ref.matmulBackwardInput(wantD, f64(dout), f64(w), N, C, OC, accumulate);
-          ref.matmulBackwardInput(wantD, f64(dxa), f64(a), N, C, R, true, s2);
+          ref.matmulBackwardInput(wantD, wantDxa, f64(a), N, C, R, true);
+          expect(relErr(await gpu.read(dxa), wantDxa)).toBeLessThan(TOL);
           expect(relErr(await gpu.read(dinp), wantD)).toBeLessThan(TOL);
         });
       }

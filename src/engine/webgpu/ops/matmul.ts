@@ -169,13 +169,22 @@ export function linearLowRank(g: GpuContext, out: Tensor, inp: Tensor, w: Tensor
   gemmLowRank(g, out, inp, w, bias, { M: N, N: OC, K: C, scale: 1, lda: C, aK: true, ldb: C, bK: true }, accumulate, xa, b, R, true, scale2);
 }
 
-/** dinp (N,C) = (or += when accumulate) dout (N,OC) · w + scale2 · dxa (N,R) · a (a (R,C)): the input gradient of a
- * linear layer and of its low-rank adapter's down-projection in one pass. */
-export function linearLowRankBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, w: Tensor, dxa: Tensor, a: Tensor,
+/** dxa (N,R) = scale2 · dout (N,OC) · b (b (OC,R)), and dinp (N,C) = (or += when accumulate) dout · w + dxa · a (a (R,C)):
+ * a low-rank adapter's gradient at its rank and the input gradient of the layer and adapter, in one pass
+ * (shaders/core/matmul_lr_backward.wgsl); shapes the tiled kernel does not take run as three GEMMs. */
+export function linearLowRankBackwardInput(g: GpuContext, dinp: Tensor, dxa: Tensor, dout: Tensor, w: Tensor, b: Tensor, a: Tensor,
   N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {
-  checkSizes('linearLowRankBackwardInput', [[dinp, N * C], [dout, N * OC], [w, OC * C], [dxa, N * R], [a, R * C]]);
+  checkSizes('linearLowRankBackwardInput', [[dinp, N * C], [dxa, N * R], [dout, N * OC], [w, OC * C], [b, OC * R], [a, R * C]]);
   checkScale('linearLowRankBackwardInput', scale2);
-  gemmLowRank(g, dinp, dout, w, null, { M: N, N: C, K: OC, scale: 1, lda: OC, aK: true, ldb: C, bK: false }, accumulate, dxa, a, R, false, scale2);
+  const s: Gemm = { M: N, N: C, K: OC, scale: 1, lda: OC, aK: true, ldb: C, bK: false };
+  if (s.M === 0 || s.N === 0 || R === 0 || isSmall(s)) {
+    matmulBackwardInput(g, dxa, dout, b, N, R, OC, false, scale2);
+    gemmLowRank(g, dinp, dout, w, null, s, accumulate, dxa, a, R, false, 1);
+    return;
+  }
+  const { constants, x, y } = plan(g, s, accumulate);
+  const params = [U(s.M), U(s.N), U(s.K), U(s.lda), U(s.ldb), U(s.K), F(s.scale), U(R), F(scale2)];
+  g.dispatch('core/matmul_lr_backward', [dinp, dout, w, dxa, a, b], params, [x, y, 1], { constants });
 }
 
 /** dinp (N,C) = (or += when accumulate) scale · dout (N,OC) · w (OC,C). */

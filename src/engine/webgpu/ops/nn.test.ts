@@ -110,6 +110,32 @@ describe('rmsnorm', () => {
   }
 });
 
+describe('add + rmsnorm (a residual add fused into the next norm)', () => {
+  const TOL = 1e-5; // relative
+  const eps = 1e-6;
+  for (const [N, C] of [[10, 12], [1, 1], [3, 300], [300, 5]] as [number, number][]) {
+    it(`sum = x + d exactly as add, out and rstd as rmsnorm of the sum, N=${N} C=${C}`, async () => {
+      const gpu = await testGpu();
+      const x = randArray(N * C, 31), d = randArray(N * C, 32), w = randArray(C, 33);
+      const tSum = put(gpu, 'sum', randArray(N * C, 34)), tOut = put(gpu, 'out', randArray(N * C, 35)), tRstd = put(gpu, 'rstd', randArray(N, 36));
+      gpu.addRmsnormForward(tSum, tOut, tRstd, put(gpu, 'x', x), put(gpu, 'd', d), put(gpu, 'w', w), N, C, eps);
+      const sum = await gpu.read(tSum);
+      // float32 x + d is one rounding, the same on every machine: bit for bit.
+      expect(bits(sum)).toEqual(bits(Float32Array.from(x, (v, i) => v + d[i])));
+      const wantOut = new Float64Array(N * C), wantRstd = new Float64Array(N);
+      rmsRef.rmsnormForward(wantOut, wantRstd, f64(sum), f64(w), N, C, eps);
+      expect(relErr(await gpu.read(tOut), wantOut)).toBeLessThan(TOL);
+      expect(relErr(await gpu.read(tRstd), wantRstd)).toBeLessThan(TOL);
+    });
+  }
+
+  it('rejects a sum that aliases an input', async () => {
+    const gpu = await testGpu();
+    const t = gpu.alloc('x', 4), d = gpu.alloc('d', 4), o = gpu.alloc('o', 4), r = gpu.alloc('r', 1), w = gpu.alloc('w', 4);
+    expect(() => gpu.addRmsnormForward(t, o, r, t, d, w, 1, 4, 1e-6)).toThrow(/alias/);
+  });
+});
+
 describe('swiglu', () => {
   const TOL = 1e-5; // relative
   for (const n of [1000, 1]) {

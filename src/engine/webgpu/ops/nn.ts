@@ -42,6 +42,14 @@ export function rmsnormForward(g: GpuContext, out: Tensor, rstd: Tensor, inp: Te
   g.dispatch('core/rmsnorm_forward', [out, rstd, inp, w], [U(N), U(C), F(eps)], N);
 }
 
+/** sum = x + d, out = rmsnorm(sum) (rmsnorm_forward.wgsl `main_add`). */
+export function addRmsnormForward(g: GpuContext, sum: Tensor, out: Tensor, rstd: Tensor, x: Tensor, d: Tensor, w: Tensor,
+  N: number, C: number, eps: number): void {
+  checkSizes('addRmsnormForward', [[sum, N * C], [out, N * C], [rstd, N], [x, N * C], [d, N * C], [w, C]]);
+  if (sum === x || sum === d) throw new Error('addRmsnormForward: sum may not alias x or d');
+  g.dispatch('core/rmsnorm_forward', [out, rstd, x, w, d, sum], [U(N), U(C), F(eps)], N, { entry: 'main_add' });
+}
+
 export function rmsnormBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
   checkSizes('rmsnormBackwardInput', [[dinp, N * C], [dout, N * C], [inp, N * C], [w, C], [rstd, N]]);
   g.dispatch('core/rmsnorm_backward_input', [dinp, dout, inp, w, rstd], [U(N), U(C)], N);
