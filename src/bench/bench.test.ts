@@ -75,7 +75,10 @@ describe('bench suite (smoke preset)', () => {
     checkTiming(s.step, wallReps);
     checkTiming(s.rollout.timing, wallReps);
     for (const p of Object.values(s.phases)) checkTiming(p, wallReps);
+    // LoRA r16 on the small model (4 layers, 7 adapted projections each): 193 dispatches per update,
+    // within issue 17's 200 (docs/PERFORMANCE.md lists them by kernel).
     expect(s.dispatchesPerStep).toBeGreaterThan(50);
+    expect(s.dispatchesPerStep).toBeLessThanOrEqual(200);
     expect(s.submissionsPerStep).toBeGreaterThan(0);
     expect(s.submissionsPerStep).toBeLessThanOrEqual(8);
     expect(s.rollout.dispatches).toBeGreaterThan(0);
