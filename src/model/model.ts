@@ -1,5 +1,6 @@
 // A Qwen2 / Llama-family decoder written as flat call lists against the Backend op set.
-// forward() and backward() read top to bottom as the whole model: no hidden autograd.
+// forward() and backward() read top to bottom as the whole model: no hidden autograd. A layer's forward
+// is written once (block()), for training and for the decoder's unfused step.
 //
 // Shapes: N = B*T rows; C hidden; QD = NH*HS; KD = NKV*HS; I intermediate; V vocab.
 import type { Backend, Tensor } from '../engine/backend.ts';
@@ -13,11 +14,17 @@ export function projName(layer: number, p: Proj): string {
   return `model.layers.${layer}.${block}.${p}`;
 }
 
-/** Activations kept from forward for backward, for one (B, T). */
-interface LayerActs {
+/** The tensors one transformer layer reads and writes (Model.block): the residual stream resIn → resMid, and
+ * between them each norm's output and rstd, q/k/v before and after RoPE, attention's output and the MLP's. */
+interface BlockBufs {
   resIn: Tensor; ln1: Tensor; rstd1: Tensor;
-  q: Tensor; k: Tensor; v: Tensor; qr: Tensor; kr: Tensor; att: Tensor; atty: Tensor;
+  q: Tensor; k: Tensor; v: Tensor; qr: Tensor; kr: Tensor; atty: Tensor;
   resMid: Tensor; ln2: Tensor; rstd2: Tensor; gate: Tensor; up: Tensor; h: Tensor;
+}
+
+/** Activations kept from forward for backward, per layer, for one (B, T): the block's, and attention's probabilities. */
+interface LayerActs extends BlockBufs {
+  att: Tensor;
 }
 
 interface Acts {
@@ -212,36 +219,51 @@ export class Model {
     this.checkBatch(ids, B, T);
     if (targets.length !== B * T) throw new ModelError(`expected ${B * T} targets, got ${targets.length}`);
     const be = this.backend, cfg = this.cfg, A = this.ensureActs(B, T);
-    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = cfg;
-    const N = B * T, QD = NH * HS, KD = NKV * HS;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, vocabSize: V, rmsEps: eps } = cfg;
+    const N = B * T;
     be.upload(A.ids, ids);
     be.upload(A.targets, targets);
 
     be.embeddingForward(A.layers[0].resIn, A.ids, this.p('model.embed_tokens.weight'), N, C);
-    // Each residual add runs in the next norm's kernel: resIn(l+1) = resMid(l) + mlp, ln1(l+1) = rmsnorm(resIn(l+1)).
     for (let l = 0; l < cfg.layers; l++) {
       const L = A.layers[l];
-      const pre = `model.layers.${l}`;
-      const ln1w = this.p(`${pre}.input_layernorm.weight`);
-      if (l === 0) be.rmsnormForward(L.ln1, L.rstd1, L.resIn, ln1w, N, C, eps);
-      else be.addRmsnormForward(L.resIn, L.ln1, L.rstd1, A.layers[l - 1].resMid, A.proj, ln1w, N, C, eps);
-      this.linear(l, 'q_proj', L.q, L.ln1, N, C, QD);
-      this.linear(l, 'k_proj', L.k, L.ln1, N, C, KD);
-      this.linear(l, 'v_proj', L.v, L.ln1, N, C, KD);
-      be.rope(L.qr, L.q, L.kr, L.k, B, T, NH, NKV, HS, base, 0, false);
-      be.attentionForward(L.atty, L.att, L.qr, L.kr, L.v, B, T, NH, NKV, HS);
-      this.linear(l, 'o_proj', A.proj, L.atty, N, QD, C);
-      be.addRmsnormForward(L.resMid, L.ln2, L.rstd2, L.resIn, A.proj, this.p(`${pre}.post_attention_layernorm.weight`), N, C, eps);
-      this.linear(l, 'gate_proj', L.gate, L.ln2, N, C, I);
-      this.linear(l, 'up_proj', L.up, L.ln2, N, C, I);
-      be.swigluForward(L.h, L.gate, L.up, N * I);
-      this.linear(l, 'down_proj', A.proj, L.h, N, I, C);
+      this.block(l, L, l > 0 ? A.layers[l - 1].resMid : null, A.proj, B, T, 0,
+        () => be.attentionForward(L.atty, L.att, L.qr, L.kr, L.v, B, T, NH, NKV, HS));
     }
     be.addRmsnormForward(A.resOut, A.lnf, A.rstdf, A.layers[cfg.layers - 1].resMid, A.proj, this.p('model.norm.weight'), N, C, eps);
     be.matmulForward(A.logits, A.lnf, this.p(this.head), null, N, C, V);
     A.invTemp = 1 / temperature;
     be.logprobForward(A.logp, A.lse, A.logits, A.targets, N, V, A.invTemp);
     return { logits: A.logits, logp: A.logp };
+  }
+
+  /**
+   * One transformer layer over N = B·T rows at positions pos0 + t, written once for training's forward and
+   * decoding's step; `attend` fills L.atty from L.qr, L.kr, L.v (causal attention, or a KV cache's).
+   * The residual adds run in the next norm's kernel: with `prevMid` (the layer before's resMid) the stream
+   * enters as prevMid + proj (that layer's MLP output), formed with ln1; resMid = resIn + o_proj(attention)
+   * with ln2; and the MLP's output is left in proj for the next layer (or the final norm) to add.
+   * Public for the Decoder below, not for callers.
+   */
+  block(l: number, L: BlockBufs, prevMid: Tensor | null, proj: Tensor, B: number, T: number, pos0: number, attend: () => void): void {
+    const be = this.backend;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, rmsEps: eps, ropeTheta: base } = this.cfg;
+    const N = B * T, QD = NH * HS, KD = NKV * HS;
+    const pre = `model.layers.${l}`;
+    const ln1w = this.p(`${pre}.input_layernorm.weight`);
+    if (prevMid) be.addRmsnormForward(L.resIn, L.ln1, L.rstd1, prevMid, proj, ln1w, N, C, eps);
+    else be.rmsnormForward(L.ln1, L.rstd1, L.resIn, ln1w, N, C, eps);
+    this.linear(l, 'q_proj', L.q, L.ln1, N, C, QD);
+    this.linear(l, 'k_proj', L.k, L.ln1, N, C, KD);
+    this.linear(l, 'v_proj', L.v, L.ln1, N, C, KD);
+    be.rope(L.qr, L.q, L.kr, L.k, B, T, NH, NKV, HS, base, pos0, false);
+    attend();
+    this.linear(l, 'o_proj', proj, L.atty, N, QD, C);
+    be.addRmsnormForward(L.resMid, L.ln2, L.rstd2, L.resIn, proj, this.p(`${pre}.post_attention_layernorm.weight`), N, C, eps);
+    this.linear(l, 'gate_proj', L.gate, L.ln2, N, C, I);
+    this.linear(l, 'up_proj', L.up, L.ln2, N, C, I);
+    be.swigluForward(L.h, L.gate, L.up, N * I);
+    this.linear(l, 'down_proj', proj, L.h, N, I, C);
   }
 
   /** Backward from d(objective)/d(logp) (N); accumulates into every parameter gradient. */
@@ -395,7 +417,7 @@ class Decoder {
     this.fused = this.fusedLayers();
     // The fused path keeps only the residual stream, attention's input and output, the MLP hidden and the logits.
     const sizes: Record<string, number> = { x: N * C, qr: N * QD, y: N * QD, h: N * I, last: B * C, logits: B * V };
-    if (!this.fused) Object.assign(sizes, { ln: N * C, rstd: N, q: N * QD, k: N * KD, v: N * KD, kr: N * KD, o: N * C, gate: N * I, up: N * I, lastln: B * C, lastrstd: B });
+    if (!this.fused) Object.assign(sizes, { mid: N * C, proj: N * C, ln: N * C, rstd: N, q: N * QD, k: N * KD, v: N * KD, kr: N * KD, gate: N * I, up: N * I, lastln: B * C, lastrstd: B });
     for (const [k, n] of Object.entries(sizes)) this.t[k] = this.be.alloc(`dec.${k}`, n);
     this.t.ids = this.be.alloc('dec.ids', N, 'i32');
     this.t.out = this.be.alloc('dec.out', B * Tmax, 'i32');
@@ -444,32 +466,25 @@ class Decoder {
   /** Run Tq new positions from pos0 for the ids in `ids` (B*Tq), leaving each row's last-position logits in t.logits. */
   private step(ids: Tensor, Tq: number, pos0: number): void {
     const { be, m, B, Tmax, t } = this;
-    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = m.cfg;
-    const N = B * Tq, QD = NH * HS, KD = NKV * HS;
+    const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, vocabSize: V, rmsEps: eps, layers } = m.cfg;
+    const N = B * Tq, KD = NKV * HS;
     const w = (n: string) => m.p(n);
-    const lin = (l: number, p: Proj, out: Tensor, inp: Tensor, Cin: number, OC: number) => m.linear(l, p, out, inp, N, Cin, OC);
     be.embeddingForward(t.x, ids, w('model.embed_tokens.weight'), N, C);
     const head = w(m.cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
     if (this.fused) return this.fusedStep(Tq, pos0, head);
-    for (let l = 0; l < m.cfg.layers; l++) {
-      const pre = `model.layers.${l}`;
-      be.rmsnormForward(t.ln, t.rstd, t.x, w(`${pre}.input_layernorm.weight`), N, C, eps);
-      lin(l, 'q_proj', t.q, t.ln, C, QD);
-      lin(l, 'k_proj', t.k, t.ln, C, KD);
-      lin(l, 'v_proj', t.v, t.ln, C, KD);
-      be.rope(t.qr, t.q, t.kr, t.k, B, Tq, NH, NKV, HS, base, pos0, false);
-      be.kvWrite(this.kc[l], t.kr, B, Tq, pos0, Tmax, KD);
-      be.kvWrite(this.vc[l], t.v, B, Tq, pos0, Tmax, KD);
-      be.attentionDecode(t.y, t.qr, this.kc[l], this.vc[l], B, Tq, pos0, Tmax, NH, NKV, HS);
-      lin(l, 'o_proj', t.o, t.y, QD, C);
-      be.add(t.x, t.x, t.o, N * C);
-      be.rmsnormForward(t.ln, t.rstd, t.x, w(`${pre}.post_attention_layernorm.weight`), N, C, eps);
-      lin(l, 'gate_proj', t.gate, t.ln, C, I);
-      lin(l, 'up_proj', t.up, t.ln, C, I);
-      be.swigluForward(t.h, t.gate, t.up, N * I);
-      lin(l, 'down_proj', t.o, t.h, I, C);
-      be.add(t.x, t.x, t.o, N * C);
+    // The model's own layer (Model.block); the stream alternates between t.x (resIn) and t.mid (resMid).
+    const L: BlockBufs = {
+      resIn: t.x, ln1: t.ln, rstd1: t.rstd, q: t.q, k: t.k, v: t.v, qr: t.qr, kr: t.kr, atty: t.y,
+      resMid: t.mid, ln2: t.ln, rstd2: t.rstd, gate: t.gate, up: t.up, h: t.h,
+    };
+    for (let l = 0; l < layers; l++) {
+      m.block(l, L, l > 0 ? t.mid : null, t.proj, B, Tq, pos0, () => {
+        be.kvWrite(this.kc[l], t.kr, B, Tq, pos0, Tmax, KD);
+        be.kvWrite(this.vc[l], t.v, B, Tq, pos0, Tmax, KD);
+        be.attentionDecode(t.y, t.qr, this.kc[l], this.vc[l], B, Tq, pos0, Tmax, NH, NKV, HS);
+      });
     }
+    be.add(t.x, t.mid, t.proj, N * C);
     // Only each row's last position needs logits: with one position per row, t.x holds exactly those.
     be.rmsnormForward(t.lastln, t.lastrstd, this.lastRows(Tq), w('model.norm.weight'), B, C, eps);
     be.matmulForward(t.logits, t.lastln, head, null, B, C, V);
