@@ -20,6 +20,19 @@ struct Params {
   scale: f32,
 }
 
+// Params of a GEMM with a low-rank term (matmul_tiled `main_lr`, matmul_lr_backward): R, the rank, and scale2.
+struct ParamsLR {
+  M: u32,
+  N: u32,
+  K: u32,
+  lda: u32,
+  ldb: u32,
+  kchunk: u32,
+  scale: f32,
+  R: u32,
+  scale2: f32,
+}
+
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;

@@ -14,21 +14,10 @@
 
 // #include core/gemm_tile
 
-struct ParamsLRB {
-  M: u32,
-  N: u32,
-  K: u32,
-  lda: u32,
-  ldb: u32,
-  kchunk: u32,
-  scale: f32,
-  R: u32,
-  scale2: f32,
-}
 @group(0) @binding(3) var<storage, read_write> dxa: array<f32>;
 @group(0) @binding(4) var<storage, read> la: array<f32>;
 @group(0) @binding(5) var<storage, read> lb: array<f32>;
-@group(0) @binding(6) var<uniform> PL: ParamsLRB;
+@group(0) @binding(6) var<uniform> PL: ParamsLR;
 
 /** dxa values staged per chunk: S holds 560 vec4f = 2240 floats. */
 const SFLOATS = 2240u;

@@ -34,17 +34,6 @@ override HAS_BIAS: bool = false;   // main_lr only
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<uniform> PB: Params;
 
-struct ParamsLR {
-  M: u32,
-  N: u32,
-  K: u32,
-  lda: u32,
-  ldb: u32,
-  kchunk: u32,
-  scale: f32,
-  R: u32,
-  scale2: f32,
-}
 @group(0) @binding(4) var<storage, read> a2: array<f32>;
 @group(0) @binding(5) var<storage, read> b2: array<f32>;
 @group(0) @binding(6) var<uniform> PL: ParamsLR;
