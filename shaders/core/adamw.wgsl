@@ -19,7 +19,7 @@
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
 @group(0) @binding(4) var<storage, read> sqnorm: array<f32>;
-const MAX_SEGS = 128u; // ops/optimizer.ts splits longer lists
+const MAX_SEGS = 128u; // ops/adamw.ts splits longer lists
 struct Seg { wg0: u32, n: u32, lr: f32, lrwd: f32, offP: u32, offG: u32, offM: u32, offV: u32 }
 struct Params {
   nsegs: u32, normSlots: u32, beta1: f32, omb1: f32,

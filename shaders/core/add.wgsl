@@ -1,4 +1,4 @@
-// out (n) = a (n) + b (n). out may alias a (bound once as read_write when it does: see ops/nn.ts).
+// out (n) = a (n) + b (n). out may alias a (bound once as read_write when it does: see ops/add.ts).
 // reads: a, b; writes: out (=).
 // #include core/common
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;

@@ -7,7 +7,7 @@
 // reads: x, lnw, w, bias (bound but unread unless HAS_BIAS), inv_freq (HS/2); writes q, kcache, vcache (=).
 // One workgroup per row (norm into workgroup memory, C ≤ 2048); each invocation owns rotation pairs
 // (i, i + HS/2) of one head: two dot products, then the rotation (v: none). Folded dispatch over N.
-// References: rmsnorm.ref.ts, matmul.ref.ts, rope.ref.ts, attention.ref.ts (kvWrite).
+// References: rmsnorm.ref.ts, matmul.ref.ts, rope.ref.ts, kv_write.ref.ts.
 // #include core/common
 // #include core/tree_sum
 override HAS_BIAS: bool = false;

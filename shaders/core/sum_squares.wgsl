@@ -8,7 +8,7 @@
 // #include core/tree_sum
 @group(0) @binding(0) var<storage, read_write> sqnorm: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-const MAX_SEGS = 128u; // ops/optimizer.ts splits longer lists
+const MAX_SEGS = 128u; // ops/adamw.ts splits longer lists
 struct Seg { off: u32, n: u32, slot: u32, _pad: u32 }
 struct Params { nsegs: u32, _p0: u32, _p1: u32, _p2: u32, segs: array<Seg, MAX_SEGS> }
 @group(0) @binding(2) var<uniform> P: Params;

@@ -4,9 +4,11 @@
 import type { AdamWShared, AdamWTensor, Backend, DType, Tensor, TokenColumn } from '../backend.ts';
 import { adamw, sumSquares } from '../ref/adamw.ref.ts';
 import { add } from '../ref/add.ref.ts';
-import { attentionBackward, attentionDecode, attentionForward, kvWrite } from '../ref/attention.ref.ts';
+import { argmax } from '../ref/argmax.ref.ts';
+import { attentionBackward, attentionDecode, attentionForward } from '../ref/attention.ref.ts';
 import { embeddingBackward, embeddingForward } from '../ref/embedding.ref.ts';
-import { argmax, logprobBackward, logprobForward } from '../ref/logprob.ref.ts';
+import { kvWrite } from '../ref/kv_write.ref.ts';
+import { logprobBackward, logprobForward } from '../ref/logprob.ref.ts';
 import { biasBackward, matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../ref/matmul.ref.ts';
 import { chunkSum, chunkSumBackward, div, dropout, rowNorm, scaleCols, scaleColsBackward } from '../ref/peft.ref.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../ref/rmsnorm.ref.ts';

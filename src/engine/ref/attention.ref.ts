@@ -1,5 +1,5 @@
 // CPU reference: causal grouped-query attention (HF Qwen2 eager semantics), its backward, and the
-// KV-cache decode path. Scores are scaled by 1/sqrt(HS); query head h reads kv head
+// KV-cache decode path (the cache append is kv_write.ref.ts). Scores are scaled by 1/sqrt(HS); query head h reads kv head
 // floor(h / (NH/NKV)) (HF repeat_kv). Layouts: q (B,T,NH,HS), k/v (B,T,NKV,HS), att (B,NH,T,T).
 type F = Float32Array | Float64Array;
 
@@ -134,18 +134,6 @@ export function attentionDecode(out: F, q: F, kcache: F, vcache: F, B: number, T
           out[qo + d] = acc / sum;
         }
       }
-    }
-  }
-}
-
-/** cache (B,Tmax,W)[b, pos0+t, :] = x (B,Tq,W)[b, t, :]. W = NKV·HS. */
-export function kvWrite(cache: F, x: F, B: number, Tq: number, pos0: number, Tmax: number, W: number): void {
-  if (pos0 < 0 || pos0 + Tq > Tmax) throw new RangeError(`kvWrite: positions ${pos0}..${pos0 + Tq - 1} outside [0, ${Tmax})`);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < Tq; t++) {
-      const src = (b * Tq + t) * W;
-      const dst = (b * Tmax + pos0 + t) * W;
-      for (let i = 0; i < W; i++) cache[dst + i] = x[src + i];
     }
   }
 }

@@ -1,5 +1,5 @@
-// CPU reference: per-row target log-probability (the policy-gradient building block), its
-// backward, and greedy argmax. An optional `scale` (default 1; 1/temperature for a tempered policy)
+// CPU reference: per-row target log-probability (the policy-gradient building block) and its
+// backward. An optional `scale` (default 1; 1/temperature for a tempered policy)
 // multiplies the logits before the log-softmax: z = scale · logits.
 type F = Float32Array | Float64Array;
 
@@ -36,14 +36,5 @@ export function logprobBackward(dlogits: F, dlogp: F, logits: F, lse: F, targets
     const g = dlogp[n];
     const l = lse[n];
     for (let i = 0; i < V; i++) dlogits[o + i] = scale * g * ((i === t ? 1 : 0) - Math.exp(scale * logits[o + i] - l));
-  }
-}
-
-/** out (N) = argmax over logits[n, :]; ties go to the lowest index (strict > comparison). */
-export function argmax(out: Int32Array, logits: F, N: number, V: number): void {
-  for (let n = 0; n < N; n++) {
-    let best = 0;
-    for (let i = 1; i < V; i++) if (logits[n * V + i] > logits[n * V + best]) best = i;
-    out[n] = best;
   }
 }

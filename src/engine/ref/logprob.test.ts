@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { argmax, logprobBackward, logprobForward } from './logprob.ref.ts';
+import { logprobBackward, logprobForward } from './logprob.ref.ts';
 import { dot, fdGrad, randArray64, relErr } from './testutil.ts';
 
 const N = 10, V = 11;
@@ -38,20 +38,6 @@ describe('logprob reference', () => {
     logprobBackward(dlogits, dlogp, logits, lse, targets, N, V);
     expect(relErr(dlogits, want)).toBeLessThan(TOL);
     for (const n of [3, 6]) for (let i = 0; i < V; i++) expect(dlogits[n * V + i]).toBe(0);
-  });
-});
-
-describe('argmax reference', () => {
-  it('picks the max; ties go to the lowest index', () => {
-    const logits = Float32Array.from([
-      1, 3, 3, 2, // tie at 1, 2 -> 1
-      0, 0, 0, 0, // all equal -> 0
-      -5, -2, -7, -2, // negatives, tie -> 1
-      1, 2, 3, 9, // last -> 3
-    ]);
-    const out = new Int32Array(4).fill(-1);
-    argmax(out, logits, 4, 4);
-    expect(Array.from(out)).toEqual([1, 0, 1, 3]);
   });
 });
 

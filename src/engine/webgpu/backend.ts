@@ -1,16 +1,26 @@
 // The WebGPU backend: storage lives in GPUBuffers, each op encodes WGSL dispatches into the
 // context's open command encoder (one submission per forward/backward unless something reads).
-// The op bodies live in ops/<family>.ts; their shaders in shaders/core/ and shaders/peft/.
+// The op bodies live in ops/<family>.ts, one file per kernel family named as its shaders
+// (shaders/core/<family>*.wgsl; the PEFT kernels' in shaders/peft/) and its CPU reference
+// (src/engine/ref/<family>.ref.ts).
 import type { AdamWShared, AdamWTensor, Backend, DType, Tensor, TokenColumn } from '../backend.ts';
 import { GpuContext, gpuTensor } from './context.ts';
 import type { GpuHandle } from './device.ts';
-import * as attn from './ops/attention.ts';
-import * as dec from './ops/decode.ts';
+import { add } from './ops/add.ts';
+import { adamw, sumSquares } from './ops/adamw.ts';
+import { argmax } from './ops/argmax.ts';
+import { attentionBackward, attentionDecode, attentionForward } from './ops/attention.ts';
+import { embeddingBackward, embeddingForward } from './ops/embedding.ts';
+import { kvWrite } from './ops/kv_write.ts';
+import { logprobBackward, logprobForward } from './ops/logprob.ts';
 import * as mm from './ops/matmul.ts';
-import * as nn from './ops/nn.ts';
-import * as opt from './ops/optimizer.ts';
+import { normMatmul } from './ops/norm_matmul.ts';
 import * as peft from './ops/peft.ts';
-import * as smp from './ops/sample.ts';
+import { qkvRope } from './ops/qkv_rope.ts';
+import { addRmsnormForward, rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from './ops/rmsnorm.ts';
+import { rope } from './ops/rope.ts';
+import { sample } from './ops/sample.ts';
+import { swigluBackward, swigluForward } from './ops/swiglu.ts';
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
@@ -57,22 +67,23 @@ export class WebGpuBackend implements Backend {
   }
 
   embeddingForward(out: Tensor, ids: Tensor, wte: Tensor, N: number, C: number): void {
-    nn.embeddingForward(this.ctx, out, ids, wte, N, C);
+    embeddingForward(this.ctx, out, ids, wte, N, C);
   }
   embeddingBackward(dwte: Tensor, dout: Tensor, ids: Tensor, N: number, C: number, V: number): void {
-    nn.embeddingBackward(this.ctx, dwte, dout, ids, N, C, V);
+    embeddingBackward(this.ctx, dwte, dout, ids, N, C, V);
   }
   rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {
-    nn.rmsnormForward(this.ctx, out, rstd, inp, w, N, C, eps);
-  }  addRmsnormForward(sum: Tensor, out: Tensor, rstd: Tensor, x: Tensor, d: Tensor, w: Tensor, N: number, C: number, eps: number): void {
-    nn.addRmsnormForward(this.ctx, sum, out, rstd, x, d, w, N, C, eps);
+    rmsnormForward(this.ctx, out, rstd, inp, w, N, C, eps);
+  }
+  addRmsnormForward(sum: Tensor, out: Tensor, rstd: Tensor, x: Tensor, d: Tensor, w: Tensor, N: number, C: number, eps: number): void {
+    addRmsnormForward(this.ctx, sum, out, rstd, x, d, w, N, C, eps);
   }
 
   rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
-    nn.rmsnormBackwardInput(this.ctx, dinp, dout, inp, w, rstd, N, C);
+    rmsnormBackwardInput(this.ctx, dinp, dout, inp, w, rstd, N, C);
   }
   rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
-    nn.rmsnormBackwardWeight(this.ctx, dw, dout, inp, rstd, N, C);
+    rmsnormBackwardWeight(this.ctx, dw, dout, inp, rstd, N, C);
   }
   matmulForward(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, N: number, C: number, OC: number, accumulate = false, scale = 1): void {
     mm.matmulForward(this.ctx, out, inp, w, bias, N, C, OC, accumulate, scale);
@@ -88,43 +99,43 @@ export class WebGpuBackend implements Backend {
   }
   rope(qOut: Tensor, q: Tensor, kOut: Tensor, k: Tensor, B: number, T: number, NH: number, NKV: number, HS: number,
     base: number, pos0: number, inverse: boolean): void {
-    attn.rope(this.ctx, qOut, q, kOut, k, B, T, NH, NKV, HS, base, pos0, inverse);
+    rope(this.ctx, qOut, q, kOut, k, B, T, NH, NKV, HS, base, pos0, inverse);
   }
   attentionForward(out: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, NKV: number, HS: number): void {
-    attn.attentionForward(this.ctx, out, att, q, k, v, B, T, NH, NKV, HS);
+    attentionForward(this.ctx, out, att, q, k, v, B, T, NH, NKV, HS);
   }
   attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, scratch: Tensor, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor,
     B: number, T: number, NH: number, NKV: number, HS: number): void {
-    attn.attentionBackward(this.ctx, dq, dk, dv, scratch, dout, q, k, v, att, B, T, NH, NKV, HS);
+    attentionBackward(this.ctx, dq, dk, dv, scratch, dout, q, k, v, att, B, T, NH, NKV, HS);
   }
   attentionDecode(out: Tensor, q: Tensor, kcache: Tensor, vcache: Tensor, B: number, Tq: number, pos0: number, Tmax: number,
     NH: number, NKV: number, HS: number): void {
-    attn.attentionDecode(this.ctx, out, q, kcache, vcache, B, Tq, pos0, Tmax, NH, NKV, HS);
+    attentionDecode(this.ctx, out, q, kcache, vcache, B, Tq, pos0, Tmax, NH, NKV, HS);
   }
   kvWrite(cache: Tensor, x: Tensor, B: number, Tq: number, pos0: number, Tmax: number, W: number): void {
-    attn.kvWrite(this.ctx, cache, x, B, Tq, pos0, Tmax, W);
+    kvWrite(this.ctx, cache, x, B, Tq, pos0, Tmax, W);
   }
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    nn.swigluForward(this.ctx, out, gate, up, n);
+    swigluForward(this.ctx, out, gate, up, n);
   }
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    nn.swigluBackward(this.ctx, dgate, dup, dout, gate, up, n);
+    swigluBackward(this.ctx, dgate, dup, dout, gate, up, n);
   }
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
-    nn.add(this.ctx, out, a, b, n);
+    add(this.ctx, out, a, b, n);
   }
   logprobForward(logp: Tensor, lse: Tensor, logits: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
-    nn.logprobForward(this.ctx, logp, lse, logits, targets, N, V, scale);
+    logprobForward(this.ctx, logp, lse, logits, targets, N, V, scale);
   }
   logprobBackward(dlogits: Tensor, dlogp: Tensor, logits: Tensor, lse: Tensor, targets: Tensor, N: number, V: number, scale = 1): void {
-    nn.logprobBackward(this.ctx, dlogits, dlogp, logits, lse, targets, N, V, scale);
+    logprobBackward(this.ctx, dlogits, dlogp, logits, lse, targets, N, V, scale);
   }
   argmax(out: Tensor, logits: Tensor, N: number, V: number, column: TokenColumn): void {
-    smp.argmax(this.ctx, out, logits, N, V, column);
+    argmax(this.ctx, out, logits, N, V, column);
   }
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
     seed: number, offset: number, stride: number, column: TokenColumn): void {
-    smp.sample(this.ctx, ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride, column);
+    sample(this.ctx, ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride, column);
   }
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {
     peft.scaleCols(this.ctx, out, inp, s, bias, N, OC, accumulate);
@@ -148,18 +159,18 @@ export class WebGpuBackend implements Backend {
     peft.dropout(this.ctx, out, inp, n, p, seed);
   }
   sumSquares(sqnorm: Tensor, xs: Tensor[]): void {
-    opt.sumSquares(this.ctx, sqnorm, xs);
+    sumSquares(this.ctx, sqnorm, xs);
   }
   adamw(tensors: AdamWTensor[], sqnorm: Tensor, normSlots: number, p: AdamWShared): void {
-    opt.adamw(this.ctx, tensors, sqnorm, normSlots, p);
+    adamw(this.ctx, tensors, sqnorm, normSlots, p);
   }
 
   normMatmul(out: Tensor, x: Tensor, lnw: Tensor, w: Tensor, w2: Tensor | null, N: number, C: number, OC: number, eps: number): void {
-    dec.normMatmul(this.ctx, out, x, lnw, w, w2, N, C, OC, eps);
+    normMatmul(this.ctx, out, x, lnw, w, w2, N, C, OC, eps);
   }
   qkvRope(q: Tensor, kcache: Tensor, vcache: Tensor, x: Tensor, lnw: Tensor, w: Tensor, bias: Tensor | null,
     B: number, Tq: number, pos0: number, Tmax: number, C: number, NH: number, NKV: number, HS: number, eps: number, base: number): void {
-    dec.qkvRope(this.ctx, q, kcache, vcache, x, lnw, w, bias, B, Tq, pos0, Tmax, C, NH, NKV, HS, eps, base);
+    qkvRope(this.ctx, q, kcache, vcache, x, lnw, w, bias, B, Tq, pos0, Tmax, C, NH, NKV, HS, eps, base);
   }
   linearLowRank(out: Tensor, inp: Tensor, w: Tensor, bias: Tensor | null, xa: Tensor, b: Tensor,
     N: number, C: number, OC: number, R: number, scale2: number, accumulate: boolean): void {

@@ -15,7 +15,7 @@
 // bound with a dynamic offset, so one bind group serves every dispatch of a pipeline over the same
 // buffers, whatever its parameters: bind groups are made once and kept until one of their buffers
 // is destroyed. Parameters go into a CPU copy of the uniform arena, uploaded once per submission.
-import type { DType, Tensor } from '../backend.ts';
+import type { DType, Tensor, TokenColumn } from '../backend.ts';
 import { GpuError, type GpuHandle, type GpuInfo } from './device.ts';
 
 /** The bytes a tensor of `size` elements occupies: its buffer, or its slice of a shared one. */
@@ -110,6 +110,35 @@ export function checkSizes(op: string, pairs: [Tensor, number][]): void {
     if (t.size < need) throw new RangeError(`${op}: tensor "${t.label}" has ${t.size} elements, needs ${need}`);
   }
 }
+
+/** Throws when a dimension is not an integer in 0..2³²−1 (every dimension goes to a shader as a u32). */
+export function checkDims(op: string, dims: Record<string, number>): void {
+  for (const [k, v] of Object.entries(dims)) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${op}: ${k} must be a non-negative integer, got ${v}`);
+  }
+}
+
+/** Throws when an output shares a buffer with an input (WebGPU binds a buffer writable or read-only, not both). */
+export function checkNoAlias(op: string, outputs: Tensor[], inputs: Tensor[]): void {
+  for (const o of outputs) for (const i of inputs) {
+    if (gpuTensor(o).buffer === gpuTensor(i).buffer) throw new Error(`${op}: output "${o.label}" may not alias input "${i.label}"`);
+  }
+}
+
+/** The token column argmax and sample also write the chosen tokens into: it must hold `rows` slots,
+ * be i32, and share no buffer with the op's other tensors. */
+export function checkColumn(op: string, col: TokenColumn, rows: number, others: Tensor[]): void {
+  checkDims(op, { 'column offset': col.offset, 'column stride': col.stride });
+  if (col.tokens.dtype !== 'i32') throw new Error(`${op}: column tokens "${col.tokens.label}" must be i32`);
+  const buf = gpuTensor(col.tokens).buffer;
+  for (const t of others) if (gpuTensor(t).buffer === buf) throw new Error(`${op}: column tokens "${col.tokens.label}" must be distinct from "${t.label}"`);
+  if (rows > 1 && col.stride === 0) throw new RangeError(`${op}: column stride 0 would make ${rows} rows write one slot`);
+  const need = (rows - 1) * col.stride + col.offset + 1;
+  if (rows > 0 && col.tokens.size < need) throw new RangeError(`${op}: column tokens "${col.tokens.label}" has ${col.tokens.size} elements, needs ${need}`);
+}
+
+/** Workgroups for n invocations of `per` each (a 1-D kernel: per = WG). */
+export const groups = (n: number, per = WG): number => Math.ceil(n / per);
 
 export function gpuTensor(t: Tensor): GpuTensor {
   if (!(t instanceof GpuTensor)) throw new Error(`tensor "${t.label}" does not belong to the WebGPU backend`);

@@ -9,7 +9,7 @@ import type { AdamWShared, AdamWTensor, Tensor } from '../../backend.ts';
 import * as ref from '../../ref/adamw.ref.ts';
 import { randArray, relErr, sub } from '../../ref/testutil.ts';
 import type { WebGpuBackend } from '../backend.ts';
-import { planAdamw, planSumSquares } from './optimizer.ts';
+import { planAdamw, planSumSquares } from './adamw.ts';
 import { testGpu } from '../testing.ts';
 
 const TOL = 1e-5; // relative, float32 state and sums against float64

@@ -1,5 +1,6 @@
-// Multi-tensor optimizer ops: the squared gradient norms for clipping and AdamW, each over a list of
-// tensors. Shaders: shaders/core/sum_squares.wgsl, adamw.wgsl. Tensors packed into one buffer
+// AdamW with gradient-norm clipping, over a list of tensors: adamw and sumSquares (the squared
+// gradient norms the clipping reads, one family with adamw as in the reference). Shaders:
+// shaders/core/adamw.wgsl and sum_squares.wgsl; CPU reference: src/engine/ref/adamw.ref.ts. Tensors packed into one buffer
 // (Backend.pack) are addressed by element offset in a segment table passed in the uniform, so a
 // whole list costs one dispatch per op; tensors that are not packed cost one dispatch each, through
 // the same kernels. Per entry the arithmetic is the same either way (bit-identical).

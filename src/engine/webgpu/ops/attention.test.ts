@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
 import * as attRef from '../../ref/attention.ref.ts';
+import * as kvRef from '../../ref/kv_write.ref.ts';
 import { rope as ropeRef } from '../../ref/rope.ref.ts';
 import { randArray, relErr } from '../../ref/testutil.ts';
 import type { WebGpuBackend } from '../backend.ts';
@@ -153,8 +154,8 @@ describe('webgpu attention decode and kvWrite', () => {
 
       // The caches hold exactly what the reference kvWrite would put there.
       const wantK = randArray(B * Tmax * W, 34), wantV = randArray(B * Tmax * W, 35);
-      attRef.kvWrite(wantK, k, B, T, 0, Tmax, W);
-      attRef.kvWrite(wantV, v, B, T, 0, Tmax, W);
+      kvRef.kvWrite(wantK, k, B, T, 0, Tmax, W);
+      kvRef.kvWrite(wantV, v, B, T, 0, Tmax, W);
       expect(await gpu.read(kcache)).toEqual(wantK);
       expect(await gpu.read(vcache)).toEqual(wantV);
 

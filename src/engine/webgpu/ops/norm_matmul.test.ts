@@ -3,7 +3,7 @@
 // C and OC above the workgroup's 256 lanes, rows folded over positions, a cache with other rows kept.
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
-import * as attRef from '../../ref/attention.ref.ts';
+import * as kvRef from '../../ref/kv_write.ref.ts';
 import * as mmRef from '../../ref/matmul.ref.ts';
 import * as rmsRef from '../../ref/rmsnorm.ref.ts';
 import * as ropeRef from '../../ref/rope.ref.ts';
@@ -90,8 +90,8 @@ describe('qkvRope (RMSNorm + q/k/v + bias + RoPE + KV-cache write)', () => {
       ropeRef.rope(wq, part(0, QD), B, Tq, NH, HS, base, pos0, false);
       ropeRef.rope(wk, part(QD, KD), B, Tq, NKV, HS, base, pos0, false);
       const wantK = f64(k0), wantV = f64(v0);
-      attRef.kvWrite(wantK, wk, B, Tq, pos0, Tmax, KD);
-      attRef.kvWrite(wantV, part(QD + KD, KD), B, Tq, pos0, Tmax, KD);
+      kvRef.kvWrite(wantK, wk, B, Tq, pos0, Tmax, KD);
+      kvRef.kvWrite(wantV, part(QD + KD, KD), B, Tq, pos0, Tmax, KD);
       expect(relErr(gq, wq)).toBeLessThan(TOL);
       expect(relErr(gk, wantK)).toBeLessThan(TOL);
       expect(relErr(gv, wantV)).toBeLessThan(TOL);

@@ -9,9 +9,7 @@
 //    core/matmul_reduce_splits.wgsl (one chunk: straight into ds). Fixed order everywhere, no
 //    atomics: the same bits on every run and every device.
 import type { Tensor } from '../../backend.ts';
-import { checkSizes, F, type GpuContext, gpuTensor, type GpuTensor, U, WG } from '../context.ts';
-
-const groups = (n: number, per = WG): number => Math.ceil(n / per);
+import { checkNoAlias, checkSizes, F, type GpuContext, gpuTensor, type GpuTensor, groups, U } from '../context.ts';
 
 /** Rows per partial sum in scaleColsBackward. A constant: it fixes the summation order. */
 const SCALE_COLS_ROWS = 256;
@@ -29,7 +27,7 @@ function checkDims(op: string, dims: Record<string, number>): void {
 /** WebGPU cannot bind one buffer as writable and read-only storage in one dispatch: that rules out
  * an input that is the output, or that shares a packed buffer with it (Backend.pack). */
 function noAlias(op: string, out: Tensor, ...inputs: Tensor[]): void {
-  for (const t of inputs) if (gpuTensor(out).buffer === gpuTensor(t).buffer) throw new Error(`${op}: out "${out.label}" may not alias input "${t.label}"`);
+  checkNoAlias(op, [out], inputs);
 }
 
 /** out (N,OC) = (or += when accumulate) inp (N,OC) ⊙ s (OC) per column + bias (OC) if given. */

@@ -3,6 +3,7 @@
 // Accumulating ops (+=) start from random outputs and are checked on what they added and in total.
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
+import * as amRef from '../../ref/argmax.ref.ts';
 import * as embRef from '../../ref/embedding.ref.ts';
 import * as lpRef from '../../ref/logprob.ref.ts';
 import * as rmsRef from '../../ref/rmsnorm.ref.ts';
@@ -277,7 +278,7 @@ describe('logprob and argmax', () => {
       gpu.argmax(tOut, put(gpu, 'logits', logits), N, V, { tokens: tCol, offset: 1, stride: 3 });
       const got = await gpu.readInt(tOut);
       const want = new Int32Array(N);
-      lpRef.argmax(want, f64(logits), N, V);
+      amRef.argmax(want, f64(logits), N, V);
       expect(Array.from(got)).toEqual(Array.from(want));
       const wantCol = Int32Array.from(col0);
       smpRef.writeColumn(wantCol, want, N, 1, 3);
@@ -313,7 +314,7 @@ describe('folded (x, y) grids', () => {
     expect(relErr(await gpu.read(tOut), wantOut)).toBeLessThan(TOL);
     expect(relErr(await gpu.read(tRstd), wantRstd)).toBeLessThan(TOL);
     const wantAm = new Int32Array(N);
-    lpRef.argmax(wantAm, f64(logits), N, V);
+    amRef.argmax(wantAm, f64(logits), N, V);
     expect(Array.from(await gpu.readInt(tAm))).toEqual(Array.from(wantAm));
     expect(Array.from(await gpu.readInt(tCol))).toEqual(Array.from(wantAm));
     const wantLogp = new Float64Array(N), wantLse = new Float64Array(N);
