@@ -1,20 +1,13 @@
-// GPU rope / attention / decode / kvWrite against the independent CPU references
-// (src/engine/ref/rope.ref.ts, attention.ref.ts), on odd small shapes. SwiftShader is slow: keep
-// shapes tiny. Errors are relative L2 (relErr); each test declares its tolerance.
+// GPU attention (ops/attention.ts: forward, backward, decode over a cache kvWrite fills) against the CPU
+// references (src/engine/ref/attention.ref.ts, kv_write.ref.ts), on odd small shapes, mostly through
+// checkOp (../op-test.ts). SwiftShader is slow: keep shapes tiny. Errors are relative L2 (relErr); each
+// test declares its tolerance.
 import { describe, expect, it } from 'vitest';
-import type { Tensor } from '../../backend.ts';
 import * as attRef from '../../ref/attention.ref.ts';
 import * as kvRef from '../../ref/kv_write.ref.ts';
-import { rope as ropeRef } from '../../ref/rope.ref.ts';
 import { randArray, relErr } from '../../ref/testutil.ts';
-import type { WebGpuBackend } from '../backend.ts';
+import { checkOp, out, upload } from '../op-test.ts';
 import { testGpu } from '../testing.ts';
-
-async function put(gpu: WebGpuBackend, label: string, data: Float32Array): Promise<Tensor> {
-  const t = gpu.alloc(label, data.length);
-  gpu.upload(t, data);
-  return t;
-}
 
 /** Rows t0..t1−1 of every batch entry of x (B,T,W), as (B,t1−t0,W). */
 function sliceT(x: Float32Array, B: number, T: number, W: number, t0: number, t1: number): Float32Array {
@@ -34,68 +27,19 @@ const SHAPES: Shape[] = [
 ];
 const name = (s: Shape) => `B=${s.B} T=${s.T} NH=${s.NH} NKV=${s.NKV} HS=${s.HS}`;
 
-describe('webgpu rope (queries and keys in one dispatch)', () => {
-  // HF float32 angles against the reference's float64 ones: ~1e-7·pos relative.
-  const TOL = 1e-5;
-  const cases = [
-    { B: 2, T: 5, NH: 3, NKV: 1, HS: 6, base: 10000, pos0: 3 },
-    { B: 1, T: 7, NH: 2, NKV: 2, HS: 16, base: 1e6, pos0: 0 },
-    { B: 1, T: 1, NH: 1, NKV: 1, HS: 2, base: 10000, pos0: 41 },
-    { B: 3, T: 2, NH: 4, NKV: 2, HS: 10, base: 10000, pos0: 7 },
-  ];
-  /** Both tensors rotated on the GPU against the reference applied to each. */
-  async function check(c: (typeof cases)[number], inverse: boolean, tol: number) {
-    const gpu = await testGpu();
-    const nq = c.B * c.T * c.NH * c.HS, nk = c.B * c.T * c.NKV * c.HS;
-    const q = randArray(nq, 11 + c.HS), k = randArray(nk, 12 + c.HS);
-    const tq = await put(gpu, 'q', q), tk = await put(gpu, 'k', k);
-    const qo = gpu.alloc('qo', nq), ko = gpu.alloc('ko', nk);
-    gpu.rope(qo, tq, ko, tk, c.B, c.T, c.NH, c.NKV, c.HS, c.base, c.pos0, inverse);
-    const wq = new Float64Array(nq), wk = new Float64Array(nk);
-    ropeRef(wq, Float64Array.from(q), c.B, c.T, c.NH, c.HS, c.base, c.pos0, inverse);
-    ropeRef(wk, Float64Array.from(k), c.B, c.T, c.NKV, c.HS, c.base, c.pos0, inverse);
-    expect(relErr(await gpu.read(qo), wq)).toBeLessThan(tol);
-    expect(relErr(await gpu.read(ko), wk)).toBeLessThan(tol);
-  }
-  for (const c of cases) {
-    for (const inverse of [false, true]) {
-      it(`B=${c.B} T=${c.T} NH=${c.NH} NKV=${c.NKV} HS=${c.HS} base=${c.base} pos0=${c.pos0} inverse=${inverse}`, () => check(c, inverse, TOL));
-    }
-  }
-
-  it('stays accurate at large positions (range reduction of the angle)', async () => {
-    // HS = 2 has the single frequency 1, so θ = pos exactly in float32 and float64 alike: what is
-    // left is the kernel's own sin/cos at θ ≈ 3e4, which must not degrade with |θ|.
-    const TOL_FAR = 1e-5;
-    await check({ B: 2, T: 6, NH: 3, NKV: 1, HS: 2, base: 10000, pos0: 30011 }, false, TOL_FAR);
-  });
-
-  it('rejects an output that aliases an input', async () => {
-    const gpu = await testGpu();
-    const q = gpu.alloc('q', 8), k = gpu.alloc('k', 8), ko = gpu.alloc('ko', 8);
-    expect(() => gpu.rope(k, q, ko, k, 1, 1, 2, 2, 4, 10000, 0, false)).toThrow(/alias/);
-  });
-});
-
-describe('webgpu attention forward', () => {
+describe('attention forward', () => {
   const TOL = 1e-5;
   for (const s of SHAPES) {
     it(name(s), async () => {
-      const gpu = await testGpu();
       const { B, T, NH, NKV, HS } = s;
-      const q = randArray(B * T * NH * HS, 1), k = randArray(B * T * NKV * HS, 2), v = randArray(B * T * NKV * HS, 3);
-      const out = gpu.alloc('out', q.length), att = gpu.alloc('att', B * NH * T * T);
-      gpu.upload(att, randArray(B * NH * T * T, 4)); // garbage: every entry must be written
-      gpu.attentionForward(out, att, await put(gpu, 'q', q), await put(gpu, 'k', k), await put(gpu, 'v', v), B, T, NH, NKV, HS);
-      const wantOut = new Float64Array(q.length), wantAtt = new Float64Array(B * NH * T * T);
-      attRef.attentionForward(wantOut, wantAtt, Float64Array.from(q), Float64Array.from(k), Float64Array.from(v), B, T, NH, NKV, HS);
-      expect(relErr(await gpu.read(out), wantOut)).toBeLessThan(TOL);
-      expect(relErr(await gpu.read(att), wantAtt)).toBeLessThan(TOL);
+      const nq = B * T * NH * HS, nk = B * T * NKV * HS;
+      await checkOp(await testGpu(), 'attentionForward', attRef.attentionForward,
+        [out(nq), out(B * NH * T * T), randArray(nq, 1), randArray(nk, 2), randArray(nk, 3), B, T, NH, NKV, HS], TOL);
     });
   }
 });
 
-describe('webgpu attention backward', () => {
+describe('attention backward', () => {
   const TOL = 1e-5;
   for (const s of SHAPES) {
     it(name(s), async () => {
@@ -107,23 +51,13 @@ describe('webgpu attention backward', () => {
       const att64 = new Float64Array(na);
       attRef.attentionForward(new Float64Array(nq), att64, Float64Array.from(q), Float64Array.from(k), Float64Array.from(v),
         B, T, NH, NKV, HS);
-      const att = Float32Array.from(att64);
-      const dq = gpu.alloc('dq', nq), dk = gpu.alloc('dk', nk), dv = gpu.alloc('dv', nk), scratch = gpu.alloc('scratch', na);
-      for (const t of [dq, dk, dv, scratch]) gpu.upload(t, randArray(t.size, 25)); // garbage: (=), not (+=)
-      gpu.attentionBackward(dq, dk, dv, scratch, await put(gpu, 'dout', dout), await put(gpu, 'q', q), await put(gpu, 'k', k),
-        await put(gpu, 'v', v), await put(gpu, 'att', att), B, T, NH, NKV, HS);
-      const want = { dq: new Float64Array(nq), dk: new Float64Array(nk), dv: new Float64Array(nk), scratch: new Float64Array(na) };
-      attRef.attentionBackward(want.dq, want.dk, want.dv, want.scratch, Float64Array.from(dout), Float64Array.from(q),
-        Float64Array.from(k), Float64Array.from(v), Float64Array.from(att), B, T, NH, NKV, HS);
-      expect(relErr(await gpu.read(scratch), want.scratch)).toBeLessThan(TOL);
-      expect(relErr(await gpu.read(dq), want.dq)).toBeLessThan(TOL);
-      expect(relErr(await gpu.read(dk), want.dk)).toBeLessThan(TOL);
-      expect(relErr(await gpu.read(dv), want.dv)).toBeLessThan(TOL);
+      await checkOp(gpu, 'attentionBackward', attRef.attentionBackward,
+        [out(nq), out(nk), out(nk), out(na), dout, q, k, v, Float32Array.from(att64), B, T, NH, NKV, HS], TOL);
     });
   }
 });
 
-describe('webgpu attention decode and kvWrite', () => {
+describe('attention decode and kvWrite', () => {
   const TOL = 1e-5;
   const cases: (Shape & { prefill: number; Tmax: number })[] = [
     { B: 2, T: 5, NH: 4, NKV: 2, HS: 6, prefill: 2, Tmax: 7 },
@@ -137,18 +71,18 @@ describe('webgpu attention decode and kvWrite', () => {
       const W = NKV * HS, Wq = NH * HS;
       const q = randArray(B * T * Wq, 31), k = randArray(B * T * W, 32), v = randArray(B * T * W, 33);
       // Caches start as garbage: positions not yet written must never be read.
-      const kcache = await put(gpu, 'kcache', randArray(B * Tmax * W, 34));
-      const vcache = await put(gpu, 'vcache', randArray(B * Tmax * W, 35));
+      const kcache = upload(gpu, 'kcache', randArray(B * Tmax * W, 34));
+      const vcache = upload(gpu, 'vcache', randArray(B * Tmax * W, 35));
       const got = new Float32Array(B * T * Wq);
       const steps: [number, number][] = [[0, prefill]];
       for (let t = prefill; t < T; t++) steps.push([t, t + 1]);
       for (const [t0, t1] of steps) {
         const Tq = t1 - t0;
-        gpu.kvWrite(kcache, await put(gpu, 'k-new', sliceT(k, B, T, W, t0, t1)), B, Tq, t0, Tmax, W);
-        gpu.kvWrite(vcache, await put(gpu, 'v-new', sliceT(v, B, T, W, t0, t1)), B, Tq, t0, Tmax, W);
-        const out = gpu.alloc('out', B * Tq * Wq);
-        gpu.attentionDecode(out, await put(gpu, 'q-new', sliceT(q, B, T, Wq, t0, t1)), kcache, vcache, B, Tq, t0, Tmax, NH, NKV, HS);
-        const o = await gpu.read(out);
+        gpu.kvWrite(kcache, upload(gpu, 'k-new', sliceT(k, B, T, W, t0, t1)), B, Tq, t0, Tmax, W);
+        gpu.kvWrite(vcache, upload(gpu, 'v-new', sliceT(v, B, T, W, t0, t1)), B, Tq, t0, Tmax, W);
+        const tOut = gpu.alloc('out', B * Tq * Wq);
+        gpu.attentionDecode(tOut, upload(gpu, 'q-new', sliceT(q, B, T, Wq, t0, t1)), kcache, vcache, B, Tq, t0, Tmax, NH, NKV, HS);
+        const o = await gpu.read(tOut);
         for (let b = 0; b < B; b++) got.set(o.subarray(b * Tq * Wq, (b + 1) * Tq * Wq), (b * T + t0) * Wq);
       }
 
@@ -167,23 +101,17 @@ describe('webgpu attention decode and kvWrite', () => {
 
       // Against the GPU forward: the same kernel, the same order of operations, so bit for bit.
       const fout = gpu.alloc('fwd-out', B * T * Wq);
-      gpu.attentionForward(fout, gpu.alloc('fwd-att', B * NH * T * T), await put(gpu, 'q', q), await put(gpu, 'k', k),
-        await put(gpu, 'v', v), B, T, NH, NKV, HS);
+      gpu.attentionForward(fout, gpu.alloc('fwd-att', B * NH * T * T), upload(gpu, 'q', q), upload(gpu, 'k', k),
+        upload(gpu, 'v', v), B, T, NH, NKV, HS);
       expect(got).toEqual(await gpu.read(fout));
     });
   }
 
   it('decode of three queries mid-sequence (Tq = 3, pos0 = 2) matches the reference decode', async () => {
     const TOL_DEC = 1e-5;
-    const gpu = await testGpu();
     const B = 2, Tq = 3, pos0 = 2, Tmax = 6, NH = 2, NKV = 1, HS = 10;
-    const W = NKV * HS;
-    const q = randArray(B * Tq * NH * HS, 41);
-    const kc = randArray(B * Tmax * W, 42), vc = randArray(B * Tmax * W, 43);
-    const out = gpu.alloc('out', q.length);
-    gpu.attentionDecode(out, await put(gpu, 'q', q), await put(gpu, 'kc', kc), await put(gpu, 'vc', vc), B, Tq, pos0, Tmax, NH, NKV, HS);
-    const want = new Float64Array(q.length);
-    attRef.attentionDecode(want, Float64Array.from(q), Float64Array.from(kc), Float64Array.from(vc), B, Tq, pos0, Tmax, NH, NKV, HS);
-    expect(relErr(await gpu.read(out), want)).toBeLessThan(TOL_DEC);
+    const W = NKV * HS, nq = B * Tq * NH * HS;
+    await checkOp(await testGpu(), 'attentionDecode', attRef.attentionDecode,
+      [out(nq), randArray(nq, 41), randArray(B * Tmax * W, 42), randArray(B * Tmax * W, 43), B, Tq, pos0, Tmax, NH, NKV, HS], TOL_DEC);
   });
 });
