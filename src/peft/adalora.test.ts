@@ -10,8 +10,8 @@ import { loadWeights } from '../model/parity.ts';
 import { parseSafetensors } from '../model/safetensors.ts';
 import { adalora } from './adalora.ts';
 import { budgetSchedule, RankAllocator, type AllocSettings, type TripletState } from './adalora_alloc.ts';
-import { defaultPeftConfig } from './common.ts';
 import { miss } from './miss.ts';
+import { defaultPeftConfig } from './registry.ts';
 import type { MethodSpec, PeftConfig } from './types.ts';
 import { vera } from './vera.ts';
 

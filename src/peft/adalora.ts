@@ -7,9 +7,11 @@
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { RankAllocator, type TripletState } from './adalora_alloc.ts';
-import { peftName, siteRng, sites, validateCommon, type Site } from './common.ts';
+import { peftName, savedName, siteRng, sites, validateCommon, type Site } from './common.ts';
+import { fail, nonNeg, num, posInt, targets, unsupported } from './hf_config.ts';
+import { LORA_UNSUPPORTED, loraFields } from './lora.ts';
 import { attachAdapters, baseOf, type ActCache, type AdapterRuntime } from './runtime.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
 interface AdaSite {
   site: Site;
@@ -35,6 +37,14 @@ const SETTINGS: SettingSpec[] = [
   { key: 'adalora.beta2', label: 'β2 (uncertainty EMA)', kind: 'float', min: 0, max: 1, help: 'smoothing of the importance uncertainty' },
   { key: 'adalora.totalStep', label: 'total steps', kind: 'int', min: 1, max: 1000000, help: 'total_step: length of the budget schedule' },
 ];
+
+/** AdaLoRA's own settings, in every config: the allocator's schedule, the regulariser's weight,
+ * and whether the allocator runs at all (the study's runs never called it). */
+export const ADALORA_DEFAULTS: PeftConfig['adalora'] = {
+  targetR: 16, tInit: 10, tFinal: 20, deltaT: 5, beta1: 0.85, beta2: 0.85, orthRegWeight: 0.5, totalStep: 200, allocate: false,
+};
+
+const DEFAULTS: MethodDefaults = { study: { lr: 1e-3 }, page: { lr: 1e-2 } };
 
 function validate(cfg: PeftConfig, model: ModelConfig): string[] {
   const e = validateCommon(cfg, model, { rank: true });
@@ -202,14 +212,48 @@ async function orthRegularize(rt: AdapterRuntime, list: AdaSite[], weight: numbe
   return (weight * total) / n;
 }
 
+// PEFT's AdaLoraConfig: a LoRA config with peft_type ADALORA, init_r the initial rank and the
+// allocator's schedule; `r` is unused by PEFT (8, its default, is written).
+const HF: HfMapping = {
+  write: (cfg) => {
+    const a = cfg.adalora;
+    return { ...loraFields(cfg), peft_type: 'ADALORA', r: 8, rank_pattern: null, target_r: a.targetR, init_r: cfg.r, tinit: a.tInit,
+      tfinal: a.tFinal, deltaT: a.deltaT, beta1: a.beta1, beta2: a.beta2, orth_reg_weight: a.orthRegWeight, total_step: a.totalStep };
+  },
+  read: {
+    types: ['ADALORA'],
+    settings(json) {
+      unsupported(json, LORA_UNSUPPORTED.filter((k) => k !== 'rank_pattern'));
+      if (json.use_dora === true) fail('use_dora', 'AdaLoRA does not support DoRA');
+      const a = ADALORA_DEFAULTS;
+      return { method: 'adalora', r: num(json, 'init_r', 12, posInt, 'a positive integer'), alpha: num(json, 'lora_alpha', 8),
+        dropout: num(json, 'lora_dropout', 0, nonNeg, 'a non-negative number'), targets: targets(json, ['q_proj', 'v_proj']),
+        adalora: { ...a, targetR: num(json, 'target_r', 8, posInt, 'a positive integer'), tInit: num(json, 'tinit', 0, nonNeg),
+          tFinal: num(json, 'tfinal', 0, nonNeg), deltaT: num(json, 'deltaT', 1, posInt, 'a positive integer'),
+          beta1: num(json, 'beta1', 0.85), beta2: num(json, 'beta2', 0.85), orthRegWeight: num(json, 'orth_reg_weight', 0.5, nonNeg),
+          totalStep: num(json, 'total_step', a.totalStep, posInt, 'a positive integer') } };
+    },
+  },
+  // lora_A (r, in), lora_E (r, 1), lora_B (out, r); ranknum is not saved.
+  shapes(cfg, model) {
+    const out = new Map<string, number[]>(), r = cfg.r;
+    for (const { base, inF, outF } of sites(model, cfg.targets)) {
+      const n = (t: string) => savedName(peftName(base, `${t}.default`))!;
+      out.set(n('lora_A'), [r, inF]).set(n('lora_E'), [r, 1]).set(n('lora_B'), [outF, r]);
+    }
+    return out;
+  },
+};
+
 export const adalora: MethodSpec = {
   id: 'adalora',
   name: 'AdaLoRA',
   description: 'SVD-form low-rank update P·diag(E)·Q with an orthogonality regulariser and importance-based rank allocation',
   paper: 'https://arxiv.org/abs/2303.10512',
   settings: SETTINGS,
+  defaults: DEFAULTS,
   validate,
   trainableCount,
-  deterministicInit: /\.(lora_E|ranknum)\.default$/,
+  hf: HF,
   attach: (model, cfg) => attachAdapters(adalora, model, cfg, build),
 };

@@ -1,5 +1,5 @@
-// Shared pieces of every PEFT method: HF PEFT tensor naming, the target sites of a model, and
-// trainable-parameter allocation. A method module builds on these and stays short.
+// Shared pieces of every PEFT method: HF PEFT tensor naming (in the model and as saved), the target
+// sites of a model, and trainable-parameter allocation. A method module builds on these and stays short.
 import type { Backend } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { projName, PROJS, type Proj } from '../model/model.ts';
@@ -9,6 +9,15 @@ import type { PeftConfig, TrainableParam } from './types.ts';
 /** `base_model.model.<base>.<suffix>` — PEFT's name for an adapter tensor of a base module. */
 export function peftName(base: string, suffix: string): string {
   return `base_model.model.${base}.${suffix}`;
+}
+
+/** The name PEFT's save_pretrained gives a model state-dict key (adapter name "default" removed). */
+export function savedName(key: string): string | null {
+  if (key.includes('.base_layer.') || key.endsWith('.ranknum.default')) return null;
+  if (key.endsWith('.lora_magnitude_vector.default.weight')) return key.slice(0, -'.default.weight'.length);
+  if (key.endsWith('.default')) return key.slice(0, -'.default'.length);
+  const dot = key.lastIndexOf('.');
+  return `${key.slice(0, dot).replace(/\.default$/, '')}${key.slice(dot)}`;
 }
 
 /** One adapted linear layer: where it is and its (in, out) sizes. */
@@ -63,23 +72,6 @@ export function trainable(be: Backend, name: string, shape: number[], init: Floa
   const grad = be.alloc(`grad:${name}`, size);
   be.zero(grad);
   return { name, shape, tensor, grad, lrScale, weightDecay };
-}
-
-/** The settings shared by every adapter method, with the study's defaults (rank 32, alpha 64). */
-export function defaultPeftConfig(method: PeftConfig['method']): PeftConfig {
-  return {
-    method,
-    r: method === 'lora_r1' ? 1 : method === 'vera' ? 256 : 32,
-    alpha: method === 'lora_r1' ? 2 : 64,
-    dropout: 0.05,
-    // IA³: PEFT's default targets for Qwen2 / Llama (the keys, values and MLP intermediate).
-    targets: method === 'ia3' ? ['k_proj', 'v_proj', 'down_proj'] : [...PROJS],
-    loraPlusRatio: 2,
-    adalora: { targetR: 16, tInit: 10, tFinal: 20, deltaT: 5, beta1: 0.85, beta2: 0.85, orthRegWeight: 0.5, totalStep: 200, allocate: false },
-    vera: { dInitial: 0.1, seed: 0 },
-    ia3FeedForward: ['down_proj'],
-    seed: 0,
-  };
 }
 
 /** Errors shared by every adapter method: targets known, rank and alpha in range. */

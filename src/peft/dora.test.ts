@@ -9,8 +9,8 @@ import { testGpu } from '../engine/webgpu/testing.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights, relErr } from '../model/parity.ts';
-import { defaultPeftConfig } from './common.ts';
 import { dora } from './dora.ts';
+import { defaultPeftConfig } from './registry.ts';
 
 const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
 const buf = readFileSync(new URL('model.safetensors', dir));

@@ -10,9 +10,9 @@
 import type { Tensor } from '../engine/backend.ts';
 import type { LinearAdapter } from '../model/model.ts';
 import { peftName, validateCommon } from './common.ts';
-import { denseUpdate, lowRankCount, lowRankSettings, LowRankInstance, type LowRankSite } from './lora.ts';
+import { denseUpdate, loraFields, lowRankCount, lowRankSettings, lowRankShapes, LowRankInstance, type LowRankSite } from './lora.ts';
 import { attachAdapters, type ActCache, type AdapterRuntime, type MergeRule } from './runtime.ts';
-import type { MethodSpec, TrainableParam } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, TrainableParam } from './types.ts';
 
 /** ‖row‖₂ (float64) of each row of a row-major rows × cols matrix. */
 function rowNorms(W: Float32Array, rows: number, cols: number): Float64Array {
@@ -136,15 +136,26 @@ class DoraInstance extends LowRankInstance {
   }
 }
 
+const SETTINGS = lowRankSettings();
+
+const DEFAULTS: MethodDefaults = { study: { lr: 1e-3 }, page: { lr: 1e-2 } };
+
+// PEFT saves DoRA as LoRA with use_dora (LoRA's mapping reads it back).
+const HF: HfMapping = {
+  write: (cfg) => ({ ...loraFields(cfg), use_dora: true }),
+  shapes: (cfg, model, rank) => lowRankShapes(cfg, model, rank, true),
+};
+
 export const dora: MethodSpec = {
   id: 'dora',
   name: 'DoRA',
   description: 'Weight-decomposed LoRA: W′ = m ⊙ (W₀ + s·BA) / ‖W₀ + s·BA‖_row with a trainable magnitude m (init ‖W₀‖_row); the norm is detached.',
   paper: 'https://arxiv.org/abs/2402.09353',
-  settings: lowRankSettings(),
+  settings: SETTINGS,
+  defaults: DEFAULTS,
   validate: (cfg, model) => validateCommon(cfg, model, { rank: true }),
   trainableCount: (cfg, model) => lowRankCount(cfg, model, true, 1),
-  deterministicInit: /\.(lora_B|lora_magnitude_vector)\.default\.weight$/,
+  hf: HF,
   attach: (model, cfg) => attachAdapters(dora, model, cfg,
     (rt) => new DoraInstance(rt, { init: 'kaiming', rsScale: false, trainA: true, loraPlus: false }).build()),
 };

@@ -8,8 +8,8 @@ import { paramShapes, parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights, relErr, TOL } from '../model/parity.ts';
 import { parseSafetensors } from '../model/safetensors.ts';
-import { defaultPeftConfig } from './common.ts';
 import { full, noDecay } from './full.ts';
+import { defaultPeftConfig } from './registry.ts';
 
 for (const fixture of ['hf-qwen2-tiny', 'hf-llama-tiny']) {
   const dir = new URL(`../../tests/fixtures/${fixture}/`, import.meta.url);

@@ -6,9 +6,12 @@
 import { paramShapes, type ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
 import { baseParamsInstance } from './runtime.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
+
+// The study trains full fine-tuning at a 10× lower learning rate than the adapters.
+const DEFAULTS: MethodDefaults = { study: { lr: 1e-4 }, page: { lr: 3e-3 } };
 
 /** Whether HF Trainer's default grouping exempts a parameter from weight decay (biases, norms). */
 export function noDecay(name: string): boolean {
@@ -27,13 +30,23 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     (name) => ({ name, shape: shapes.get(name) ?? [model.p(name).size], weightDecay: !noDecay(name) }));
 }
 
+// Full fine-tuning saves the model's weights, not an adapter.
+const HF: HfMapping = {
+  write: () => {
+    throw new Error('full fine-tuning has no PEFT adapter format: save the model weights instead');
+  },
+  shapes: () => new Map(),
+};
+
 export const full: MethodSpec = {
   id: 'full',
   name: 'Full fine-tuning',
   description: 'Every parameter of the model trains (the study\'s baseline, at a 10× lower learning rate)',
   paper: 'https://arxiv.org/abs/2512.23165',
   settings: SETTINGS,
+  defaults: DEFAULTS,
   validate: () => [],
   trainableCount,
+  hf: HF,
   attach,
 };

@@ -8,9 +8,9 @@ import { parseHfConfig } from '../model/config.ts';
 import { Model, PROJS } from '../model/model.ts';
 import { loadWeights, relErr, TOL } from '../model/parity.ts';
 import { parseSafetensors, writeSafetensors, type WriteTensor } from '../model/safetensors.ts';
-import { defaultPeftConfig } from './common.ts';
-import { exportAdapter, fromHfPeftConfig, importAdapter, peftShapes, savedName, toHfPeftConfig } from './hf.ts';
-import { getMethod, methodIds } from './registry.ts';
+import { savedName } from './common.ts';
+import { exportAdapter, fromHfPeftConfig, importAdapter, peftShapes, toHfPeftConfig } from './hf.ts';
+import { defaultPeftConfig, getMethod, methodIds } from './registry.ts';
 import type { MethodId, PeftConfig, PeftInstance } from './types.ts';
 
 const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);

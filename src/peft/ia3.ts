@@ -6,15 +6,22 @@
 // feed-forward ones. PEFT requires feedforward_modules ⊆ target_modules; IA³ has no dropout.
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { LinearAdapter } from '../model/model.ts';
-import { peftName, sites, validateCommon, type Site } from './common.ts';
+import type { LinearAdapter, Proj } from '../model/model.ts';
+import { peftName, savedName, sites, validateCommon, type Site } from './common.ts';
+import { fail, targets, unsupported } from './hf_config.ts';
 import { attachAdapters, baseOf, type AdapterRuntime, type MergeRule } from './runtime.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'targets', label: 'target modules', kind: 'targets', help: 'linear layers that get a scaling vector (PEFT\'s default: k, v, down for Llama; q, v, down for Qwen2)' },
   { key: 'ia3FeedForward', label: 'feed-forward modules', kind: 'targets', help: 'targets that scale their input instead of their output (a subset of the targets)' },
 ];
+
+/** IA³'s feed-forward modules, in every config: PEFT's for Qwen2 / Llama, the MLP's down_proj. */
+export const IA3_FEED_FORWARD: Proj[] = ['down_proj'];
+
+// PEFT's default targets for Llama (the keys, values and MLP intermediate; Qwen2's are q, v, down).
+const DEFAULTS: MethodDefaults = { peft: { targets: ['k_proj', 'v_proj', 'down_proj'] }, study: { lr: 1e-3 }, page: { lr: 3e-2 } };
 
 function validate(cfg: PeftConfig, model: ModelConfig): string[] {
   const e = validateCommon(cfg, model, { rank: false }).filter((m) => !m.startsWith('dropout:'));
@@ -94,14 +101,40 @@ function build(rt: AdapterRuntime): PeftInstance {
   });
 }
 
+const HF: HfMapping = {
+  write: (cfg) => ({ peft_type: 'IA3', target_modules: [...cfg.targets], exclude_modules: null,
+    feedforward_modules: cfg.ia3FeedForward.filter((p) => cfg.targets.includes(p)), fan_in_fan_out: false,
+    modules_to_save: null, init_ia3_weights: true }),
+  read: {
+    types: ['IA3'],
+    settings(json) {
+      unsupported(json, ['fan_in_fan_out', 'modules_to_save', 'exclude_modules']);
+      const t = targets(json, ['k_proj', 'v_proj', 'down_proj']);
+      // PEFT fills a missing feedforward_modules from its model mapping: down_proj for llama and qwen2
+      // (a missing target_modules is k, v, down for llama but q, v, down for qwen2: the lab assumes llama's).
+      const given = json.feedforward_modules !== undefined && json.feedforward_modules !== null;
+      const ff = given ? targets(json, [], 'feedforward_modules') : (['down_proj'] as Proj[]).filter((p) => t.includes(p));
+      for (const f of ff) if (!t.includes(f)) fail('feedforward_modules', `"${f}" is not in target_modules`);
+      return { method: 'ia3', dropout: 0, targets: t, ia3FeedForward: ff };
+    },
+  },
+  // ia3_l: (1, in) on feed-forward layers, (out, 1) elsewhere.
+  shapes(cfg, model) {
+    const out = new Map<string, number[]>();
+    for (const s of sites(model, cfg.targets)) out.set(savedName(peftName(s.base, 'ia3_l.default'))!, isFF(cfg, s) ? [1, s.inF] : [s.outF, 1]);
+    return out;
+  },
+};
+
 export const ia3: MethodSpec = {
   id: 'ia3',
   name: 'IA³',
   description: 'Learned vectors rescale the attention keys and values and the MLP intermediate activation',
   paper: 'https://arxiv.org/abs/2205.05638',
   settings: SETTINGS,
+  defaults: DEFAULTS,
   validate,
   trainableCount,
-  deterministicInit: /\.ia3_l\.default$/,
+  hf: HF,
   attach: (model, cfg) => attachAdapters(ia3, model, cfg, build, 0), // no dropout
 };

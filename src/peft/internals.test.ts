@@ -7,9 +7,9 @@ import { CpuBackend } from '../engine/cpu/backend.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
-import { defaultPeftConfig, peftName } from './common.ts';
+import { peftName } from './common.ts';
 import { InternalsProbe, internalsLine, layerOf, summarizeInternals, type Internals } from './internals.ts';
-import { getMethod } from './registry.ts';
+import { defaultPeftConfig, getMethod } from './registry.ts';
 import { SpectralProbe } from './spectral.ts';
 import type { MethodId, PeftConfig } from './types.ts';
 

@@ -6,8 +6,8 @@ import { CpuBackend } from '../engine/cpu/backend.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
-import { defaultPeftConfig } from './common.ts';
 import { lnTuning, lnTuningName, normNames } from './ln_tuning.ts';
+import { defaultPeftConfig } from './registry.ts';
 
 for (const fixture of ['hf-qwen2-tiny', 'hf-llama-tiny']) {
   const dir = new URL(`../../tests/fixtures/${fixture}/`, import.meta.url);

@@ -8,11 +8,17 @@
 // apply). detach() puts the original norm weights back.
 import type { ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
-import { peftName } from './common.ts';
+import { peftName, savedName } from './common.ts';
+import { fail, parseModuleList, unsupported } from './hf_config.ts';
 import { baseParamsInstance } from './runtime.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
+
+const DEFAULTS: MethodDefaults = { study: { lr: 1e-3 }, page: { lr: 3e-2 } };
+
+/** PEFT's names of the norms: every layer's two, and the final one. */
+const NORMS = ['input_layernorm', 'post_attention_layernorm', 'norm'];
 
 /** HF names of the RMSNorm weights LN tuning trains. */
 export function normNames(model: ModelConfig): string[] {
@@ -27,10 +33,6 @@ export function lnTuningName(hf: string): string {
   return peftName(hf.slice(0, -'.weight'.length), 'ln_tuning_layers.default.weight');
 }
 
-function validate(): string[] {
-  return [];
-}
-
 function trainableCount(_cfg: PeftConfig, model: ModelConfig): number {
   return normNames(model).length * model.hidden;
 }
@@ -43,14 +45,32 @@ async function attach(model: Model, cfg: PeftConfig): Promise<PeftInstance> {
     (n) => ({ name: lnTuningName(n), shape: [model.cfg.hidden], weightDecay: false }), original);
 }
 
+// PEFT's LNTuningConfig, every norm listed; only the whole set is read.
+const HF: HfMapping = {
+  write: () => ({ peft_type: 'LN_TUNING', target_modules: [...NORMS], exclude_modules: null, modules_to_save: null }),
+  read: {
+    types: ['LN_TUNING'],
+    settings(json) {
+      unsupported(json, ['modules_to_save', 'exclude_modules']);
+      const names = parseModuleList(json.target_modules, 'target_modules', NORMS) ?? NORMS;
+      for (const n of names) if (!NORMS.includes(n)) fail('target_modules', `unknown norm "${n}" (known: ${NORMS.join(', ')})`);
+      if (!NORMS.every((n) => names.includes(n))) fail('target_modules', `LN tuning here tunes every RMSNorm (${NORMS.join(', ')}); a subset is not supported`);
+      return { method: 'ln_tuning', dropout: 0 };
+    },
+  },
+  // Each norm's weight (hidden).
+  shapes: (_cfg, model) => new Map(normNames(model).map((n) => [savedName(lnTuningName(n))!, [model.hidden]])),
+};
+
 export const lnTuning: MethodSpec = {
   id: 'ln_tuning',
   name: 'LN tuning',
   description: 'Train only the RMSNorm weights (every layer\'s two norms and the final norm)',
   paper: 'https://arxiv.org/abs/2312.11420',
   settings: SETTINGS,
-  validate,
+  defaults: DEFAULTS,
+  validate: () => [],
   trainableCount,
-  deterministicInit: /\.ln_tuning_layers\.default\.weight$/,
+  hf: HF,
   attach,
 };

@@ -12,9 +12,10 @@ import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
 import { parseSafetensors } from '../model/safetensors.ts';
-import { defaultPeftConfig, sites } from './common.ts';
+import { sites } from './common.ts';
 import { dora } from './dora.ts';
 import { lora, loraFa, loraPlus, loraR1, milora, olora, pissa, rslora } from './lora.ts';
+import { defaultPeftConfig } from './registry.ts';
 import { svd } from './svd.ts';
 import type { MethodSpec, PeftConfig, PeftInstance } from './types.ts';
 

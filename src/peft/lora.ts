@@ -13,10 +13,11 @@
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LinearAdapter } from '../model/model.ts';
-import { kaimingUniform, peftName, siteRng, sites, validateCommon, type Site } from './common.ts';
+import { kaimingUniform, peftName, savedName, siteRng, sites, validateCommon, type Site } from './common.ts';
+import { fail, nonNeg, num, posInt, targets, unsupported, type Json } from './hf_config.ts';
 import { attachAdapters, baseOf, type ActCache, type AdapterRuntime, type MergeRule } from './runtime.ts';
 import { householderQr, svd } from './svd.ts';
-import type { MethodId, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import type { HfMapping, MethodId, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
 // --- one adapted layer ---------------------------------------------------------------------------
 
@@ -236,12 +237,68 @@ export function lowRankSettings(extra: SettingSpec[] = [], alphaHelp?: string): 
   return [RANK, alphaHelp ? { ...ALPHA, help: alphaHelp } : ALPHA, DROPOUT, TARGETS, ...extra, SEED];
 }
 
+/** LoRA+'s default ratio λ (the study's; the paper suggests ~16), in every config. */
+export const LORA_PLUS_RATIO = 2;
+
 /** r·(in + out) per adapted layer (minus A for LoRA-FA), plus `perOut`·out (DoRA's magnitude). */
 export function lowRankCount(cfg: PeftConfig, model: ModelConfig, trainA: boolean, perOut = 0): number {
   let n = 0;
   for (const s of sites(model, cfg.targets)) n += cfg.r * (s.outF + (trainA ? s.inF : 0)) + perOut * s.outF;
   return n;
 }
+
+// --- HF PEFT's LoRA config (peft_type LORA) ------------------------------------------------------
+
+/** LoRA config fields PEFT has and the lab does not honour (AdaLoRA's too, but for rank_pattern). */
+export const LORA_UNSUPPORTED = ['fan_in_fan_out', 'modules_to_save', 'layers_to_transform', 'exclude_modules', 'rank_pattern',
+  'alpha_pattern', 'lora_bias', 'use_qalora', 'layer_replication', 'trainable_token_indices', 'alora_invocation_tokens',
+  'target_parameters', 'megatron_config', 'use_bdlora', 'arrow_config', 'kasa_config'];
+
+/** The LoRA-config method a peft_type LORA file describes, by init_lora_weights, use_dora and use_rslora. */
+function loraMethod(j: Json): MethodId {
+  const init = j.init_lora_weights ?? true;
+  const dora = j.use_dora === true, rs = j.use_rslora === true;
+  let method: MethodId;
+  if (init === true || init === false || init === 'gaussian') method = dora ? 'dora' : rs ? 'rslora' : 'lora';
+  else if (init === 'pissa' || (typeof init === 'string' && /^pissa_niter_\d+$/.test(init))) method = 'pissa';
+  else if (init === 'olora') method = 'olora';
+  else if (init === 'milora') method = 'milora';
+  else fail('init_lora_weights', `${JSON.stringify(init)} is not supported (true, "gaussian", "pissa", "olora", "milora")`);
+  if (dora && method !== 'dora') fail('use_dora', `DoRA with init_lora_weights=${JSON.stringify(init)} is not supported`);
+  if (rs && method !== 'rslora') fail('use_rslora', `rsLoRA scaling combined with ${method} is not supported`);
+  return method;
+}
+
+/** Every method PEFT saves as peft_type LORA (DoRA too) is read by LoRA's mapping. */
+const LORA_READ: NonNullable<HfMapping['read']> = {
+  types: ['LORA'],
+  settings(json) {
+    unsupported(json, LORA_UNSUPPORTED);
+    return { method: loraMethod(json), r: num(json, 'r', 8, posInt, 'a positive integer'), alpha: num(json, 'lora_alpha', 8),
+      dropout: num(json, 'lora_dropout', 0, nonNeg, 'a non-negative number'), targets: targets(json, ['q_proj', 'v_proj']) };
+  },
+};
+
+/** PEFT's LoRA config of a lab config; `k` = 2 for the equivalent plain LoRA of rank 2r, α' = 2α
+ * (MiLoRA, and PiSSA/OLoRA with asLora: see exportAdapter). */
+export function loraFields(cfg: PeftConfig, k = 1): Record<string, unknown> {
+  return { peft_type: 'LORA', r: k * cfg.r, lora_alpha: k * cfg.alpha, lora_dropout: cfg.dropout, target_modules: [...cfg.targets],
+    exclude_modules: null, fan_in_fan_out: false, bias: 'none', use_rslora: false, modules_to_save: null, init_lora_weights: true as boolean | string,
+    layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {}, use_dora: false, lora_bias: false };
+}
+
+/** LoRA's saved tensors: lora_A (rank, in), lora_B (out, rank), and DoRA's lora_magnitude_vector (out). */
+export function lowRankShapes(cfg: PeftConfig, model: ModelConfig, rank: number, magnitude = false): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { base, inF, outF } of sites(model, cfg.targets)) {
+    const n = (t: string) => savedName(peftName(base, t))!;
+    out.set(n('lora_A.default.weight'), [rank, inF]).set(n('lora_B.default.weight'), [outF, rank]);
+    if (magnitude) out.set(n('lora_magnitude_vector.default.weight'), [outF]);
+  }
+  return out;
+}
+
+// --- the LoRA family -----------------------------------------------------------------------------
 
 interface LoraDef {
   id: MethodId;
@@ -251,15 +308,23 @@ interface LoraDef {
   variant: LowRankVariant;
   extraSettings?: SettingSpec[];
   alphaHelp?: string;
+  /** Its own defaults, over LoRA's (rank 32 / 16, α 64 / 32 / 64, learning rates 1e-3 and 1e-2). */
+  peft?: Partial<PeftConfig>;
+  /** Its adapter_config.json fields (LoRA's by default: LoRA+ and LoRA-FA are optimizer choices). */
+  write?: HfMapping['write'];
+  /** LoRA reads every peft_type LORA file. */
+  read?: HfMapping['read'];
 }
 
-function makeSpec(d: LoraDef): MethodSpec {
+function lowRankSpec(d: LoraDef): MethodSpec {
   const spec: MethodSpec = {
     id: d.id,
     name: d.name,
     description: d.description,
     paper: d.paper,
     settings: lowRankSettings(d.extraSettings, d.alphaHelp),
+    // A method's own rank and α (rank-1 LoRA's) hold in every experiment.
+    defaults: { peft: d.peft, study: { lr: 1e-3, peft: d.peft }, page: { lr: 1e-2, peft: d.peft } },
     validate(cfg, model) {
       const errors = validateCommon(cfg, model, { rank: true });
       if (d.variant.loraPlus && !(Number.isFinite(cfg.loraPlusRatio) && cfg.loraPlusRatio > 0)) {
@@ -268,13 +333,7 @@ function makeSpec(d: LoraDef): MethodSpec {
       return errors;
     },
     trainableCount: (cfg, model) => lowRankCount(cfg, model, d.variant.trainA),
-    // SVD/QR inits: the golden residual comes from PEFT's float32 SVD/QR, whose top-r subspace is
-    // only good to ~ε₃₂·‖W‖/gap (layer-0 v_proj of the Qwen2 fixture: σ₄/σ₅ gap 2e-3, residual off
-    // by 3e-5). Our own init is compared (B·A, residual) at TOL.grad; the forward then runs on
-    // PEFT's residual, as the state it was computed with.
-    ...(d.variant.init === 'kaiming'
-      ? { deterministicInit: /\.lora_B\.default\.weight$/ }
-      : { initProducts: true, fixtureInit: /\.base_layer\.weight$/ }),
+    hf: { write: d.write ?? ((cfg) => loraFields(cfg)), read: d.read, shapes: (cfg, model, rank) => lowRankShapes(cfg, model, rank) },
     attach: (model, cfg) => attachAdapters(spec, model, cfg, (rt) => new LowRankInstance(rt, d.variant).build()),
   };
   return spec;
@@ -283,49 +342,53 @@ function makeSpec(d: LoraDef): MethodSpec {
 const LORA_PAPER = 'https://arxiv.org/abs/2106.09685';
 const plain: LowRankVariant = { init: 'kaiming', rsScale: false, trainA: true, loraPlus: false };
 
-export const lora = makeSpec({
-  id: 'lora', name: 'LoRA', paper: LORA_PAPER, variant: plain,
+/** PiSSA / OLoRA: PEFT's init_lora_weights, or with asLora the equivalent plain LoRA of rank 2r. */
+const svdInit = (init: string): HfMapping['write'] => (cfg, opts) => (opts.asLora ? loraFields(cfg, 2) : { ...loraFields(cfg), init_lora_weights: init });
+
+export const lora = lowRankSpec({
+  id: 'lora', name: 'LoRA', paper: LORA_PAPER, variant: plain, read: LORA_READ,
   description: 'Frozen weights plus a trainable low-rank update s·B·A (s = α/r); A Kaiming-uniform, B zero.',
 });
 
-export const loraR1 = makeSpec({
-  id: 'lora_r1', name: 'Rank-1 LoRA', paper: LORA_PAPER, variant: plain,
+export const loraR1 = lowRankSpec({
+  id: 'lora_r1', name: 'Rank-1 LoRA', paper: LORA_PAPER, variant: plain, peft: { r: 1, alpha: 2 },
   description: 'LoRA at rank 1 (α = 2): the study\'s extreme parameter-reduction baseline.',
 });
 
-export const rslora = makeSpec({
+export const rslora = lowRankSpec({
   id: 'rslora', name: 'rsLoRA', paper: 'https://arxiv.org/abs/2312.03732',
   variant: { ...plain, rsScale: true }, alphaHelp: 'Scale numerator: s = α/√r (rank-stabilised).',
+  write: (cfg) => ({ ...loraFields(cfg), use_rslora: true }),
   description: 'LoRA with the rank-stabilised scale s = α/√r, so higher ranks keep learning.',
 });
 
-export const loraPlus = makeSpec({
+export const loraPlus = lowRankSpec({
   id: 'lora_plus', name: 'LoRA+', paper: 'https://arxiv.org/abs/2402.12354',
   variant: { ...plain, loraPlus: true },
   extraSettings: [{ key: 'loraPlusRatio', label: 'LoRA+ ratio λ', kind: 'float', min: 1, max: 64, help: 'B trains at λ × the learning rate (paper: ~16; the study: 2).' }],
   description: 'LoRA whose B matrix trains at λ times the learning rate of A (λ a setting; the study used 2).',
 });
 
-export const loraFa = makeSpec({
+export const loraFa = lowRankSpec({
   id: 'lora_fa', name: 'LoRA-FA', paper: 'https://arxiv.org/abs/2308.03303',
   variant: { ...plain, trainA: false },
   description: 'LoRA with A frozen at its random init; only B trains. Plain frozen A: no (AAᵀ)⁻¹ gradient preconditioning.',
 });
 
-export const pissa = makeSpec({
+export const pissa = lowRankSpec({
   id: 'pissa', name: 'PiSSA', paper: 'https://arxiv.org/abs/2404.02948',
-  variant: { ...plain, init: 'pissa' },
+  variant: { ...plain, init: 'pissa' }, write: svdInit('pissa'),
   description: 'A, B from the top-r singular triplets of each weight; the frozen base becomes the residual W − s·B·A.',
 });
 
-export const milora = makeSpec({
+export const milora = lowRankSpec({
   id: 'milora', name: 'MiLoRA', paper: 'https://arxiv.org/abs/2406.09044',
-  variant: { ...plain, init: 'milora' }, alphaHelp: 'Scale numerator: s = α/r (the study used α = r, s = 1).',
+  variant: { ...plain, init: 'milora' }, write: (cfg) => loraFields(cfg, 2), alphaHelp: 'Scale numerator: s = α/r (the study used α = r, s = 1).',
   description: 'As PiSSA with the r smallest singular triplets (minor components); base becomes the residual. The study used α = r.',
 });
 
-export const olora = makeSpec({
+export const olora = lowRankSpec({
   id: 'olora', name: 'OLoRA', paper: 'https://arxiv.org/abs/2406.01775',
-  variant: { ...plain, init: 'olora' },
+  variant: { ...plain, init: 'olora' }, write: svdInit('olora'),
   description: 'A, B from the QR decomposition of each weight (first r rows of R, columns of Q); base becomes W − s·B·A.',
 });

@@ -12,8 +12,7 @@ import { testGpu } from '../engine/webgpu/testing.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights, relErr, TOL } from '../model/parity.ts';
-import { defaultPeftConfig } from './common.ts';
-import { getMethod, methodIds } from './registry.ts';
+import { defaultPeftConfig, getMethod, methodIds } from './registry.ts';
 import type { MethodId, PeftConfig, PeftInstance } from './types.ts';
 
 /** Merged weights against merged(): float32 rounding of a differently ordered computation (DoRA's

@@ -6,8 +6,8 @@ import { CpuBackend } from '../engine/cpu/backend.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
-import { defaultPeftConfig } from './common.ts';
 import { miss, missMerge } from './miss.ts';
+import { defaultPeftConfig } from './registry.ts';
 import type { PeftConfig } from './types.ts';
 
 const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);

@@ -8,15 +8,18 @@
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { PROJS } from '../model/model.ts';
-import { linearDims, peftName, sites, validateCommon } from './common.ts';
+import { linearDims, peftName, savedName, sites, validateCommon } from './common.ts';
+import { fail, nonNeg, num, posInt, targets, unsupported } from './hf_config.ts';
 import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'r', label: 'rank', kind: 'int', min: 1, max: 1024, help: 'chunk length r: the input is folded into r sums; D is r × out' },
   { key: 'dropout', label: 'dropout', kind: 'float', min: 0, max: 0.9, help: 'dropout on the adapter input (0 allowed)' },
   { key: 'targets', label: 'target modules', kind: 'targets', help: 'linear layers that get a MiSS block' },
 ];
+
+const DEFAULTS: MethodDefaults = { study: { lr: 1e-3 }, page: { lr: 1e-2 } };
 
 function validate(cfg: PeftConfig, model: ModelConfig): string[] {
   const e = validateCommon(cfg, model, { rank: false });
@@ -98,14 +101,37 @@ function build(rt: AdapterRuntime): PeftInstance {
   });
 }
 
+// PEFT's MissConfig; Bone's (its older name) is read too.
+const HF: HfMapping = {
+  write: (cfg) => ({ peft_type: 'MISS', r: cfg.r, miss_dropout: cfg.dropout, mini_r: 1, target_modules: [...cfg.targets], exclude_modules: null,
+    init_weights: true, layers_to_transform: null, layers_pattern: null, bias: 'none', modules_to_save: null }),
+  read: {
+    types: ['MISS', 'BONE'],
+    settings(json, type) {
+      unsupported(json, ['modules_to_save', 'layers_to_transform', 'exclude_modules']);
+      const init = json.init_weights ?? true;
+      if (init !== true) fail('init_weights', `${JSON.stringify(init)} (a MiSS variant other than the default) is not supported`);
+      return { method: 'miss', r: num(json, 'r', 64, posInt, 'a positive integer'), dropout: num(json, type === 'MISS' ? 'miss_dropout' : 'bone_dropout', 0, nonNeg),
+        targets: targets(json, ['q_proj', 'v_proj']) };
+    },
+  },
+  // miss_block (r, out).
+  shapes(cfg, model) {
+    const out = new Map<string, number[]>();
+    for (const { base, outF } of sites(model, cfg.targets)) out.set(savedName(peftName(base, 'miss_block.default'))!, [cfg.r, outF]);
+    return out;
+  },
+};
+
 export const miss: MethodSpec = {
   id: 'miss',
   name: 'MiSS',
   description: 'One shared r × out block per layer applied to the input folded into r-sized chunk sums (Bone)',
   paper: 'https://arxiv.org/abs/2409.15371',
   settings: SETTINGS,
+  defaults: DEFAULTS,
   validate,
   trainableCount,
-  deterministicInit: /\.miss_block\.default$/,
+  hf: HF,
   attach: (model, cfg) => attachAdapters(miss, model, cfg, build),
 };

@@ -9,6 +9,36 @@ import { loadWeights, relErr, TOL, type ParityFiles, type ParityRow } from '../m
 import { parseSafetensors, type SafeTensor } from '../model/safetensors.ts';
 import { fromHfPeftConfig } from './hf.ts';
 import { getMethod } from './registry.ts';
+import type { MethodId } from './types.ts';
+
+/** What the harness compares of a method's init with PEFT's `<m>/init/*`: the names whose init is
+ * deterministic (compared as they are), whether B·A products are compared (SVD/QR inits, whose
+ * factors have arbitrary signs), and the init tensors PEFT draws from torch's RNG that the lab
+ * cannot reproduce but a state needs (VeRA's frozen shared projections), loaded before `<m>/state/*`. */
+interface InitCheck {
+  deterministic?: RegExp;
+  products?: boolean;
+  fixture?: RegExp;
+}
+
+const KAIMING_LORA: InitCheck = { deterministic: /\.lora_B\.default\.weight$/ };
+// SVD/QR inits: the golden residual comes from PEFT's float32 SVD/QR, whose top-r subspace is
+// only good to ~ε₃₂·‖W‖/gap (layer-0 v_proj of the Qwen2 fixture: σ₄/σ₅ gap 2e-3, residual off
+// by 3e-5). Our own init is compared (B·A, residual) at TOL.grad; the forward then runs on
+// PEFT's residual, as the state it was computed with.
+const SVD_LORA: InitCheck = { products: true, fixture: /\.base_layer\.weight$/ };
+
+const INIT_CHECKS: Record<MethodId, InitCheck> = {
+  full: {},
+  lora: KAIMING_LORA, lora_r1: KAIMING_LORA, rslora: KAIMING_LORA, lora_plus: KAIMING_LORA, lora_fa: KAIMING_LORA,
+  dora: { deterministic: /\.(lora_B|lora_magnitude_vector)\.default\.weight$/ },
+  adalora: { deterministic: /\.(lora_E|ranknum)\.default$/ },
+  miss: { deterministic: /\.miss_block\.default$/ },
+  pissa: SVD_LORA, milora: SVD_LORA, olora: SVD_LORA,
+  vera: { deterministic: /\.vera_lambda_[bd]\.default$/, fixture: /(^|\.)vera_[AB]\.default$/ },
+  ia3: { deterministic: /\.ia3_l\.default$/ },
+  ln_tuning: { deterministic: /\.ln_tuning_layers\.default\.weight$/ },
+};
 
 interface Manifest {
   methods: Record<string, { config?: Record<string, unknown>; error?: string }>;
@@ -74,7 +104,7 @@ export async function runPeftParity(backend: Backend, files: ParityFiles, model:
     };
 
     const peftCfg = fromHfPeftConfig(entry.config);
-    const spec = getMethod(peftCfg.method);
+    const spec = getMethod(peftCfg.method), check = INIT_CHECKS[peftCfg.method];
     const m = new Model(backend, cfg, weights);
     const inst = await spec.attach(m, peftCfg);
     try {
@@ -84,17 +114,17 @@ export async function runPeftParity(backend: Backend, files: ParityFiles, model:
       const oursShaped = new Map([...ours].map(([n, d]) => [n, { shape: init.get(n)?.shape ?? [d.length], data: d }]));
       for (const [name, t] of init) {
         const mine = ours.get(name);
-        if (spec.deterministicInit?.test(name) && mine) row(`init/${name}`, relErr(mine, t.data), TOL.logits);
-        if (spec.initProducts && name.endsWith('.lora_A.default.weight')) {
+        if (check.deterministic?.test(name) && mine) row(`init/${name}`, relErr(mine, t.data), TOL.logits);
+        if (check.products && name.endsWith('.lora_A.default.weight')) {
           const module = name.slice(0, -'.lora_A.default.weight'.length);
           const w = product(init, module), g = product(oursShaped, module);
           if (w && g) row(`init/${module}.B·A`, relErr(g, w), TOL.grad);
         }
-        if (spec.initProducts && name.endsWith('.base_layer.weight') && mine) row(`init/${name}`, relErr(mine, t.data), TOL.grad);
+        if (check.products && name.endsWith('.base_layer.weight') && mine) row(`init/${name}`, relErr(mine, t.data), TOL.grad);
       }
 
       // State → forward/backward (after the frozen random tensors the lab cannot redraw, e.g. VeRA's).
-      const fixtureInit = spec.fixtureInit;
+      const fixtureInit = check.fixture;
       if (fixtureInit) inst.load(new Map([...init].filter(([n]) => fixtureInit.test(n)).map(([n, t]) => [n, t.data])));
       inst.load(new Map([...group('state')].map(([n, t]) => [n, t.data])));
       m.zeroGrads();

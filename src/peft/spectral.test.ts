@@ -9,8 +9,7 @@ import { testGpu } from '../engine/webgpu/testing.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
-import { defaultPeftConfig } from './common.ts';
-import { getMethod } from './registry.ts';
+import { defaultPeftConfig, getMethod } from './registry.ts';
 import { baseOf, effectiveRank, largestAngle, leftSubspace, measure, SpectralProbe } from './spectral.ts';
 import { svd } from './svd.ts';
 

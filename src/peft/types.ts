@@ -93,6 +93,48 @@ export interface PeftInstance {
   detach(): void;
 }
 
+/** What a method's default experiment sets: the learning rate, and the adapter settings it
+ * changes from that experiment's scale (registry.ts: EXPERIMENT_SCALE). */
+export interface ExperimentDefaults {
+  lr: number;
+  peft?: Partial<PeftConfig>;
+}
+
+/** A method's defaults, each over the settings every method shares (registry.ts). */
+export interface MethodDefaults {
+  /** Its adapter settings at the study's scale (rank 32, α 64, dropout 0.05, every linear layer,
+   * unless it sets its own): defaultPeftConfig, the base of a config read from HF PEFT. */
+  peft?: Partial<PeftConfig>;
+  /** Its default experiment, the study's recipe at the lab's scale (rl defaultConfig): rank 16,
+   * α 32, no dropout, unless it sets its own. */
+  study: ExperimentDefaults;
+  /** The page's warm-up experiment (store pageDefaults): rank 16, α 64 (a tiny model's updates need
+   * a larger scale), no dropout, unless it sets its own. */
+  page: ExperimentDefaults;
+}
+
+/** A method in HF PEFT's format (PEFT 0.21): adapter_config.json both ways, and the tensors
+ * save_pretrained writes. */
+export interface HfMapping {
+  /** adapter_config.json's fields after PEFT's common header (hf.ts), peft_type first. `asLora`:
+   * save a PiSSA/OLoRA adapter as the equivalent plain LoRA (see exportAdapter). Throws for a
+   * method PEFT has no adapter format for. */
+  write(cfg: PeftConfig, opts: { asLora?: boolean }): Record<string, unknown>;
+  /** Reading adapter_config.json: the peft_type values this method reads (several methods write
+   * LORA; LoRA reads it and tells them apart), and the settings such a file sets, naming the
+   * method; the rest are that method's defaults (defaultPeftConfig). */
+  read?: {
+    types: readonly string[];
+    settings(json: Record<string, unknown>, type: string): Partial<PeftConfig> & { method: MethodId };
+  };
+  /** Every tensor save_pretrained writes for this config on this model, by saved name, with the
+   * shape PEFT's layer builds (peft/tuners/<method>/layer.py). `rank` overrides r for LoRA (the
+   * rank-2r conversions). */
+  shapes(cfg: PeftConfig, model: ModelConfig, rank: number): Map<string, number[]>;
+}
+
+/** One PEFT method: everything the lab knows about it. Every method module builds its spec as one
+ * literal with these fields in this order. */
 export interface MethodSpec {
   id: MethodId;
   name: string;
@@ -100,15 +142,11 @@ export interface MethodSpec {
   paper: string;
   /** The settings this method reads. */
   settings: SettingSpec[];
+  defaults: MethodDefaults;
   /** Errors naming the setting, or [] when the config is valid for this model. */
   validate(cfg: PeftConfig, model: ModelConfig): string[];
   trainableCount(cfg: PeftConfig, model: ModelConfig): number;
-  /** For parity with HF PEFT's `<m>/init/*`: names whose init is deterministic (compared as is),
-   * and whether B·A products are compared (SVD/QR inits, whose factors have arbitrary signs). */
-  deterministicInit?: RegExp;
-  initProducts?: boolean;
-  /** Init tensors PEFT draws from torch's RNG that the lab cannot reproduce but a state needs (VeRA's
-   * frozen shared projections): the parity harness loads these `<m>/init/*` names before `<m>/state/*`. */
-  fixtureInit?: RegExp;
+  hf: HfMapping;
+  /** Its adapters on `model`; each trainable tensor carries its optimizer group (lrScale, weightDecay). */
   attach(model: Model, cfg: PeftConfig): Promise<PeftInstance>;
 }

@@ -7,7 +7,7 @@ import { CpuBackend } from '../engine/cpu/backend.ts';
 import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
-import { defaultPeftConfig } from './common.ts';
+import { defaultPeftConfig } from './registry.ts';
 import type { PeftConfig } from './types.ts';
 import { vera, veraDims, veraProjections } from './vera.ts';
 

@@ -9,9 +9,10 @@
 import type { Tensor } from '../engine/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { Rng } from '../tasks/rng.ts';
-import { peftName, sites, validateCommon, type Site } from './common.ts';
+import { peftName, savedName, sites, validateCommon, type Site } from './common.ts';
+import { nonNeg, num, posInt, targets, unsupported } from './hf_config.ts';
 import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
-import type { MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
 const SHARED_A = 'base_model.vera_A.default';
 const SHARED_B = 'base_model.vera_B.default';
@@ -23,6 +24,12 @@ const SETTINGS: SettingSpec[] = [
   { key: 'vera.dInitial', label: 'initial λ_d', kind: 'float', min: 0, max: 10, help: 'd_initial: every λ_d entry starts here (λ_b starts at 0)' },
   { key: 'vera.seed', label: 'projection seed', kind: 'int', min: 0, max: 2 ** 31 - 1, help: 'projection_prng_key: seed of the shared frozen A and B' },
 ];
+
+/** VeRA's own settings, in every config: initial λ_d (PEFT's d_initial) and the projections' seed. */
+export const VERA_DEFAULTS: PeftConfig['vera'] = { dInitial: 0.1, seed: 0 };
+
+// VeRA ranks are large: the study's 256 (PEFT's default); the page's tiny model takes 64.
+const DEFAULTS: MethodDefaults = { peft: { r: 256 }, study: { lr: 1e-3 }, page: { lr: 3e-2, peft: { r: 64 } } };
 
 function validate(cfg: PeftConfig, model: ModelConfig): string[] {
   const e = validateCommon(cfg, model, { rank: false });
@@ -166,15 +173,40 @@ function build(rt: AdapterRuntime): PeftInstance {
   });
 }
 
+const HF: HfMapping = {
+  write: (cfg) => ({ peft_type: 'VERA', r: cfg.r, target_modules: [...cfg.targets], projection_prng_key: cfg.vera.seed, save_projection: true,
+    vera_dropout: cfg.dropout, d_initial: cfg.vera.dInitial, fan_in_fan_out: false, bias: 'none', modules_to_save: null,
+    init_weights: true, layers_to_transform: null, layers_pattern: null }),
+  read: {
+    types: ['VERA'],
+    settings(json) {
+      unsupported(json, ['fan_in_fan_out', 'modules_to_save', 'layers_to_transform']);
+      return { method: 'vera', r: num(json, 'r', 256, posInt, 'a positive integer'), dropout: num(json, 'vera_dropout', 0, nonNeg),
+        targets: targets(json, ['q_proj', 'v_proj']),
+        vera: { dInitial: num(json, 'd_initial', 0.1), seed: num(json, 'projection_prng_key', 0, Number.isSafeInteger, 'an integer') } };
+    },
+  },
+  // vera_lambda_b (out), vera_lambda_d (r) per layer, and the shared base_model.vera_A (r, in_max), base_model.vera_B (out_max, r).
+  shapes(cfg, model) {
+    const out = new Map<string, number[]>(), r = cfg.r;
+    for (const { base, outF } of sites(model, cfg.targets)) {
+      const n = (t: string) => savedName(peftName(base, `${t}.default`))!;
+      out.set(n('vera_lambda_b'), [outF]).set(n('vera_lambda_d'), [r]);
+    }
+    const { inMax, outMax } = veraDims(cfg, model);
+    return out.set(savedName(SHARED_A)!, [r, inMax]).set(savedName(SHARED_B)!, [outMax, r]);
+  },
+};
+
 export const vera: MethodSpec = {
   id: 'vera',
   name: 'VeRA',
   description: 'Shared frozen random projections A, B; each layer trains only two scaling vectors λ_d and λ_b',
   paper: 'https://arxiv.org/abs/2310.11454',
   settings: SETTINGS,
+  defaults: DEFAULTS,
   validate,
   trainableCount,
-  deterministicInit: /\.vera_lambda_[bd]\.default$/,
-  fixtureInit: /(^|\.)vera_[AB]\.default$/,
+  hf: HF,
   attach: (model, cfg) => attachAdapters(vera, model, cfg, build),
 };

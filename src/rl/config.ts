@@ -1,6 +1,6 @@
 // One typed, validated RL configuration: the study's recipe knobs with commented defaults, and
 // named presets for its DAPO recipe and its GRPO / Dr. GRPO ablations.
-import { defaultPeftConfig } from '../peft/common.ts';
+import { experimentDefaults } from '../peft/registry.ts';
 import type { MethodId, PeftConfig } from '../peft/types.ts';
 import type { Difficulty } from '../tasks/index.ts';
 import type { ScaleRewards } from './advantages.ts';
@@ -59,18 +59,17 @@ export interface RLConfig {
 
 export type PresetId = 'dapo' | 'grpo' | 'dr_grpo';
 
+/** The study's recipe at the lab's scale, with the method's adapter settings and learning rate
+ * (its module's MethodDefaults.study). */
 export function defaultConfig(method: MethodId = 'lora'): RLConfig {
-  const peft = defaultPeftConfig(method);
-  peft.r = method === 'lora_r1' ? 1 : 16;
-  peft.alpha = method === 'lora_r1' ? 2 : 32;
-  peft.dropout = 0;
+  const { peft, lr } = experimentDefaults(method, 'study');
   return {
     task: 'arith', difficulty: 'in-dist', peft,
     ...PRESETS.dapo,
     groupSize: 8, promptsPerStep: 8, miniBatches: 2, epochs: 1,
     maxResampleRounds: 2, overlongCache: 16,
     temperature: 1, topP: 1, maxNewTokens: 64, mergeAdapters: true,
-    lr: method === 'full' ? 1e-4 : 1e-3, schedule: 'constant', warmupSteps: 0, weightDecay: 0,
+    lr, schedule: 'constant', warmupSteps: 0, weightDecay: 0,
     adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, maxGradNorm: 1,
     steps: 50, seed: 0, evalEvery: 10, evalK: 4, evalProblems: 50,
   };

@@ -4,7 +4,7 @@
 // token-level cross-entropy on solution tokens only. Deterministic from the seed on a given
 // backend; state() + the optimizer's moments + the weights resume it exactly.
 import type { Model } from '../model/model.ts';
-import { defaultPeftConfig } from '../peft/common.ts';
+import { defaultPeftConfig } from '../peft/registry.ts';
 import { full } from '../peft/full.ts';
 import type { PeftInstance } from '../peft/types.ts';
 import { AdamW } from '../rl/optimizer.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPeftConfig } from '../peft/common.ts';
+import { defaultPeftConfig } from '../peft/registry.ts';
 import { pageDefaults } from './defaults.ts';
 import { configFromJson, fromQuery, toQuery } from './share.ts';
 import { configIssues, issuesByPath } from './validate.ts';
