@@ -10,7 +10,7 @@ import { internalsLine } from '../peft/internals.ts';
 import { SpectralProbe, type SpectralRecord } from '../peft/spectral.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
-import { completeConfig, defaultConfig, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
+import { completeConfig, defaultConfig, experimentLr, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../rl/checkpoint.ts';
 import { promptWidth } from '../rl/rollout.ts';
 import { pairedChange, Trainer, type EvalRecord } from '../rl/trainer.ts';
@@ -44,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
   const method = (given ?? catalogue?.cfg.peft.method ?? 'lora') as MethodId;
   if (!methodIds.includes(method)) throw new ArgError(`--method: unknown PEFT method "${method}"; valid: ${methodIds.join(', ')}`);
   const own = defaultConfig(method);
-  const base = !catalogue ? own : catalogue.cfg.peft.method === method ? catalogue.cfg : { ...catalogue.cfg, peft: own.peft, lr: own.lr };
+  const exp = catalogue?.cfg;
+  const base = !exp ? own
+    : { ...exp, peft: exp.peft.method === method ? exp.peft : own.peft, lr: experimentLr({ method: exp.peft.method, lr: exp.lr }, method) };
   const defaults = base as unknown as Json;
   const usage = 'usage: npm run train -- [--model DIR | --init tiny] [--task T] [--method M] [--loss L] [--steps N] [--seed S] [--backend cpu|webgpu] [--out FILE.jsonl]\n' +
     '  without --model or --init: the catalogue\'s default model, and the defaults below are the settings the page starts it with';

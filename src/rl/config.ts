@@ -75,6 +75,13 @@ export function defaultConfig(method: MethodId = 'lora'): RLConfig {
   };
 }
 
+/** The learning rate of `method` in an experiment that sets `lr` for `experiment.method` (a model
+ * catalogue entry's settings): a rate is tuned for its method, so another method takes its own,
+ * the study's (defaultConfig). The page's method switch and `npm run train --method` both follow it. */
+export function experimentLr(experiment: { method: string; lr: number }, method: MethodId): number {
+  return experiment.method === method ? experiment.lr : defaultConfig(method).lr;
+}
+
 /** A config saved by an older version of the lab (a checkpoint's state.json, a run kept in the
  * browser) with the settings added since then filled in from the defaults; present values are
  * kept as they are (validateConfig still checks them). */

@@ -9,7 +9,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { positionsFor, randomModelConfig, type ModelSource } from '../model/source.ts';
 import { methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
-import { defaultConfig, PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
+import { experimentLr, PRESETS, type PresetId, type RLConfig } from '../rl/config.ts';
 import { getTask } from '../tasks/index.ts';
 import { defaultEntry, entryFor, fetchCatalogue, type Catalogue, type CatalogueEntry } from './catalogue.ts';
 import type { BackendChoice, CheckpointSummary } from '../worker/protocol.ts';
@@ -169,7 +169,7 @@ export function setMethod(method: MethodId): void {
     const shipped = shippedLr(s);
     const atShipped = shipped !== null && shipped.method === from && shipped.lr === s.config.lr;
     if (!known || s.config.lr === pageDefaults(from).lr) lr = pageDefaults(method).lr;
-    else if (atShipped) [lr, why] = [defaultConfig(method).lr, ` (the study's rate for ${method}; ${shipped.lr} was this model's default experiment's, for ${from})`];
+    else if (atShipped) [lr, why] = [experimentLr(shipped, method), ` (the study's rate for ${method}; ${shipped.lr} was this model's default experiment's, for ${from})`];
     else if (method === 'full' && from !== 'full') [lr, why] = [Number((s.config.lr / 10).toPrecision(6)), ' (full fine-tuning trains at a 10× lower rate, as in the study)'];
     else if (from === 'full' && method !== 'full') [lr, why] = [Number((s.config.lr * 10).toPrecision(6)), ' (adapters train at a 10× higher rate than full fine-tuning)'];
     const changes: string[] = [];
