@@ -28,7 +28,7 @@
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes } from '../model/config.ts';
 import { InternalsProbe, type Internals } from './internals.ts';
-import { svd, symmetricEigenTop, symmetricEigenvalues } from './svd.ts';
+import { dot, svd, symmetricEigenTop, symmetricEigenvalues } from './svd.ts';
 import type { PeftInstance } from './types.ts';
 
 /** k as fractions of min(m, n) (at least 1 each). */
@@ -99,19 +99,6 @@ export function leftSubspace(a: ArrayLike<number>, m: number, n: number, k: numb
     for (let c = 0; c < k; c++) U[ur + c] *= inv[c];
   }
   return { U, S };
-}
-
-/** Σ a[ao+i]·b[bo+i], four partial sums (a fixed order: deterministic). */
-function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
-  for (; i + 3 < n; i += 4) {
-    s0 += a[ao + i] * b[bo + i];
-    s1 += a[ao + i + 1] * b[bo + i + 1];
-    s2 += a[ao + i + 2] * b[bo + i + 2];
-    s3 += a[ao + i + 3] * b[bo + i + 3];
-  }
-  for (; i < n; i++) s0 += a[ao + i] * b[bo + i];
-  return s0 + s1 + (s2 + s3);
 }
 
 /** ‖U_kᵀ D V_k‖²_F for every k in ks (ascending), from one product at the largest k: the smaller

@@ -322,7 +322,7 @@ export function symmetricEigenTop(a: Float64Array, k: number, K: number): { valu
 }
 
 /** Σ a[ao+i]·b[bo+i], four partial sums (a fixed order: deterministic). */
-function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number {
+export function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
   for (; i + 3 < n; i += 4) {
     s0 += a[ao + i] * b[bo + i];
