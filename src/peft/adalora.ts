@@ -11,7 +11,8 @@ import { peftName, savedName, siteRng, sites, validateCommon, type Site } from '
 import { fail, nonNeg, num, posInt, targets, unsupported } from './hf_config.ts';
 import { LORA_UNSUPPORTED, loraFields } from './lora.ts';
 import { attachAdapters, baseOf, type ActCache, type AdapterRuntime } from './runtime.ts';
-import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import { verlNotLora } from './trl_verl.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam, TrlVerl } from './types.ts';
 
 interface AdaSite {
   site: Site;
@@ -245,6 +246,48 @@ const HF: HfMapping = {
   },
 };
 
+// TRL: PEFT's AdaLoRA as the lab trains it: the orthogonal regulariser added to the loss (PEFT adds it
+// only when the forward gets labels, which GRPOTrainer never passes), and the rank allocator after
+// every optimizer step when the lab ran it. verl builds plain LoRA only.
+const TRL_VERL: TrlVerl = {
+  trl: ({ adalora: a }) => ({
+    model: { comment: `total_step ${a.totalStep} (the lab's)`, setup: '' },
+    code: `
+# AdaLoRA as the lab trains it. PEFT adds the orthogonal regulariser only when the forward gets labels,
+# which GRPOTrainer never passes: add it to the loss here (AdaLoraModel.forward's formula).
+ORTH_REG_WEIGHT = ${a.orthRegWeight}
+
+def adalora_orth_reg(model):
+    total, n = 0.0, 0
+    for name, p in model.named_parameters():
+        if ("lora_A" in name or "lora_B" in name) and p.requires_grad:
+            cov = p @ p.T if "lora_A" in name else p.T @ p
+            total = total + torch.norm(cov - torch.eye(*cov.size(), device=cov.device, dtype=cov.dtype), p="fro")
+            n += 1
+    return total / n if n else 0.0
+
+class AdaLoraGRPOTrainer(GRPOTrainer):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        return loss + ORTH_REG_WEIGHT * adalora_orth_reg(model)
+${a.allocate ? `
+class AdaLoraAllocate(TrainerCallback):
+    """update_and_allocate after every optimizer step, before the gradients are zeroed (PEFT's AdaLoRA
+    loop); the lab counts steps from 1, Trainer's global_step is the count before this step."""
+    def __init__(self, model):
+        self.model = model
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.model.base_model.update_and_allocate(state.global_step + 1)
+` : `# The lab ran this AdaLoRA without its rank allocator (adalora.allocate off): update_and_allocate is not called.
+`}`,
+    transformers: a.allocate ? ['TrainerCallback'] : [],
+    trainer: 'AdaLoraGRPOTrainer',
+    trainerArgs: a.allocate ? ['callbacks=[AdaLoraAllocate(model)]'] : [],
+  }),
+  verl: verlNotLora,
+};
+
 export const adalora: MethodSpec = {
   id: 'adalora',
   name: 'AdaLoRA',
@@ -255,5 +298,6 @@ export const adalora: MethodSpec = {
   validate,
   trainableCount,
   hf: HF,
+  trlVerl: TRL_VERL,
   attach: (model, cfg) => attachAdapters(adalora, model, cfg, build),
 };

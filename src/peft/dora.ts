@@ -12,6 +12,7 @@ import type { LinearAdapter } from '../model/model.ts';
 import { peftName, validateCommon } from './common.ts';
 import { denseUpdate, loraFields, lowRankCount, lowRankSettings, lowRankShapes, LowRankInstance, type LowRankSite } from './lora.ts';
 import { attachAdapters, type ActCache, type AdapterRuntime, type MergeRule } from './runtime.ts';
+import { trlAsPeftConfig, VERL_PLAIN_LORA, verlNoDropout } from './trl_verl.ts';
 import type { HfMapping, MethodDefaults, MethodSpec, TrainableParam } from './types.ts';
 
 /** ‖row‖₂ (float64) of each row of a row-major rows × cols matrix. */
@@ -156,6 +157,7 @@ export const dora: MethodSpec = {
   validate: (cfg, model) => validateCommon(cfg, model, { rank: true }),
   trainableCount: (cfg, model) => lowRankCount(cfg, model, true, 1),
   hf: HF,
+  trlVerl: { trl: trlAsPeftConfig, verl: verlNoDropout(() => `DoRA needs use_dora=True; ${VERL_PLAIN_LORA}`) },
   attach: (model, cfg) => attachAdapters(dora, model, cfg,
     (rt) => new DoraInstance(rt, { init: 'kaiming', rsScale: false, trainA: true, loraPlus: false }).build()),
 };

@@ -6,7 +6,7 @@
 import { paramShapes, type ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
 import { baseParamsInstance } from './runtime.ts';
-import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
+import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrlVerl } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
 
@@ -38,6 +38,12 @@ const HF: HfMapping = {
   shapes: () => new Map(),
 };
 
+// TRL trains the whole model when it gets no PEFT config; verl when its LoRA rank is 0.
+const TRL_VERL: TrlVerl = {
+  trl: () => ({ adapter: false }),
+  verl: () => ({ rank: 0, alpha: 16, note: 'full fine-tuning (lora_rank 0)' }),
+};
+
 export const full: MethodSpec = {
   id: 'full',
   name: 'Full fine-tuning',
@@ -48,5 +54,6 @@ export const full: MethodSpec = {
   validate: () => [],
   trainableCount,
   hf: HF,
+  trlVerl: TRL_VERL,
   attach,
 };

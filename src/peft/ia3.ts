@@ -10,6 +10,7 @@ import type { LinearAdapter, Proj } from '../model/model.ts';
 import { peftName, savedName, sites, validateCommon, type Site } from './common.ts';
 import { fail, targets, unsupported } from './hf_config.ts';
 import { attachAdapters, baseOf, type AdapterRuntime, type MergeRule } from './runtime.ts';
+import { NOT_LORA } from './trl_verl.ts';
 import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
@@ -136,5 +137,6 @@ export const ia3: MethodSpec = {
   validate,
   trainableCount,
   hf: HF,
+  trlVerl: NOT_LORA,
   attach: (model, cfg) => attachAdapters(ia3, model, cfg, build, 0), // no dropout
 };

@@ -11,6 +11,7 @@ import type { Model } from '../model/model.ts';
 import { peftName, savedName } from './common.ts';
 import { fail, parseModuleList, unsupported } from './hf_config.ts';
 import { baseParamsInstance } from './runtime.ts';
+import { NOT_LORA } from './trl_verl.ts';
 import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [];
@@ -72,5 +73,6 @@ export const lnTuning: MethodSpec = {
   validate: () => [],
   trainableCount,
   hf: HF,
+  trlVerl: NOT_LORA,
   attach,
 };

@@ -17,7 +17,8 @@ import { kaimingUniform, peftName, savedName, siteRng, sites, validateCommon, ty
 import { fail, nonNeg, num, posInt, targets, unsupported, type Json } from './hf_config.ts';
 import { attachAdapters, baseOf, type ActCache, type AdapterRuntime, type MergeRule } from './runtime.ts';
 import { householderQr, svd } from './svd.ts';
-import type { HfMapping, MethodId, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
+import { adamArgs, trlAsPeftConfig, VERL_PLAIN_LORA, verlNoDropout } from './trl_verl.ts';
+import type { HfMapping, MethodId, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam, TrlVerl, VerlLora } from './types.ts';
 
 // --- one adapted layer ---------------------------------------------------------------------------
 
@@ -314,6 +315,11 @@ interface LoraDef {
   write?: HfMapping['write'];
   /** LoRA reads every peft_type LORA file. */
   read?: HfMapping['read'];
+  /** Its TRL script's additions (none by default: PEFT's config as peft_config). */
+  trl?: TrlVerl['trl'];
+  /** Its verl LoRA (plain LoRA one to one by default), or why verl cannot train it; any dropout is
+   * refused first. */
+  verl?: (cfg: PeftConfig) => VerlLora | string;
 }
 
 function lowRankSpec(d: LoraDef): MethodSpec {
@@ -334,6 +340,7 @@ function lowRankSpec(d: LoraDef): MethodSpec {
     },
     trainableCount: (cfg, model) => lowRankCount(cfg, model, d.variant.trainA),
     hf: { write: d.write ?? ((cfg) => loraFields(cfg)), read: d.read, shapes: (cfg, model, rank) => lowRankShapes(cfg, model, rank) },
+    trlVerl: { trl: d.trl ?? trlAsPeftConfig, verl: verlNoDropout(d.verl ?? verlPlain) },
     attach: (model, cfg) => attachAdapters(spec, model, cfg, (rt) => new LowRankInstance(rt, d.variant).build()),
   };
   return spec;
@@ -341,6 +348,13 @@ function lowRankSpec(d: LoraDef): MethodSpec {
 
 const LORA_PAPER = 'https://arxiv.org/abs/2106.09685';
 const plain: LowRankVariant = { init: 'kaiming', rsScale: false, trainA: true, loraPlus: false };
+
+// --- the LoRA family in TRL and verl --------------------------------------------------------------
+
+const verlPlain = (p: PeftConfig): VerlLora => ({ rank: p.r, alpha: p.alpha, note: 'plain LoRA, one to one' });
+
+/** verl: a method whose A, B come from the base weight (PiSSA, OLoRA, MiLoRA). */
+const verlInit = (p: PeftConfig): string => `${p.method} needs its own initialisation (init_lora_weights); ${VERL_PLAIN_LORA}, default init`;
 
 /** PiSSA / OLoRA: PEFT's init_lora_weights, or with asLora the equivalent plain LoRA of rank 2r. */
 const svdInit = (init: string): HfMapping['write'] => (cfg, opts) => (opts.asLora ? loraFields(cfg, 2) : { ...loraFields(cfg), init_lora_weights: init });
@@ -359,6 +373,12 @@ export const rslora = lowRankSpec({
   id: 'rslora', name: 'rsLoRA', paper: 'https://arxiv.org/abs/2312.03732',
   variant: { ...plain, rsScale: true }, alphaHelp: 'Scale numerator: s = α/√r (rank-stabilised).',
   write: (cfg) => ({ ...loraFields(cfg), use_rslora: true }),
+  verl(p) {
+    // rsLoRA scales by α/√r; plain LoRA by α'/r, so α' = α·√r gives the same scale.
+    const a = p.alpha * Math.sqrt(p.r);
+    if (Math.abs(a - Math.round(a)) > 1e-9) return `rsLoRA (scale α/√r) converts exactly to plain LoRA with α' = α·√r = ${a.toPrecision(8)}, but verl's model.lora_alpha is an int (verl/workers/config/model.py); choose r a perfect square or α with α·√r whole`;
+    return { rank: p.r, alpha: Math.round(a), note: `rsLoRA converted exactly: α' = α·√r = ${p.alpha}·√${p.r} = ${Math.round(a)} (scale α'/r = α/√r)` };
+  },
   description: 'LoRA with the rank-stabilised scale s = α/√r, so higher ranks keep learning.',
 });
 
@@ -366,29 +386,61 @@ export const loraPlus = lowRankSpec({
   id: 'lora_plus', name: 'LoRA+', paper: 'https://arxiv.org/abs/2402.12354',
   variant: { ...plain, loraPlus: true },
   extraSettings: [{ key: 'loraPlusRatio', label: 'LoRA+ ratio λ', kind: 'float', min: 1, max: 64, help: 'B trains at λ × the learning rate (paper: ~16; the study: 2).' }],
+  trl: (p, o) => ({
+    imports: ['from peft.optimizers import create_loraplus_optimizer'],
+    model: { setup: `# LoRA+ (PEFT's optimizer): lora_B and 1-D adapter tensors at lr × ${p.loraPlusRatio}, lora_A at lr, as the lab trains it.
+optimizer = create_loraplus_optimizer(model, torch.optim.AdamW, lr=${o.lr}, loraplus_lr_ratio=${p.loraPlusRatio},
+                                      weight_decay=${o.weightDecay}, ${adamArgs(o)})
+` },
+    trainerArgs: ['optimizers=(optimizer, None)'],
+  }),
+  verl: (p) => (p.loraPlusRatio === 1 ? { rank: p.r, alpha: p.alpha, note: 'LoRA+ with ratio 1 is plain LoRA' }
+    : `LoRA+ trains lora_B at ${p.loraPlusRatio}× the learning rate; verl's actor optimizer has one parameter group (verl/workers/config/optimizer.py), so it cannot`),
   description: 'LoRA whose B matrix trains at λ times the learning rate of A (λ a setting; the study used 2).',
 });
 
 export const loraFa = lowRankSpec({
   id: 'lora_fa', name: 'LoRA-FA', paper: 'https://arxiv.org/abs/2308.03303',
   variant: { ...plain, trainA: false },
+  trl: (p, o) => ({
+    imports: ['from peft.optimizers import create_lorafa_optimizer'],
+    model: { setup: `# LoRA-FA. The lab freezes lora_A and trains lora_B with plain AdamW (no gradient preconditioning): that is
+# the default below. PEFT's own optimizer (USE_PEFT_LORAFA = True) also freezes lora_A and preconditions
+# lora_B's gradient by (A Aᵀ)⁻¹ / s² (peft/optimizers/lorafa.py), the LoRA-FA paper's variant.
+USE_PEFT_LORAFA = False
+if USE_PEFT_LORAFA:
+    optimizer = create_lorafa_optimizer(model, r=${p.r}, lora_alpha=${p.alpha}, lr=${o.lr}, weight_decay=${o.weightDecay})
+else:
+    for name, p in model.named_parameters():
+        if "lora_A" in name:
+            p.requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=${o.lr},
+                                  ${adamArgs(o)}, weight_decay=${o.weightDecay})
+` },
+    trainerArgs: ['optimizers=(optimizer, None)'],
+  }),
+  verl: () => 'LoRA-FA freezes lora_A; verl trains every LoRA tensor and has no way to freeze one',
   description: 'LoRA with A frozen at its random init; only B trains. Plain frozen A: no (AAᵀ)⁻¹ gradient preconditioning.',
 });
 
 export const pissa = lowRankSpec({
   id: 'pissa', name: 'PiSSA', paper: 'https://arxiv.org/abs/2404.02948',
-  variant: { ...plain, init: 'pissa' }, write: svdInit('pissa'),
+  variant: { ...plain, init: 'pissa' }, write: svdInit('pissa'), verl: verlInit,
   description: 'A, B from the top-r singular triplets of each weight; the frozen base becomes the residual W − s·B·A.',
 });
 
 export const milora = lowRankSpec({
   id: 'milora', name: 'MiLoRA', paper: 'https://arxiv.org/abs/2406.09044',
   variant: { ...plain, init: 'milora' }, write: (cfg) => loraFields(cfg, 2), alphaHelp: 'Scale numerator: s = α/r (the study used α = r, s = 1).',
+  trl: (p) => ({ notes: ['# MiLoRA is not in PEFT. The lab\'s MiLoRA adapter exports as an equivalent plain LoRA of rank 2r, but training',
+    '# needs A, B initialised from the r smallest singular triplets of each weight (W - s·B·A stays frozen); this config',
+    `# is plain LoRA (rank ${p.r}, default init): initialise lora_A / lora_B and the base weights yourself to train MiLoRA.`] }),
+  verl: verlInit,
   description: 'As PiSSA with the r smallest singular triplets (minor components); base becomes the residual. The study used α = r.',
 });
 
 export const olora = lowRankSpec({
   id: 'olora', name: 'OLoRA', paper: 'https://arxiv.org/abs/2406.01775',
-  variant: { ...plain, init: 'olora' }, write: svdInit('olora'),
+  variant: { ...plain, init: 'olora' }, write: svdInit('olora'), verl: verlInit,
   description: 'A, B from the QR decomposition of each weight (first r rows of R, columns of Q); base becomes W − s·B·A.',
 });

@@ -11,6 +11,7 @@ import { PROJS } from '../model/model.ts';
 import { linearDims, peftName, savedName, sites, validateCommon } from './common.ts';
 import { fail, nonNeg, num, posInt, targets, unsupported } from './hf_config.ts';
 import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
+import { NOT_LORA } from './trl_verl.ts';
 import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec } from './types.ts';
 
 const SETTINGS: SettingSpec[] = [
@@ -133,5 +134,6 @@ export const miss: MethodSpec = {
   validate,
   trainableCount,
   hf: HF,
+  trlVerl: NOT_LORA,
   attach: (model, cfg) => attachAdapters(miss, model, cfg, build),
 };

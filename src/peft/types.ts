@@ -133,6 +133,51 @@ export interface HfMapping {
   shapes(cfg: PeftConfig, model: ModelConfig, rank: number): Map<string, number[]>;
 }
 
+/** The optimizer settings a TRL script's own optimizer is built with (an RLConfig has them). */
+export interface OptimizerSettings {
+  lr: number;
+  weightDecay: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEps: number;
+}
+
+/** What a method adds to the TRL GRPOTrainer script (store/trl-verl-export.ts writes the rest). A
+ * method that adds nothing has PEFT's config passed to the trainer as peft_config. */
+export interface TrlRecipe {
+  /** False: no PEFT config; the trainer trains the whole model (full fine-tuning). */
+  adapter?: false;
+  /** Comment lines before the PEFT config: where the script does not train as the lab did. */
+  notes?: string[];
+  /** The script builds the PEFT model itself (`model = get_peft_model(…)`, with `comment` on that
+   * line), runs `setup` after it (an optimizer, …), and gives the trainer `model`. */
+  model?: { comment?: string; setup: string };
+  /** Python after the model: its own trainer class, callbacks. */
+  code?: string;
+  /** Import lines after PEFT's (its optimizers), and names imported from transformers. */
+  imports?: string[];
+  transformers?: string[];
+  /** The trainer class (GRPOTrainer unless the method defines its own in `code`). */
+  trainer?: string;
+  /** Keyword arguments added to the trainer's call, e.g. `optimizers=(optimizer, None)`. */
+  trainerArgs?: string[];
+}
+
+/** verl's FSDP LoRA settings (model.lora_rank, lora_alpha; rank 0: full fine-tuning) that train a
+ * method exactly, and what the mapping is. */
+export interface VerlLora {
+  rank: number;
+  alpha: number;
+  note: string;
+}
+
+/** How a method trains under HF TRL and under verl (docs/SCALE-OUT.md). */
+export interface TrlVerl {
+  trl(cfg: PeftConfig, opt: OptimizerSettings): TrlRecipe;
+  /** Its verl settings, or why verl cannot train it (a sentence; the export is refused with it). */
+  verl(cfg: PeftConfig): VerlLora | string;
+}
+
 /** One PEFT method: everything the lab knows about it. Every method module builds its spec as one
  * literal with these fields in this order. */
 export interface MethodSpec {
@@ -147,6 +192,8 @@ export interface MethodSpec {
   validate(cfg: PeftConfig, model: ModelConfig): string[];
   trainableCount(cfg: PeftConfig, model: ModelConfig): number;
   hf: HfMapping;
+  /** The same method in TRL and verl's terms (store/trl-verl-export.ts). */
+  trlVerl: TrlVerl;
   /** Its adapters on `model`; each trainable tensor carries its optimizer group (lrScale, weightDecay). */
   attach(model: Model, cfg: PeftConfig): Promise<PeftInstance>;
 }

@@ -12,6 +12,7 @@ import { Rng } from '../tasks/rng.ts';
 import { peftName, savedName, sites, validateCommon, type Site } from './common.ts';
 import { nonNeg, num, posInt, targets, unsupported } from './hf_config.ts';
 import { attachAdapters, baseOf, type AdapterRuntime } from './runtime.ts';
+import { NOT_LORA } from './trl_verl.ts';
 import type { HfMapping, MethodDefaults, MethodSpec, PeftConfig, PeftInstance, SettingSpec, TrainableParam } from './types.ts';
 
 const SHARED_A = 'base_model.vera_A.default';
@@ -208,5 +209,6 @@ export const vera: MethodSpec = {
   validate,
   trainableCount,
   hf: HF,
+  trlVerl: NOT_LORA,
   attach: (model, cfg) => attachAdapters(vera, model, cfg, build),
 };

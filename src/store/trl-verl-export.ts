@@ -9,9 +9,13 @@
 //        verl/workers/config/optimizer.py (0.8.0.dev, b178a3c) and the DAPO recipe at verl's pinned
 //        recipe submodule (verl-recipe 21892b9: dapo/config/dapo_trainer.yaml, dapo/dapo_ray_trainer.py)
 //   PEFT peft/optimizers/loraplus.py, lorafa.py, tuners/adalora/model.py (0.20.1.dev0, 5d602fd)
+// What each method adds to the script, and its verl LoRA or the reason verl cannot train it, are its
+// module's (MethodSpec.trlVerl in src/peft); this file writes the recipe around them.
 // The keys and fields used are kept in tests/fixtures/scaleout/ and checked by trl-verl-export.test.ts.
 import type { ModelSource } from '../model/source.ts';
 import { toHfPeftConfig } from '../peft/hf.ts';
+import { getMethod } from '../peft/registry.ts';
+import type { VerlLora } from '../peft/types.ts';
 import type { RLConfig } from '../rl/config.ts';
 import { encodeModel, toQuery } from './share.ts';
 
@@ -27,13 +31,11 @@ const py = (v: unknown): string =>
   v === null || v === undefined ? 'None' : typeof v === 'boolean' ? (v ? 'True' : 'False') : typeof v === 'string' ? JSON.stringify(v)
     : Array.isArray(v) ? `[${v.map(py).join(', ')}]` : typeof v === 'object' ? `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${py(x)}`).join(', ')}}` : String(v);
 
-/** The PEFT config dict for training (metadata dropped, inference_mode off), or null for full fine-tuning. */
-function peftDict(c: RLConfig): Record<string, unknown> | null {
-  if (c.peft.method === 'full') return null;
+/** The PEFT config dict for training (metadata dropped, inference_mode off). */
+function peftDict(c: RLConfig): Record<string, unknown> {
   const d = { ...toHfPeftConfig(c.peft) };
   for (const k of ['auto_mapping', 'peft_version', 'base_model_name_or_path', 'revision']) delete d[k];
   d.inference_mode = false;
-  if (c.peft.method === 'adalora') d.total_step = c.peft.adalora.totalStep;
   return d;
 }
 
@@ -59,89 +61,24 @@ export function trlScript(c: RLConfig, m: ModelSource): string {
   }
   const perDevice = completions / c.miniBatches;
   const method = c.peft.method;
-  const peft = peftDict(c);
+  // What the method adds to the script: its notes, its own model and optimizer setup, trainer class, callbacks.
+  const own = getMethod(method).trlVerl.trl(c.peft, c);
+  const peft = own.adapter === false ? null : peftDict(c);
   const notes: string[] = [];
   if (c.dynamicSampling) {
     notes.push('# DAPO dynamic sampling (drop groups whose accuracy does not vary, refill) has no GRPOTrainer switch: here every group',
       '# trains; groups with equal rewards get advantage 0, but groups that differ only by the overlong penalty still train.');
   }
-  if (method === 'milora') {
-    notes.push('# MiLoRA is not in PEFT. The lab\'s MiLoRA adapter exports as an equivalent plain LoRA of rank 2r, but training',
-      `# needs A, B initialised from the r smallest singular triplets of each weight (W - s·B·A stays frozen); this config`,
-      `# is plain LoRA (rank ${c.peft.r}, default init): initialise lora_A / lora_B and the base weights yourself to train MiLoRA.`);
-  }
-  let model = 'MODEL';
-  let optimizers = '';
-  let setup = '';
-  if (method === 'lora_plus') {
-    setup = `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)
-# LoRA+ (PEFT's optimizer): lora_B and 1-D adapter tensors at lr × ${c.peft.loraPlusRatio}, lora_A at lr, as the lab trains it.
-optimizer = create_loraplus_optimizer(model, torch.optim.AdamW, lr=${c.lr}, loraplus_lr_ratio=${c.peft.loraPlusRatio},
-                                      weight_decay=${c.weightDecay}, betas=(${c.adamBeta1}, ${c.adamBeta2}), eps=${c.adamEps})
-`;
-    model = 'model';
-    optimizers = ', optimizers=(optimizer, None)';
-  } else if (method === 'lora_fa') {
-    setup = `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)
-# LoRA-FA. The lab freezes lora_A and trains lora_B with plain AdamW (no gradient preconditioning): that is
-# the default below. PEFT's own optimizer (USE_PEFT_LORAFA = True) also freezes lora_A and preconditions
-# lora_B's gradient by (A Aᵀ)⁻¹ / s² (peft/optimizers/lorafa.py), the LoRA-FA paper's variant.
-USE_PEFT_LORAFA = False
-if USE_PEFT_LORAFA:
-    optimizer = create_lorafa_optimizer(model, r=${c.peft.r}, lora_alpha=${c.peft.alpha}, lr=${c.lr}, weight_decay=${c.weightDecay})
-else:
-    for name, p in model.named_parameters():
-        if "lora_A" in name:
-            p.requires_grad_(False)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=${c.lr},
-                                  betas=(${c.adamBeta1}, ${c.adamBeta2}), eps=${c.adamEps}, weight_decay=${c.weightDecay})
-`;
-    model = 'model';
-    optimizers = ', optimizers=(optimizer, None)';
-  }
-  const a = c.peft.adalora;
-  const adalora = method === 'adalora';
-  const trainerCls = adalora ? 'AdaLoraGRPOTrainer' : 'GRPOTrainer';
-  const adaloraCode = adalora ? `
-# AdaLoRA as the lab trains it. PEFT adds the orthogonal regulariser only when the forward gets labels,
-# which GRPOTrainer never passes: add it to the loss here (AdaLoraModel.forward's formula).
-ORTH_REG_WEIGHT = ${a.orthRegWeight}
-
-def adalora_orth_reg(model):
-    total, n = 0.0, 0
-    for name, p in model.named_parameters():
-        if ("lora_A" in name or "lora_B" in name) and p.requires_grad:
-            cov = p @ p.T if "lora_A" in name else p.T @ p
-            total = total + torch.norm(cov - torch.eye(*cov.size(), device=cov.device, dtype=cov.dtype), p="fro")
-            n += 1
-    return total / n if n else 0.0
-
-class AdaLoraGRPOTrainer(GRPOTrainer):
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        return loss + ORTH_REG_WEIGHT * adalora_orth_reg(model)
-${a.allocate ? `
-class AdaLoraAllocate(TrainerCallback):
-    """update_and_allocate after every optimizer step, before the gradients are zeroed (PEFT's AdaLoRA
-    loop); the lab counts steps from 1, Trainer's global_step is the count before this step."""
-    def __init__(self, model):
-        self.model = model
-
-    def on_optimizer_step(self, args, state, control, **kwargs):
-        self.model.base_model.update_and_allocate(state.global_step + 1)
-` : `# The lab ran this AdaLoRA without its rank allocator (adalora.allocate off): update_and_allocate is not called.
-`}` : '';
-  if (adalora) {
-    setup = `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)  # total_step ${a.totalStep} (the lab's)\n`;
-    model = 'model';
-  }
-  const callbacks = adalora && a.allocate ? ', callbacks=[AdaLoraAllocate(model)]' : '';
-  const peftArg = model === 'MODEL' ? ', peft_config=peft_config' : '';
+  notes.push(...own.notes ?? []);
+  // A method that builds its PEFT model itself hands the trainer that model; the others hand it PEFT's config.
+  const setup = own.model
+    ? `model = get_peft_model(AutoModelForCausalLM.from_pretrained(MODEL), peft_config)${own.model.comment ? `  # ${own.model.comment}` : ''}\n${own.model.setup}`
+    : '';
+  const trainerArgs = [...own.model ? [] : ['peft_config=peft_config'], ...own.trainerArgs ?? []].map((a) => `, ${a}`).join('');
   const imports = [
     'import re', 'import torch', 'from datasets import load_dataset', 'from peft import get_peft_config, get_peft_model',
-    ...(method === 'lora_plus' ? ['from peft.optimizers import create_loraplus_optimizer'] : []),
-    ...(method === 'lora_fa' ? ['from peft.optimizers import create_lorafa_optimizer'] : []),
-    `from transformers import AutoModelForCausalLM${adalora && a.allocate ? ', TrainerCallback' : ''}`,
+    ...own.imports ?? [],
+    ['from transformers import AutoModelForCausalLM', ...own.transformers ?? []].join(', '),
     'from trl import GRPOConfig, GRPOTrainer',
     ...(c.overlongShaping ? ['from trl.rewards import get_soft_overlong_punishment'] : []),
   ];
@@ -162,7 +99,7 @@ def accuracy_reward(completions, answer, **kwargs):
     return out
 ${notes.length ? `\n${notes.join('\n')}\n` : ''}
 peft_config = ${peft ? `get_peft_config(${py(peft)})` : 'None  # full fine-tuning'}
-${setup}${adaloraCode}
+${setup}${own.code ?? ''}
 args = GRPOConfig(
     output_dir="rlvr-lab-${method}-${c.lossType}-s${c.seed}",
     max_steps=${optimizerSteps(c)},                    # optimizer steps: ${c.steps} rollouts × ${c.miniBatches} mini-batches × ${c.epochs} epoch(s)
@@ -192,7 +129,7 @@ args = GRPOConfig(
 )
 
 reward_funcs = [accuracy_reward${c.overlongShaping ? `, get_soft_overlong_punishment(max_completion_len=${c.maxNewTokens}, soft_punish_cache=${c.overlongCache})` : ''}]
-trainer = ${trainerCls}(model=${model}, reward_funcs=reward_funcs, args=args, train_dataset=dataset${peftArg}${optimizers}${callbacks})
+trainer = ${own.trainer ?? 'GRPOTrainer'}(model=${own.model ? 'model' : 'MODEL'}, reward_funcs=reward_funcs, args=args, train_dataset=dataset${trainerArgs})
 trainer.train()
 `;
 }
@@ -201,33 +138,12 @@ trainer.train()
 const AGG: Record<RLConfig['lossType'], string> = { grpo: 'seq-mean-token-mean', bnpo: 'token-mean', dapo: 'token-mean', dr_grpo: 'seq-mean-token-sum-norm' };
 
 /** verl's FSDP LoRA: get_peft_model(LoraConfig(r, lora_alpha, target_modules, exclude_modules, bias="none"))
- * (verl/workers/fsdp_workers.py). What maps onto that exactly, and why the rest cannot. */
-export function verlLora(c: RLConfig): { rank: number; alpha: number; note: string } {
-  const p = c.peft;
-  const refuse = (why: string): never => { throw new ExportRefused('verl', `${p.method}: ${why}`); };
-  const only = 'verl builds plain LoRA only: LoraConfig(r, lora_alpha, target_modules, exclude_modules, bias="none") in verl/workers/fsdp_workers.py';
-  if (p.method === 'full') return { rank: 0, alpha: 16, note: 'full fine-tuning (lora_rank 0)' };
-  if (p.method !== 'adalora' && p.dropout > 0) refuse(`lora_dropout ${p.dropout} cannot be set (${only}; PEFT's default dropout is 0)`);
-  switch (p.method) {
-    case 'lora': case 'lora_r1':
-      return { rank: p.r, alpha: p.alpha, note: 'plain LoRA, one to one' };
-    case 'rslora': {
-      // rsLoRA scales by α/√r; plain LoRA by α'/r, so α' = α·√r gives the same scale.
-      const a = p.alpha * Math.sqrt(p.r);
-      if (Math.abs(a - Math.round(a)) > 1e-9) refuse(`rsLoRA (scale α/√r) converts exactly to plain LoRA with α' = α·√r = ${a.toPrecision(8)}, but verl's model.lora_alpha is an int (verl/workers/config/model.py); choose r a perfect square or α with α·√r whole`);
-      return { rank: p.r, alpha: Math.round(a), note: `rsLoRA converted exactly: α' = α·√r = ${p.alpha}·√${p.r} = ${Math.round(a)} (scale α'/r = α/√r)` };
-    }
-    case 'lora_plus':
-      if (p.loraPlusRatio === 1) return { rank: p.r, alpha: p.alpha, note: 'LoRA+ with ratio 1 is plain LoRA' };
-      return refuse(`LoRA+ trains lora_B at ${p.loraPlusRatio}× the learning rate; verl's actor optimizer has one parameter group (verl/workers/config/optimizer.py), so it cannot`);
-    case 'lora_fa':
-      return refuse('LoRA-FA freezes lora_A; verl trains every LoRA tensor and has no way to freeze one');
-    case 'dora': return refuse(`DoRA needs use_dora=True; ${only}`);
-    case 'pissa': case 'olora': case 'milora':
-      return refuse(`${p.method} needs its own initialisation (init_lora_weights); ${only}, default init`);
-    default:
-      return refuse(`${p.method} is not LoRA; ${only}`);
-  }
+ * (verl/workers/fsdp_workers.py), as the method's own mapping gives it (MethodSpec.trlVerl), or refused
+ * with its reason. */
+export function verlLora(c: RLConfig): VerlLora {
+  const lora = getMethod(c.peft.method).trlVerl.verl(c.peft);
+  if (typeof lora === 'string') throw new ExportRefused('verl', `${c.peft.method}: ${lora}`);
+  return lora;
 }
 
 /** Largest divisor of n that is at most cap (a per-GPU micro batch that splits a mini-batch evenly). */
@@ -301,7 +217,7 @@ actor_rollout_ref:
     path: Qwen/Qwen2.5-0.5B-Instruct   # replace
     lora_rank: ${lora.rank}
     lora_alpha: ${lora.alpha}
-${c.peft.method === 'full' ? '' : `    target_modules: [${c.peft.targets.join(', ')}]\n`}  actor:
+${lora.rank === 0 ? '' : `    target_modules: [${c.peft.targets.join(', ')}]\n`}  actor:
     optim:
       lr: ${c.lr}
       weight_decay: ${c.weightDecay}
