@@ -68,17 +68,16 @@ export async function exportAdapter(inst: PeftInstance, opts: ExportOptions = {}
   const tensors: Record<string, WriteTensor> = {};
   const shapes = new Map<string, number[]>(inst.params.map((p) => [p.name, p.shape]));
   if (inst instanceof LowRankInstance) for (const ls of inst.sites) shapes.set(ls.A.name, ls.A.shape);
-  // VeRA's shared projections are frozen buffers, not params: PEFT's (r, in_max) and (out_max, r).
-  const r = cfg.r;
-  const proj = (n: number, rows: boolean) => (rows ? [r, n / r] : [n / r, r]);
+  const hf = getMethod(cfg.method).hf;
   for (const [key, data] of snap) {
     const name = savedName(key);
     if (name === null) continue;
-    const shape = shapes.get(key) ?? (cfg.method === 'vera' && (name === 'base_model.vera_A' || name === 'base_model.vera_B') ? proj(data.length, name.endsWith('A')) : null);
+    // A param's own shape, or a frozen buffer's as the method saves it (VeRA's shared projections).
+    const shape = shapes.get(key) ?? hf.bufferShape?.(cfg, name, data.length);
     if (!shape || shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`exportAdapter: no PEFT shape for "${name}" (${data.length} values)`);
     tensors[name] = { shape, data };
   }
-  const convert = inst instanceof LowRankInstance && inst.initFactors.size > 0 && (cfg.method === 'milora' || opts.asLora === true);
+  const convert = inst instanceof LowRankInstance && inst.initFactors.size > 0 && (hf.onlyAsLora === true || opts.asLora === true);
   const config = toHfPeftConfig(cfg, opts.baseModelName ?? null, { asLora: convert });
   if (convert && inst instanceof LowRankInstance) {
     // ΔW = s·(B·A − B₀·A₀) = s'·[B | −B₀]·[A ; A₀] with rank 2r and α' = 2α (s' = s).

@@ -315,6 +315,8 @@ interface LoraDef {
   write?: HfMapping['write'];
   /** LoRA reads every peft_type LORA file. */
   read?: HfMapping['read'];
+  /** Saved only as the equivalent plain LoRA (MiLoRA). */
+  onlyAsLora?: boolean;
   /** Its TRL script's additions (none by default: PEFT's config as peft_config). */
   trl?: TrlVerl['trl'];
   /** Its verl LoRA (plain LoRA one to one by default), or why verl cannot train it; any dropout is
@@ -339,7 +341,7 @@ function lowRankSpec(d: LoraDef): MethodSpec {
       return errors;
     },
     trainableCount: (cfg, model) => lowRankCount(cfg, model, d.variant.trainA),
-    hf: { write: d.write ?? ((cfg) => loraFields(cfg)), read: d.read, shapes: (cfg, model, rank) => lowRankShapes(cfg, model, rank) },
+    hf: { write: d.write ?? ((cfg) => loraFields(cfg)), read: d.read, shapes: (cfg, model, rank) => lowRankShapes(cfg, model, rank), onlyAsLora: d.onlyAsLora },
     trlVerl: { trl: d.trl ?? trlAsPeftConfig, verl: verlNoDropout(d.verl ?? verlPlain) },
     attach: (model, cfg) => attachAdapters(spec, model, cfg, (rt) => new LowRankInstance(rt, d.variant).build()),
   };
@@ -431,7 +433,7 @@ export const pissa = lowRankSpec({
 
 export const milora = lowRankSpec({
   id: 'milora', name: 'MiLoRA', paper: 'https://arxiv.org/abs/2406.09044',
-  variant: { ...plain, init: 'milora' }, write: (cfg) => loraFields(cfg, 2), alphaHelp: 'Scale numerator: s = α/r (the study used α = r, s = 1).',
+  variant: { ...plain, init: 'milora' }, write: (cfg) => loraFields(cfg, 2), onlyAsLora: true, alphaHelp: 'Scale numerator: s = α/r (the study used α = r, s = 1).',
   trl: (p) => ({ notes: ['# MiLoRA is not in PEFT. The lab\'s MiLoRA adapter exports as an equivalent plain LoRA of rank 2r, but training',
     '# needs A, B initialised from the r smallest singular triplets of each weight (W - s·B·A stays frozen); this config',
     `# is plain LoRA (rank ${p.r}, default init): initialise lora_A / lora_B and the base weights yourself to train MiLoRA.`] }),

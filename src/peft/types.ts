@@ -131,6 +131,12 @@ export interface HfMapping {
    * shape PEFT's layer builds (peft/tuners/<method>/layer.py). `rank` overrides r for LoRA (the
    * rank-2r conversions). */
   shapes(cfg: PeftConfig, model: ModelConfig, rank: number): Map<string, number[]>;
+  /** The saved shape of a tensor the instance keeps flat and outside its params (VeRA's shared
+   * projections), from its saved name and length; undefined for any other tensor. */
+  bufferShape?(cfg: PeftConfig, saved: string, length: number): number[] | undefined;
+  /** Always saved as the equivalent plain LoRA of rank 2r on the original weights, as `asLora`
+   * does for PiSSA/OLoRA (MiLoRA: PEFT has no such init). */
+  onlyAsLora?: boolean;
 }
 
 /** The optimizer settings a TRL script's own optimizer is built with (an RLConfig has them). */

@@ -197,6 +197,11 @@ const HF: HfMapping = {
     const { inMax, outMax } = veraDims(cfg, model);
     return out.set(savedName(SHARED_A)!, [r, inMax]).set(savedName(SHARED_B)!, [outMax, r]);
   },
+  // The shared projections are frozen buffers, not params, kept flat: PEFT's (r, in_max) and (out_max, r).
+  bufferShape(cfg, saved, length) {
+    const r = cfg.r;
+    return saved === savedName(SHARED_A) ? [r, length / r] : saved === savedName(SHARED_B) ? [length / r, r] : undefined;
+  },
 };
 
 export const vera: MethodSpec = {
