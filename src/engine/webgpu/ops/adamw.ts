@@ -5,7 +5,7 @@
 // whole list costs one dispatch per op; tensors that are not packed cost one dispatch each, through
 // the same kernels. Per entry the arithmetic is the same either way (bit-identical).
 import type { AdamWShared, AdamWTensor, Tensor } from '../../backend.ts';
-import { F, type GpuContext, gpuTensor, type Param, U, WholeBuffer, WG } from '../context.ts';
+import { F, type GpuContext, gpuTensor, groups, type Param, U, WholeBuffer } from '../context.ts';
 
 /** Segments per dispatch (the uniform table's length in the shaders); longer lists are split. */
 const MAX_SEGS = 128;
@@ -93,7 +93,7 @@ export function planAdamw(ts: AdamWTensor[], sqnorm: Tensor, normSlots: number, 
     let wg0 = 0;
     const segs = group.map((t) => {
       const row = [U(wg0), U(t.param.size), F(t.lr), F(t.lr * t.weightDecay), U(elem(t.param)), U(elem(t.grad)), U(elem(t.m)), U(elem(t.v))];
-      wg0 += Math.ceil(t.param.size / WG);
+      wg0 += groups(t.param.size);
       return row;
     });
     const t0 = group[0];

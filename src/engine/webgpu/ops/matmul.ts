@@ -10,7 +10,7 @@
 // slabs of a scratch buffer, each slab written by its own invocations, then folded in split order
 // by matmul_reduce_splits.wgsl. One owner per output element everywhere, no atomics, fixed order.
 import type { Tensor } from '../../backend.ts';
-import { checkSizes, F, type GpuContext, type GpuTensor, U, WG } from '../context.ts';
+import { checkSizes, F, type GpuContext, type GpuTensor, groups, U } from '../context.ts';
 
 /** Dispatch heuristics. Exposed so tests can force each path on small shapes; the defaults are
  * what the engine runs with. */
@@ -83,15 +83,16 @@ interface Launch {
 function plan(g: GpuContext, s: Gemm, accumulate: boolean): Launch {
   const constants: Record<string, number> = { A_KCONTIG: s.aK ? 1 : 0, B_KCONTIG: s.bK ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
   if (isSmall(s)) {
-    const n = Math.ceil((s.M * s.N) / WG);
-    const y = Math.ceil(n / maxDim(g));
-    return { shader: 'core/matmul_small', constants, x: Math.ceil(n / y), y };
+    // One invocation per output, the workgroups folded into (x, y) within the per-dimension limit.
+    const n = groups(s.M * s.N);
+    const y = groups(n, maxDim(g));
+    return { shader: 'core/matmul_small', constants, x: groups(n, y), y };
   }
   const tm = pickTM(s);
   constants.TM = tm;
   constants.BK = tm === SQUARE_TM ? 16 : 8;
-  const x = Math.ceil(s.N / (1024 / tm));
-  const y = Math.ceil(s.M / (4 * tm));
+  const x = groups(s.N, 1024 / tm); // tiles of (4·TM) × (1024/TM) outputs
+  const y = groups(s.M, 4 * tm);
   if (x > maxDim(g) || y > maxDim(g)) {
     throw new Error(`matmul ${s.M}×${s.N}: more than ${maxDim(g)} tiles along one dimension`);
   }
@@ -144,7 +145,7 @@ function splitPlan(g: GpuContext, K: number, perSplit: number, outputs: number):
 const scratch = (g: GpuContext, size: number): GpuTensor => g.scratch('matmul-split-scratch', size, 1 << 16);
 
 function reduceSplits(g: GpuContext, out: Tensor, part: Tensor, n: number, S: number): void {
-  g.dispatch('core/matmul_reduce_splits', [out, part], [U(n), U(S)], Math.ceil(n / WG));
+  g.dispatch('core/matmul_reduce_splits', [out, part], [U(n), U(S)], groups(n));
 }
 
 function checkScale(op: string, scale: number): void {
@@ -218,7 +219,7 @@ export function matmulBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, in
 export function biasBackward(g: GpuContext, dbias: Tensor, dout: Tensor, N: number, OC: number): void {
   checkSizes('biasBackward', [[dbias, OC], [dout, N * OC]]);
   if (N === 0 || OC === 0) return;
-  const x = Math.ceil(OC / WG);
+  const x = groups(OC);
   if (x > maxDim(g)) throw new Error(`biasBackward: OC=${OC} is too large for one dispatch`);
   const { S, chunk } = splitPlan(g, N, x, OC);
   if (S === 1) {

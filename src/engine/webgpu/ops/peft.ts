@@ -47,7 +47,7 @@ export function scaleColsBackward(g: GpuContext, ds: Tensor, dout: Tensor, inp: 
   checkSizes('scaleColsBackward', [[ds, OC], [dout, N * OC], [inp, N * OC]]);
   noAlias('scaleColsBackward', ds, dout, inp);
   if (N === 0 || OC === 0) return;
-  const K = Math.ceil(N / SCALE_COLS_ROWS);
+  const K = groups(N, SCALE_COLS_ROWS);
   const maxDim = g.device.limits.maxComputeWorkgroupsPerDimension;
   const x = groups(OC, SCALE_COLS_COLS);
   if (K > maxDim || x > maxDim) throw new Error(`scaleColsBackward: N=${N}, OC=${OC} need ${x}×${K} workgroups, more than ${maxDim} along one dimension`);

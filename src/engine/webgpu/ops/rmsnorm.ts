@@ -35,7 +35,7 @@ export function rmsnormBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, 
 export function rmsnormBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
   checkSizes('rmsnormBackwardWeight', [[dw, C], [dout, N * C], [inp, N * C], [rstd, N]]);
   if (N === 0 || C === 0) return;
-  const K = Math.ceil(N / RMS_DW_ROWS);
+  const K = groups(N, RMS_DW_ROWS);
   const maxDim = g.device.limits.maxComputeWorkgroupsPerDimension;
   if (K > maxDim) throw new Error(`rmsnormBackwardWeight: N = ${N} needs ${K} row chunks, more than ${maxDim}`);
   const partial = g.scratch('rmsnorm-scratch', K * C);
