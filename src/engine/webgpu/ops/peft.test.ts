@@ -3,20 +3,20 @@
 // shapes (N=10, OC=7, C=13, R=3; R not dividing C; R=1; R>C; N=300 and N=1000 to cross the
 // 256-row chunks of the column reduction). Outputs start pre-filled with random values, so = and +=
 // are both checked; reductions are run twice and compared bit for bit; dropout is compared bit
-// for bit with the reference (and with the CPU backend).
+// for bit with the reference (and with the CPU backend). The float ops go through checkOp
+// (../op-test.ts); dropout, whose check is bit for bit against a float32 reference and the CPU
+// backend, does not (checkOp compares values in float64, where -0 equals 0).
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
 import { CpuBackend } from '../../cpu/backend.ts';
 import * as ref from '../../ref/peft.ref.ts';
 import { randArray, relErr, sub } from '../../ref/testutil.ts';
 import type { WebGpuBackend } from '../backend.ts';
+import { acc, bits, checkOp, f64, out } from '../op-test.ts';
 import { testGpu } from '../testing.ts';
 
 let seed = 100;
 const data = (n: number): Float32Array => randArray(n, seed++);
-const f64 = (x: Float32Array): Float64Array => Float64Array.from(x);
-/** Bit patterns, so exactness checks see -0 vs 0 and NaN payloads. */
-const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 
 function put(gpu: WebGpuBackend, label: string, x: Float32Array): Tensor {
   const t = gpu.alloc(label, x.length);
@@ -32,15 +32,9 @@ describe('scaleCols', () => {
     for (const withBias of [false, true]) {
       for (const accumulate of [false, true]) {
         it(`N=${N} OC=${OC}${withBias ? ' + bias' : ''}, ${accumulate ? '+=' : '='}`, async () => {
-          const gpu = await testGpu();
-          const inp = data(N * OC), s = data(OC), bias = data(OC), prior = data(N * OC);
-          const tOut = put(gpu, 'out', prior);
-          gpu.scaleCols(tOut, put(gpu, 'inp', inp), put(gpu, 's', s), withBias ? put(gpu, 'bias', bias) : null, N, OC, accumulate);
-          const want = f64(prior);
-          ref.scaleCols(want, f64(inp), f64(s), withBias ? f64(bias) : null, N, OC, accumulate);
-          const got = await gpu.read(tOut);
-          expect(relErr(got, want)).toBeLessThan(TOL);
-          if (accumulate) expect(relErr(sub(got, prior), sub(want, prior))).toBeLessThan(TOL);
+          // += is checked on the total and on what it added.
+          await checkOp(await testGpu(), 'scaleCols', ref.scaleCols,
+            [accumulate ? acc(data(N * OC)) : out(N * OC), data(N * OC), data(OC), withBias ? data(OC) : null, N, OC, accumulate], TOL);
         });
       }
     }
@@ -59,20 +53,7 @@ describe('scaleColsBackward (column reduction over rows)', () => {
   const shapes: [number, number][] = [[10, 7], [1, 1], [256, 5], [300, 13], [1000, 70], [2000, 3]];
   for (const [N, OC] of shapes) {
     it(`N=${N} OC=${OC}: ds += Σ_n dout·inp, bitwise reproducible`, async () => {
-      const gpu = await testGpu();
-      const dout = data(N * OC), inp = data(N * OC), prior = data(OC);
-      const tDout = put(gpu, 'dout', dout), tInp = put(gpu, 'inp', inp);
-      const tDs = put(gpu, 'ds', prior);
-      gpu.scaleColsBackward(tDs, tDout, tInp, N, OC);
-      const got = await gpu.read(tDs);
-      const want = f64(prior);
-      ref.scaleColsBackward(want, f64(dout), f64(inp), N, OC);
-      expect(relErr(sub(got, prior), sub(want, prior))).toBeLessThan(TOL);
-      expect(relErr(got, want)).toBeLessThan(TOL);
-
-      gpu.upload(tDs, prior);
-      gpu.scaleColsBackward(tDs, tDout, tInp, N, OC);
-      expect(bits(await gpu.read(tDs))).toEqual(bits(got));
+      await checkOp(await testGpu(), 'scaleColsBackward', ref.scaleColsBackward, [acc(data(OC)), data(N * OC), data(N * OC), N, OC], TOL, { repeat: true });
     });
   }
 
@@ -95,16 +76,7 @@ describe('rowNorm', () => {
   const shapes: [number, number][] = [[10, 13], [1, 1], [7, 300], [300, 7], [3, 0]];
   for (const [N, C] of shapes) {
     it(`N=${N} C=${C}, = (bitwise reproducible)`, async () => {
-      const gpu = await testGpu();
-      const x = data(N * C);
-      const tOut = put(gpu, 'out', data(N)), tX = put(gpu, 'x', x);
-      gpu.rowNorm(tOut, tX, N, C);
-      const got = await gpu.read(tOut);
-      const want = new Float64Array(N);
-      ref.rowNorm(want, f64(x), N, C);
-      expect(relErr(got, want)).toBeLessThan(TOL);
-      gpu.rowNorm(tOut, tX, N, C);
-      expect(bits(await gpu.read(tOut))).toEqual(bits(got));
+      await checkOp(await testGpu(), 'rowNorm', ref.rowNorm, [out(N), data(N * C), N, C], TOL, { repeat: true });
     });
   }
 });
@@ -114,15 +86,8 @@ describe('div', () => {
   for (const n of [10, 1, 1000]) {
     for (const accumulate of [false, true]) {
       it(`n=${n}, ${accumulate ? '+=' : '='}`, async () => {
-        const gpu = await testGpu();
-        const a = data(n), b = data(n).map((v) => (v >= 0 ? v + 0.25 : v - 0.25)), prior = data(n);
-        const tOut = put(gpu, 'out', prior);
-        gpu.div(tOut, put(gpu, 'a', a), put(gpu, 'b', b), n, accumulate);
-        const want = f64(prior);
-        ref.div(want, f64(a), f64(b), n, accumulate);
-        const got = await gpu.read(tOut);
-        expect(relErr(got, want)).toBeLessThan(TOL);
-        if (accumulate) expect(relErr(sub(got, prior), sub(want, prior))).toBeLessThan(TOL);
+        const a = data(n), b = data(n).map((v) => (v >= 0 ? v + 0.25 : v - 0.25));
+        await checkOp(await testGpu(), 'div', ref.div, [accumulate ? acc(data(n)) : out(n), a, b, n, accumulate], TOL);
       });
     }
   }
@@ -134,27 +99,10 @@ describe('chunkSum and chunkSumBackward (MiSS)', () => {
   for (const [N, C, R] of shapes) {
     it(`N=${N} C=${C} R=${R}: forward =, backward = and +=`, async () => {
       const gpu = await testGpu();
-      const x = data(N * C), dxbar = data(N * R), dxPrior = data(N * C);
-      const tXbar = put(gpu, 'xbar', data(N * R)), tX = put(gpu, 'x', x), tDxbar = put(gpu, 'dxbar', dxbar);
-      const tDxSet = put(gpu, 'dx=', dxPrior), tDxAcc = put(gpu, 'dx+=', dxPrior);
-      gpu.chunkSum(tXbar, tX, N, C, R);
-      gpu.chunkSumBackward(tDxSet, tDxbar, N, C, R, false);
-      gpu.chunkSumBackward(tDxAcc, tDxbar, N, C, R, true);
-      const xbar = await gpu.read(tXbar);
-
-      const wantXbar = new Float64Array(N * R);
-      ref.chunkSum(wantXbar, f64(x), N, C, R);
-      expect(relErr(xbar, wantXbar)).toBeLessThan(TOL);
-      const wantSet = f64(dxPrior), wantAcc = f64(dxPrior);
-      ref.chunkSumBackward(wantSet, f64(dxbar), N, C, R, false);
-      ref.chunkSumBackward(wantAcc, f64(dxbar), N, C, R, true);
-      expect(relErr(await gpu.read(tDxSet), wantSet)).toBe(0); // a gather is exact
-      const acc = await gpu.read(tDxAcc);
-      expect(relErr(acc, wantAcc)).toBeLessThan(TOL);
-      expect(relErr(sub(acc, dxPrior), sub(wantAcc, dxPrior))).toBeLessThan(TOL);
-
-      gpu.chunkSum(tXbar, tX, N, C, R);
-      expect(bits(await gpu.read(tXbar))).toEqual(bits(xbar));
+      const dxbar = data(N * R), dxPrior = data(N * C);
+      await checkOp(gpu, 'chunkSum', ref.chunkSum, [out(N * R), data(N * C), N, C, R], TOL, { repeat: true });
+      await checkOp(gpu, 'chunkSumBackward', ref.chunkSumBackward, [out(N * C), dxbar, N, C, R, false], 0); // a gather is exact
+      await checkOp(gpu, 'chunkSumBackward', ref.chunkSumBackward, [acc(dxPrior), dxbar, N, C, R, true], TOL);
     });
   }
 });
