@@ -34,6 +34,8 @@ test('spectral panel: a LoRA run’s updates per layer, with hover readout and t
   await expect(panel.getByTestId('spectral-mean')).toHaveAttribute('aria-label', /principal share per step: Run 1 \d+\.\d%/);
   await expect(panel.locator('[data-testid="spectral-mean"] canvas')).toBeVisible();
   await expect(panel.getByTestId('spectral-internals')).toHaveCount(0); // LoRA has no internals
+  // Measured in a worker of the lab's worker, off the training loop's thread.
+  await expect(panel.getByTestId('spectral-cost')).toContainText(/The step-5 record took \d+\.\d\d s to measure, on a worker thread while training went on; the run waited \d+\.\d\d s/);
   expect(errors).toEqual([]);
 });
 

@@ -8,6 +8,7 @@ import { readArrayBuffer, loadModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
 import { internalsLine } from '../peft/internals.ts';
 import { SpectralProbe, type SpectralRecord } from '../peft/spectral.ts';
+import { nodeSpectralThread } from '../peft/spectral-thread.node.ts';
 import { getMethod, methodIds } from '../peft/registry.ts';
 import type { MethodId } from '../peft/types.ts';
 import { completeConfig, defaultConfig, experimentLr, PRESETS, validateConfig, type PresetId, type RLConfig } from '../rl/config.ts';
@@ -112,7 +113,8 @@ async function main(argv: string[]): Promise<number> {
   const spectralEvery = Number(extra['spectral-every'] ?? 5);
   if (!Number.isInteger(spectralEvery) || spectralEvery < 0) throw new ArgError(`--spectral-every: expected a whole number ≥ 0, got "${extra['spectral-every']}"`);
   // W_0 is read before a checkpoint is loaded: the pretrained weights (merged at init), also on resume.
-  const created = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg) : null;
+  // Measured on a worker thread while training goes on (the loop waits only for W_now's read-back).
+  const created = spectralEvery > 0 ? await SpectralProbe.create(inst, loaded.cfg, { thread: nodeSpectralThread() }) : null;
   const probe = created?.measures ? created : null;
   // Full fine-tuning and LN tuning change the model's own weights: the KL reference needs a frozen copy.
   const refModel = cfg.beta > 0 && (cfg.peft.method === 'full' || cfg.peft.method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
@@ -149,8 +151,14 @@ async function main(argv: string[]): Promise<number> {
   const spectral = (r: SpectralRecord) => {
     emit(r);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    console.log(`  spectral: principal share ${r.mean.share.map(pct).join(' / ')} (random ${r.mean.random.map(pct).join(' / ')}) at k = ${r.fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(' / ')} of the rank; effective rank ${r.mean.effRank.toFixed(1)}; ${r.seconds.toFixed(2)} s`);
+    console.log(`  spectral at step ${r.step}: principal share ${r.mean.share.map(pct).join(' / ')} (random ${r.mean.random.map(pct).join(' / ')}) at k = ${r.fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(' / ')} of the rank; effective rank ${r.mean.effRank.toFixed(1)}; ${r.seconds.toFixed(2)} s${r.offThread ? ` (the step waited ${r.waitSeconds.toFixed(2)} s)` : ''}`);
     if (r.internals) console.log(`  internals: ${internalsLine(r.internals)}`);
+  };
+  // Records settle in capture order, after the steps that follow them: written when they do.
+  let records: Promise<void> = Promise.resolve();
+  const takeSpectral = async (step: number) => {
+    const { record } = await probe!.capture(step);
+    records = records.then(() => record).then(spectral);
   };
   if (trainer.step === 0) await runEval(); // the baseline every curve starts from
   const t0 = performance.now();
@@ -162,10 +170,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(`step ${String(m.step).padStart(4)}  reward ${m.reward_mean.toFixed(3)}  acc ${m.accuracy.toFixed(3)}  loss ${m.loss.toExponential(2)}  ` +
       `len ${m.response_len.toFixed(1)}  kept ${m.groups_kept}/${m.groups_total}  |g| ${m.grad_norm.toExponential(2)}  ${(m.time_rollout_s + m.time_train_s).toFixed(2)}s`);
     if (cfg.evalEvery > 0 && m.step % cfg.evalEvery === 0 && m.step < cfg.steps) await runEval();
-    if (probe && m.step % spectralEvery === 0 && m.step < cfg.steps) spectral(await probe.record(m.step));
+    if (probe && m.step % spectralEvery === 0 && m.step < cfg.steps) await takeSpectral(m.step);
     if (extra.save && m.step % saveEvery === 0) await save();
   }
-  if (probe) spectral(await probe.record(trainer.step));
+  if (probe) await takeSpectral(trainer.step);
+  await records;
+  created?.close();
   await runEval();
   await save();
   // Held-out change over the run, paired by problem (the same problems and sampling seeds each time).

@@ -1,10 +1,10 @@
-// What a spectral record costs beside the step it follows: `npx tsx src/peft/spectral.bench.ts
-// [--method lora|pissa|full|…] [--steps N] [--every E] [--prompts P] [--threads T]`. The catalogue's
-// default model (public/models/, the small one) with `npm run train`'s settings for that method, on
-// the SIMD CPU backend; it times every RL step and every record (taken every E steps, as
-// --spectral-every does) and prints ms per record, the mean step, and the slowdown: the record's
-// share of the step it follows, and spread over the E steps between records. docs/STUDY.md has
-// the numbers of one run.
+// What spectral records cost a run: `npx tsx src/peft/spectral.bench.ts [--method lora|pissa|full|…]
+// [--steps N] [--every E] [--prompts P] [--threads T]`. The catalogue's default model (public/models/,
+// the small one) with `npm run train`'s settings for that method, on the SIMD CPU backend: the same
+// seeded run three times in one process, without records, with records measured on the training
+// thread, and with records measured on a worker thread (as `npm run train` and the page do). Prints
+// each run's mean step, its slowdown against the run without records, and per record the time the
+// step waited for it and the measurement's own time. docs/STUDY.md has the numbers of one run.
 import { parseArgs } from 'node:util';
 import { catalogueConfig } from '../cli/catalogue.ts';
 import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
@@ -14,7 +14,8 @@ import { defaultConfig } from '../rl/config.ts';
 import { Trainer } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { getMethod } from './registry.ts';
-import { SpectralProbe } from './spectral.ts';
+import { SpectralProbe, type SpectralRecord } from './spectral.ts';
+import { nodeSpectralThread } from './spectral-thread.node.ts';
 import type { MethodId } from './types.ts';
 
 const { values } = parseArgs({ options: { method: { type: 'string', default: 'lora' }, steps: { type: 'string', default: '10' }, every: { type: 'string', default: '5' }, prompts: { type: 'string' }, threads: { type: 'string' } } });
@@ -26,29 +27,46 @@ cfg.maxNewTokens = getTask(cfg.task).limits.completionChars + 1; // as npm run t
 if (values.prompts) cfg.promptsPerStep = Number(values.prompts);
 const loaded = loadModelDir(cat.dir);
 const backend = await SimdCpuBackend.create(values.threads ? { threads: Number(values.threads) } : {});
-const model = new Model(backend, loaded.cfg, loaded.weights);
-const inst = await getMethod(method).attach(model, cfg.peft);
-let t = performance.now();
-const probe = await SpectralProbe.create(inst, loaded.cfg);
-console.log(`${cat.name}, ${method}, ${cfg.promptsPerStep} prompts × ${cfg.groupSize}, CPU backend (${backend.threads} threads); ${probe.layerCount} adapted layers; W_0's SVDs once: ${(performance.now() - t).toFixed(0)} ms`);
-const refModel = cfg.beta > 0 && (method === 'full' || method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
-const trainer = new Trainer(model, inst, getTask(cfg.task), charTokenizer, cfg, refModel);
-const stepMs: number[] = [], recordMs: number[] = [];
-while (trainer.step < steps) {
-  t = performance.now();
-  const m = await trainer.trainStep();
-  stepMs.push(performance.now() - t);
-  let line = `step ${m.step}: ${stepMs[stepMs.length - 1].toFixed(0)} ms`;
-  if (m.step % every === 0) {
-    t = performance.now();
-    const r = await probe.record(m.step);
-    recordMs.push(performance.now() - t);
-    line += `; record ${recordMs[recordMs.length - 1].toFixed(0)} ms (principal share at k = rank/8: ${(100 * r.mean.share[1]).toFixed(1)}%)`;
-  }
-  console.log(line);
-}
+console.log(`${cat.name}, ${method}, ${cfg.promptsPerStep} prompts × ${cfg.groupSize}, ${steps} steps, a record every ${every} and at the end; ${backend.describe()}`);
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const step = mean(stepMs), rec = mean(recordMs);
-console.log(`record ${rec.toFixed(0)} ms (mean of ${recordMs.length}); step ${step.toFixed(0)} ms (mean of ${stepMs.length}); ` +
-  `slowdown ${((100 * rec) / step).toFixed(1)}% on the step it follows, ${((100 * rec) / (every * step)).toFixed(1)}% a step at one record every ${every} steps`);
+type Mode = 'none' | 'here' | 'worker';
+
+async function run(mode: Mode): Promise<{ total: number; steps: number[]; records: SpectralRecord[] }> {
+  const model = new Model(backend, loaded.cfg, loaded.weights);
+  const inst = await getMethod(method).attach(model, cfg.peft);
+  const probe = mode === 'none' ? null : await SpectralProbe.create(inst, loaded.cfg, { thread: mode === 'worker' ? nodeSpectralThread() : null });
+  const refModel = cfg.beta > 0 && (method === 'full' || method === 'ln_tuning') ? new Model(backend, loaded.cfg, loaded.weights) : null;
+  const trainer = new Trainer(model, inst, getTask(cfg.task), charTokenizer, cfg, refModel);
+  const pending: Promise<SpectralRecord>[] = [], stepMs: number[] = [];
+  const t0 = performance.now();
+  while (trainer.step < steps) {
+    const t = performance.now();
+    const m = await trainer.trainStep();
+    if (probe && (m.step % every === 0 || m.step === steps)) pending.push((await probe.capture(m.step)).record);
+    stepMs.push(performance.now() - t);
+  }
+  const records = await Promise.all(pending);
+  const total = performance.now() - t0;
+  probe?.close();
+  inst.detach();
+  model.free();
+  refModel?.free();
+  trainer.opt.free();
+  return { total, steps: stepMs, records };
+}
+
+const results = new Map<Mode, Awaited<ReturnType<typeof run>>>();
+for (const mode of ['none', 'here', 'worker'] as Mode[]) {
+  const r = await run(mode);
+  results.set(mode, r);
+  const rec = r.records.length
+    ? `; ${r.records.length} records: the step waited ${(1000 * mean(r.records.map((x) => x.waitSeconds))).toFixed(0)} ms, measuring ${(1000 * mean(r.records.map((x) => x.seconds))).toFixed(0)} ms (means; ${r.records[0].offThread ? 'worker thread' : 'training thread'})`
+    : '';
+  console.log(`${mode.padEnd(6)} run ${(r.total / 1000).toFixed(1)} s, step ${mean(r.steps).toFixed(0)} ms (mean of ${r.steps.length}, record included)${rec}`);
+}
+const base = results.get('none')!.total;
+for (const mode of ['here', 'worker'] as Mode[]) {
+  console.log(`records on the ${mode === 'here' ? 'training thread' : 'worker thread'}: the run ${((100 * (results.get(mode)!.total - base)) / base).toFixed(1)}% slower than without records`);
+}
 process.exit(0);

@@ -1,6 +1,7 @@
 // The spectral probe against updates whose answer is known: an update inside W_0's top-k singular
 // subspace has principal share 1, one orthogonal to it 0, a random one about k²/(m·n); on a model
-// (the tiny HF fixture, full fine-tuning and LoRA) through the probe as `npm run train` uses it.
+// (the tiny HF fixture, full fine-tuning and LoRA) through the probe as `npm run train` uses it; and
+// the same records measured on a worker thread, in order, with a fallback when the thread fails.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../engine/backend.ts';
@@ -10,7 +11,9 @@ import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { loadWeights } from '../model/parity.ts';
 import { defaultPeftConfig, getMethod } from './registry.ts';
-import { baseOf, effectiveRank, largestAngle, leftSubspace, measure, SpectralProbe } from './spectral.ts';
+import { baseOf, effectiveRank, largestAngle, leftSubspace, measure, SpectralProbe, type SpectralRecord } from './spectral.ts';
+import { SpectralThread } from './spectral-thread.ts';
+import { nodeSpectralThread } from './spectral-thread.node.ts';
 import { svd } from './svd.ts';
 
 function rng(seed: number): () => number {
@@ -179,5 +182,87 @@ describe('the probe agrees across backends', () => {
     // W_now by ~1e-7 relative, far below this bound.
     for (let i = 0; i < shares[0].length; i++) expect(Math.abs(shares[0][i] - shares[1][i])).toBeLessThan(1e-6);
     expect(new Set(shares[0].map((x) => x.toFixed(3))).size).toBeGreaterThan(1); // not a constant
+  });
+});
+
+describe('records measured on a worker thread (as npm run train and the page take them)', () => {
+  const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
+  const buf = readFileSync(new URL('model.safetensors', dir));
+  const weights = loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
+  const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
+  /** A LoRA model whose B moves by `scale`·sin per capture: three captures, three different updates. */
+  async function lora() {
+    const model = new Model(await SimdCpuBackend.create({ threads: 1 }), mcfg, weights);
+    const inst = await getMethod('lora').attach(model, { ...defaultPeftConfig('lora'), r: 2, alpha: 4, seed: 5 });
+    const snap = await inst.snapshot();
+    const move = (scale: number) => inst.load(new Map([...snap].map(([name, d]) => [name, name.includes('lora_B') ? d.map((_, i) => scale * Math.sin(i)) : d])));
+    return { model, inst, move };
+  }
+  /** Captures at steps 1, 2, 3, moving the weights right after each capture resolves (as training does). */
+  async function takeThree(probe: SpectralProbe, move: (s: number) => void): Promise<SpectralRecord[]> {
+    const pending: Promise<SpectralRecord>[] = [];
+    for (const step of [1, 2, 3]) {
+      move(0.01 * step);
+      pending.push((await probe.capture(step)).record);
+    }
+    move(0.5); // after the last capture: must not reach its record
+    return Promise.all(pending);
+  }
+  const strip = (r: SpectralRecord) => ({ ...r, seconds: 0, waitSeconds: 0, offThread: false });
+
+  it('the same records, bit for bit, as measured on the training thread, in capture order', async () => {
+    const a = await lora();
+    const here = await takeThree(await SpectralProbe.create(a.inst, mcfg), a.move);
+    a.inst.detach();
+    a.model.free();
+    const b = await lora();
+    const thread = nodeSpectralThread();
+    expect(thread).not.toBeNull();
+    const probe = await SpectralProbe.create(b.inst, mcfg, { thread });
+    expect(probe.offThread).toBe(true);
+    const there = await takeThree(probe, b.move);
+    probe.close();
+    b.inst.detach();
+    b.model.free();
+    expect(there.map((r) => r.step)).toEqual([1, 2, 3]);
+    for (const r of there) {
+      expect(r.offThread).toBe(true);
+      expect(r.waitSeconds).toBeLessThan(r.seconds);
+    }
+    expect(new Set(here.map((r) => r.layers[0].norm)).size).toBe(3); // three different updates
+    expect(there.map(strip)).toEqual(here.map(strip));
+  });
+
+  it('a thread that fails: the records are measured on the training thread instead, none lost', async () => {
+    const a = await lora();
+    const ref = await takeThree(await SpectralProbe.create(a.inst, mcfg), a.move);
+    a.inst.detach();
+    a.model.free();
+    const b = await lora();
+    let fail: (e: Error) => void = () => {};
+    const broken = new SpectralThread({ post: () => {}, listen: (_m, onError) => (fail = onError), hold: () => {}, terminate: () => {} });
+    const probe = await SpectralProbe.create(b.inst, mcfg, { thread: broken });
+    const warn = console.warn;
+    const warned: unknown[] = [];
+    console.warn = (...xs: unknown[]) => void warned.push(xs);
+    try {
+      const pending: Promise<SpectralRecord>[] = [];
+      b.move(0.01);
+      pending.push((await probe.capture(1)).record);
+      fail(new Error('worker crashed'));
+      for (const step of [2, 3]) {
+        b.move(0.01 * step);
+        pending.push((await probe.capture(step)).record);
+      }
+      const got = await Promise.all(pending);
+      expect(got.map((r) => r.offThread)).toEqual([false, false, false]);
+      expect(got.map(strip)).toEqual(ref.map(strip));
+      expect(probe.offThread).toBe(false);
+      expect(warned.length).toBe(1);
+    } finally {
+      console.warn = warn;
+      b.inst.detach();
+      b.model.free();
+    }
   });
 });

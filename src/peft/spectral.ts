@@ -63,7 +63,12 @@ export interface SpectralRecord {
   internals?: Internals;
   /** Of `seconds`, the internals' part. */
   internalsSeconds?: number;
+  /** Reading W_now and the internals, and measuring. */
   seconds: number;
+  /** Of `seconds`, what the training loop waited for: all of it when measured on its thread, the
+   * reading only when measured on another (offThread). */
+  waitSeconds: number;
+  offThread: boolean;
 }
 
 /** The Gram matrix of a's smaller side (a: m×n row-major), eigendecomposed: all singular values
@@ -166,50 +171,127 @@ function angleOf(c: Float64Array, k: number): number {
 
 interface Base { name: string; m: number; n: number; w0: Float32Array; U: Float64Array; V: Float64Array; K: number; ks: number[]; Ut: Float64Array; S: Float64Array }
 
-export class SpectralProbe {
-  private constructor(private readonly inst: PeftInstance, private readonly bases: Base[], readonly fractions: number[], private readonly internals: InternalsProbe | null) {}
+/** One adapted layer as the probe sees it: its HF name, shape, the ks measured and W_0. */
+export interface LayerSpec { name: string; m: number; n: number; ks: number[]; w0: Float32Array }
 
-  /** Takes W_0 (the merged weights now, before training) and its SVD per 2-D adapted layer, and the
-   * method's internal tensors as they start (InternalsProbe). */
-  static async create(inst: PeftInstance, cfg: ModelConfig, fractions = SPECTRAL_FRACTIONS): Promise<SpectralProbe> {
+/** The measurement itself, on whichever thread holds it: each layer's base (W_0's SVD) taken once, then
+ * the statistics of any W_now (`now[i]` for `specs[i]`). Plain float64 loops: the same bits on every
+ * thread and runtime. */
+export class SpectralMath {
+  private readonly bases: Base[];
+  constructor(specs: LayerSpec[]) {
+    this.bases = specs.map((s) => baseOf(s.name, s.w0, s.m, s.n, s.ks));
+  }
+
+  measure(now: Float32Array[]): SpectralLayer[] {
+    return this.bases.map((b, i) => measure(b, now[i]));
+  }
+}
+
+/** Where a probe's records are measured when not on its own thread: W_0's specs once, then W_now per
+ * record, results in order (SpectralThread in spectral-thread.ts is one). */
+export interface MeasuringThread {
+  init(layers: LayerSpec[]): void;
+  measure(now: Float32Array[]): Promise<{ layers: SpectralLayer[]; seconds: number }>;
+  close(): void;
+}
+
+export class SpectralProbe {
+  private math: SpectralMath | null = null;
+  private warned = false;
+  private constructor(private readonly inst: PeftInstance, private readonly specs: LayerSpec[], readonly fractions: number[],
+    private readonly internals: InternalsProbe | null, private thread: MeasuringThread | null) {}
+
+  /** Takes W_0 (the merged weights now, before training) per 2-D adapted layer and the method's
+   * internal tensors as they start (InternalsProbe). With a `thread` (spectral-thread.ts), W_0's SVDs
+   * and every record's measurement run there, off the training loop's thread; without one, here. */
+  static async create(inst: PeftInstance, cfg: ModelConfig, opts: { fractions?: number[]; thread?: MeasuringThread | null } = {}): Promise<SpectralProbe> {
+    const fractions = opts.fractions ?? SPECTRAL_FRACTIONS;
     const shapes = paramShapes(cfg);
-    const bases: Base[] = [];
+    const specs: LayerSpec[] = [];
     for (const [name, w0] of await inst.merged()) {
       const shape = shapes.get(name);
       if (!shape || shape.length !== 2 || name.includes('embed_tokens') || name.startsWith('lm_head')) continue;
       const [m, n] = shape;
       const ks = [...new Set(fractions.map((f) => Math.max(1, Math.round(f * Math.min(m, n)))))].sort((a, b) => a - b);
-      bases.push(baseOf(name, w0, m, n, ks));
+      specs.push({ name, m, n, ks, w0: Float32Array.from(w0) });
     }
-    return new SpectralProbe(inst, bases, fractions, await InternalsProbe.create(inst));
+    const thread = opts.thread ?? null;
+    if (thread && !specs.length) thread.close(); // nothing to measure there
+    const probe = new SpectralProbe(inst, specs, fractions, await InternalsProbe.create(inst), specs.length ? thread : null);
+    if (probe.thread) probe.thread.init(specs);
+    else if (specs.length) probe.math = new SpectralMath(specs);
+    return probe;
   }
 
   get layerCount(): number {
-    return this.bases.length;
+    return this.specs.length;
+  }
+
+  /** Whether records are measured on another thread. */
+  get offThread(): boolean {
+    return this.thread !== null;
   }
 
   /** False for a method with neither an adapted weight matrix nor internals (LN tuning trains norm
    * vectors only): its records would be empty, so callers write none. */
   get measures(): boolean {
-    return this.bases.length > 0 || this.internals !== null;
+    return this.specs.length > 0 || this.internals !== null;
   }
 
-  async record(step: number): Promise<SpectralRecord> {
+  /** Reads W_now and the method's internals at `step` (the part a training loop waits for; it must
+   * not change the weights before this resolves) and starts the measurement: on the probe's thread
+   * when it has one, so `record` settles later, while training goes on. Records settle in the order
+   * they were captured. */
+  async capture(step: number): Promise<{ record: Promise<SpectralRecord> }> {
     const t0 = performance.now();
-    const now = await this.inst.merged();
-    const layers = this.bases.map((b) => measure(b, now.get(b.name)!));
-    const moved = layers.filter((l) => l.norm > 0);
-    const avg = (f: (l: SpectralLayer) => number) => (moved.length ? moved.reduce((s, l) => s + f(l), 0) / moved.length : Number.NaN);
-    const nk = layers[0]?.ks.length ?? 0;
+    const merged = await this.inst.merged();
+    const now = this.specs.map((s) => merged.get(s.name)!);
     const t1 = performance.now();
     const internals = this.internals ? await this.internals.record(step) : null;
     const t2 = performance.now();
-    return {
-      type: 'spectral', step, fractions: this.fractions, layers,
-      mean: { share: Array.from({ length: nk }, (_, i) => avg((l) => l.share[i])), random: Array.from({ length: nk }, (_, i) => avg((l) => l.random[i])), effRank: avg((l) => l.effRank) },
-      ...(internals ? { internals, internalsSeconds: (t2 - t1) / 1000 } : {}),
-      seconds: (t2 - t0) / 1000,
+    const assemble = (layers: SpectralLayer[], measureSeconds: number, offThread: boolean): SpectralRecord => {
+      const moved = layers.filter((l) => l.norm > 0);
+      const avg = (f: (l: SpectralLayer) => number) => (moved.length ? moved.reduce((s, l) => s + f(l), 0) / moved.length : Number.NaN);
+      const nk = layers[0]?.ks.length ?? 0;
+      const read = (t2 - t0) / 1000;
+      return {
+        type: 'spectral', step, fractions: this.fractions, layers,
+        mean: { share: Array.from({ length: nk }, (_, i) => avg((l) => l.share[i])), random: Array.from({ length: nk }, (_, i) => avg((l) => l.random[i])), effRank: avg((l) => l.effRank) },
+        ...(internals ? { internals, internalsSeconds: (t2 - t1) / 1000 } : {}),
+        seconds: read + measureSeconds, waitSeconds: offThread ? read : read + measureSeconds, offThread,
+      };
     };
+    const here = (): SpectralRecord => {
+      const t = performance.now();
+      this.math ??= new SpectralMath(this.specs);
+      const layers = this.math.measure(now);
+      return assemble(layers, (performance.now() - t) / 1000, false);
+    };
+    if (!this.thread) return { record: Promise.resolve(here()) };
+    const thread = this.thread;
+    const record = thread.measure(now).then(({ layers, seconds }) => assemble(layers, seconds, true), (e: unknown) => {
+      // The thread failed (it could not start, or died): measure here from now on, this record too.
+      if (this.thread === thread) {
+        this.thread = null;
+        thread.close();
+      }
+      if (!this.warned) console.warn(`spectral: the measuring thread failed (${e instanceof Error ? e.message : String(e)}); measuring on the training thread from now on`);
+      this.warned = true;
+      return here();
+    });
+    return { record };
+  }
+
+  /** capture(step) and its record. */
+  async record(step: number): Promise<SpectralRecord> {
+    return (await this.capture(step)).record;
+  }
+
+  /** Ends the probe's thread (pending records are dropped). */
+  close(): void {
+    this.thread?.close();
+    this.thread = null;
   }
 }
 

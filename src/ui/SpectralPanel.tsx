@@ -139,6 +139,18 @@ function InternalsTable({ r, hovered }: { r: SpectralRecord; hovered: string | n
   );
 }
 
+/** What the latest record cost the run (records stored before these fields existed say nothing). */
+function Cost({ r }: { r: SpectralRecord }) {
+  if (typeof r.waitSeconds !== 'number') return null;
+  return (
+    <p className="hint" data-testid="spectral-cost">
+      The step-{r.step} record took {r.seconds.toFixed(2)} s to measure{r.offThread
+        ? `, on a worker thread while training went on; the run waited ${r.waitSeconds.toFixed(2)} s for the weights to be read.`
+        : ', on the training thread (no worker was available): the run waited for all of it.'}
+    </p>
+  );
+}
+
 export function SpectralPanel() {
   const byRun = useSpectral((s) => s.byRun);
   const runs = useRuns((s) => s.runs);
@@ -179,6 +191,7 @@ export function SpectralPanel() {
           <HeatMap records={cur.records} hover={hover} onHover={setHover} />
           {h?.r && h.l ? <Readout r={h.r} l={h.l} /> : <p className="hint">Hover the map for a layer’s numbers and singular values.</p>}
           <MeanChart runs={shown} />
+          <Cost r={cur.records[cur.records.length - 1]} />
           {inner?.internals && <InternalsTable r={inner} hovered={h?.l?.name ?? null} />}
         </>
       )}

@@ -9,6 +9,7 @@ import { paramCount } from '../model/config.ts';
 import { Model } from '../model/model.ts';
 import { getMethod } from '../peft/registry.ts';
 import { SpectralProbe } from '../peft/spectral.ts';
+import { webSpectralThread } from '../peft/spectral-thread.ts';
 import type { PeftInstance } from '../peft/types.ts';
 import { loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
 import { completeConfig, validateConfig, type RLConfig } from '../rl/config.ts';
@@ -120,13 +121,15 @@ export class Session {
     const trainer = new Trainer(model, peft, task, charTokenizer, cfg, refModel);
     // W_0 for the spectral view (and the method's internals as they start, DoRA's m₀): read before a
     // checkpoint is loaded over the fresh init.
-    const probe = await SpectralProbe.create(peft, loaded.cfg);
+    // Measured in a worker of this worker while training goes on (the loop waits for W_now's read-back).
+    const probe = await SpectralProbe.create(peft, loaded.cfg, { thread: webSpectralThread() });
     const trainableParams = peft.params.reduce((a, p) => a + p.tensor.size, 0);
     return { backend, model, refModel, peft, trainer, probe, info: { device, backend: choice, trainableParams, totalParams: paramCount(loaded.cfg), reference: referenceText(cfg) } };
   }
 
   /** Free a built run's GPU tensors: adapters, models (weights, gradients, activations), optimizer state. */
   static free(b: Built): void {
+    b.probe.close();
     try {
       b.peft.detach();
       b.model.free();
@@ -191,6 +194,7 @@ export class Session {
     const run = this.run;
     if (!run) return;
     const { trainer, cfg, runId } = run;
+    this.spectralError = null;
     try {
       if (fresh) await this.evaluate(); // the baseline every accuracy curve starts from
       while (trainer.step < cfg.steps && !this.stopWanted) {
@@ -224,9 +228,11 @@ export class Session {
         await this.spectral();
         await this.evaluate();
         await this.sendCheckpoint();
+        await this.spectralSettled();
         this.setState('done');
       } else {
         await this.sendCheckpoint();
+        await this.spectralSettled();
         this.setState('stopped');
       }
     } catch (e) {
@@ -245,11 +251,26 @@ export class Session {
     }
   }
 
-  /** Where the update lies against W_0's singular directions (src/peft/spectral.ts). */
+  /** Records measured but not yet posted, in capture order; a failure is kept for the run's end. */
+  private spectralPosts: Promise<void> = Promise.resolve();
+  private spectralError: unknown = null;
+
+  /** Where the update lies against W_0's singular directions (src/peft/spectral.ts): W_now is read
+   * now; the record is posted when the probe's worker has measured it, while training goes on. */
   private async spectral(): Promise<void> {
     const run = this.run;
     if (!run || !run.probe.measures) return;
-    this.post({ type: 'spectral', runId: run.runId, record: await run.probe.record(run.trainer.step) });
+    const { record } = await run.probe.capture(run.trainer.step);
+    this.spectralPosts = this.spectralPosts.then(() => record).then(
+      (r) => this.post({ type: 'spectral', runId: run.runId, record: r }),
+      (e: unknown) => void (this.spectralError ??= e),
+    );
+  }
+
+  /** Every captured record posted (before a run reports its end); throws the first failure. */
+  private async spectralSettled(): Promise<void> {
+    await this.spectralPosts;
+    if (this.spectralError) throw this.spectralError;
   }
 
   private async evaluate(): Promise<void> {
