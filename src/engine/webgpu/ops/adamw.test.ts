@@ -4,6 +4,8 @@
 // buffers (Backend.pack), so segments start at aligned offsets inside one binding; each tensor with
 // its own lr and weight decay. Packed and unpacked lists must give the same bits: per entry the
 // arithmetic is the same, only the number of dispatches differs.
+// Not through checkOp (../op-test.ts): these ops take tensor lists (packed or not) and run several
+// steps, which its one-tensor-per-argument calls do not express.
 import { describe, expect, it } from 'vitest';
 import type { AdamWShared, AdamWTensor, Tensor } from '../../backend.ts';
 import * as ref from '../../ref/adamw.ref.ts';

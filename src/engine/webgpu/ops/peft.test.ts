@@ -57,6 +57,7 @@ describe('scaleColsBackward (column reduction over rows)', () => {
     });
   }
 
+  // Two calls into one output (checkOp runs the op once).
   it('two calls accumulate twice (the scratch reused across calls)', async () => {
     const gpu = await testGpu();
     const N = 600, OC = 9;

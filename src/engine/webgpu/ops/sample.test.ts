@@ -11,6 +11,8 @@
 //    draws come from the counter hash with fixed seeds, so the bound is deterministic, no flake).
 //  - same seed → the same bits; offset/stride land where told and nothing else is written; the token
 //    column (tokens[b·stride + offset], the decoder's output matrix) gets the ids, nothing else.
+// Not through checkOp (../op-test.ts): its exact i32 match and relative L2 norm are not this contract
+// (ids with a boundary allowance, logp and entropy per element).
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../backend.ts';
 import { CpuBackend } from '../../cpu/backend.ts';
