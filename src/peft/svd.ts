@@ -31,23 +31,30 @@ export interface Svd {
 
 const EPS = 2 ** -52;
 
-/** Householder tridiagonalisation of a symmetric k×k matrix `a` (destroyed). Returns diagonal d,
- * sub-diagonal e (e[i] = T[i+1][i], e[k−1] = 0) and the reflectors: Q = H₀ H₁ …, Hc = I − βc vc vcᵀ
- * acting on indices c+1.., with T = Qᵀ A Q. */
-function householderTridiagonal(a: Float64Array, k: number): { d: Float64Array; e: Float64Array; vs: Float64Array[]; betas: number[] } {
+/** How a tridiagonalisation reads and updates the symmetric matrix: the whole of it, or its lower
+ * triangle only. Step c works on the trailing block A₂₂ = A[off.., off..], off = c + 1, L = k − off. */
+interface TridiagonalAccess {
+  /** x = A[c+1.., c] into v; returns Σ x². */
+  column(a: Float64Array, k: number, c: number, v: Float64Array): number;
+  /** p = β A₂₂ v; returns pᵀv. */
+  product(a: Float64Array, k: number, off: number, v: Float64Array, beta: number, p: Float64Array): number;
+  /** A₂₂ −= v wᵀ + w vᵀ (w in p). */
+  update(a: Float64Array, k: number, off: number, v: Float64Array, w: Float64Array): void;
+}
+
+/** Householder tridiagonalisation of a symmetric k×k matrix `a` (destroyed), read and updated
+ * through `access`. Returns diagonal d, sub-diagonal e (e[i] = T[i+1][i], e[k−1] = 0) and the
+ * reflectors: Q = H₀ H₁ …, Hc = I − βc vc vcᵀ acting on indices c+1.., with T = Qᵀ A Q. */
+function tridiagonal(a: Float64Array, k: number, access: TridiagonalAccess): { d: Float64Array; e: Float64Array; vs: Float64Array[]; betas: number[] } {
   const d = new Float64Array(k), e = new Float64Array(k);
   const vs: Float64Array[] = [], betas: number[] = [];
   const p = new Float64Array(k);
   for (let c = 0; c + 2 < k; c++) {
     d[c] = a[c * k + c];
     const L = k - c - 1, off = c + 1;
-    // x = A[c+1.., c] = A[c, c+1..] (symmetric; row c is contiguous).
     const v = new Float64Array(L);
-    let sigma2 = 0;
-    for (let i = 0; i < L; i++) {
-      v[i] = a[c * k + off + i];
-      sigma2 += v[i] * v[i];
-    }
+    const sigma2 = access.column(a, k, c, v);
+    // The reflector that maps x to (α, 0, …): v = x − α e₀, β = 2 / vᵀv; none when x is already reduced.
     const sigma = Math.sqrt(sigma2), x0 = v[0];
     if (sigma === 0 || sigma2 - x0 * x0 === 0) {
       e[c] = x0;
@@ -60,20 +67,10 @@ function householderTridiagonal(a: Float64Array, k: number): { d: Float64Array; 
     const beta = 1 / (sigma * (sigma + Math.abs(x0)));
     e[c] = alpha;
     // p = β A22 v, K = β/2 pᵀv, w = p − K v, A22 −= v wᵀ + w vᵀ.
-    let pv = 0;
-    for (let i = 0; i < L; i++) {
-      const row = (off + i) * k + off;
-      let s = 0;
-      for (let j = 0; j < L; j++) s += a[row + j] * v[j];
-      p[i] = beta * s;
-      pv += p[i] * v[i];
-    }
+    const pv = access.product(a, k, off, v, beta, p);
     const K = 0.5 * beta * pv;
     for (let i = 0; i < L; i++) p[i] -= K * v[i];
-    for (let i = 0; i < L; i++) {
-      const row = (off + i) * k + off, vi = v[i], wi = p[i];
-      for (let j = 0; j < L; j++) a[row + j] -= vi * p[j] + wi * v[j];
-    }
+    access.update(a, k, off, v, p);
     vs.push(v);
     betas.push(beta);
   }
@@ -86,36 +83,51 @@ function householderTridiagonal(a: Float64Array, k: number): { d: Float64Array; 
   return { d, e, vs, betas };
 }
 
-/** householderTridiagonal reading and updating only the lower triangle of `a` (destroyed): the same
- * reflectors, about two thirds of the work (the rank-2 update touches half the matrix; the
- * product A₂₂v reads each stored entry once for two terms). Its sums run in another order, so its
- * results differ from householderTridiagonal's in the last bits; it is what the spectral probe uses. */
-function householderTridiagonalLower(a: Float64Array, k: number): { d: Float64Array; e: Float64Array; vs: Float64Array[]; betas: number[] } {
-  const d = new Float64Array(k), e = new Float64Array(k);
-  const vs: Float64Array[] = [], betas: number[] = [];
-  const p = new Float64Array(k);
-  for (let c = 0; c + 2 < k; c++) {
-    d[c] = a[c * k + c];
-    const L = k - c - 1, off = c + 1;
-    // x = A[c+1.., c] (column c below the diagonal).
-    const v = new Float64Array(L);
+/** The whole matrix: row c is contiguous, so x is read from it (A is symmetric). */
+const WHOLE: TridiagonalAccess = {
+  column(a, k, c, v) {
     let sigma2 = 0;
-    for (let i = 0; i < L; i++) {
-      v[i] = a[(off + i) * k + c];
+    for (let i = 0; i < v.length; i++) {
+      v[i] = a[c * k + c + 1 + i];
       sigma2 += v[i] * v[i];
     }
-    const sigma = Math.sqrt(sigma2), x0 = v[0];
-    if (sigma === 0 || sigma2 - x0 * x0 === 0) {
-      e[c] = x0;
-      vs.push(v.fill(0));
-      betas.push(0);
-      continue;
+    return sigma2;
+  },
+  product(a, k, off, v, beta, p) {
+    let pv = 0;
+    for (let i = 0; i < v.length; i++) {
+      const row = (off + i) * k + off;
+      let s = 0;
+      for (let j = 0; j < v.length; j++) s += a[row + j] * v[j];
+      p[i] = beta * s;
+      pv += p[i] * v[i];
     }
-    const alpha = x0 >= 0 ? -sigma : sigma;
-    v[0] = x0 - alpha;
-    const beta = 1 / (sigma * (sigma + Math.abs(x0)));
-    e[c] = alpha;
-    // p = β A₂₂ v from the lower triangle: row i's entries j < i add to p_i and (transposed) to p_j.
+    return pv;
+  },
+  update(a, k, off, v, w) {
+    for (let i = 0; i < v.length; i++) {
+      const row = (off + i) * k + off, vi = v[i], wi = w[i];
+      for (let j = 0; j < v.length; j++) a[row + j] -= vi * w[j] + wi * v[j];
+    }
+  },
+};
+
+/** The lower triangle only: the same reflectors, about two thirds of the work (the rank-2 update
+ * touches half the matrix; the product A₂₂v reads each stored entry once for two terms). Its sums
+ * run in another order, so its results differ from WHOLE's in the last bits; it is what the
+ * spectral probe uses. */
+const LOWER: TridiagonalAccess = {
+  column(a, k, c, v) {
+    let sigma2 = 0;
+    for (let i = 0; i < v.length; i++) {
+      v[i] = a[(c + 1 + i) * k + c];
+      sigma2 += v[i] * v[i];
+    }
+    return sigma2;
+  },
+  product(a, k, off, v, beta, p) {
+    // Row i's entries j < i add to p_i and (transposed) to p_j.
+    const L = v.length;
     p.fill(0, 0, L);
     for (let i = 0; i < L; i++) {
       const row = (off + i) * k + off, vi = v[i];
@@ -132,27 +144,19 @@ function householderTridiagonalLower(a: Float64Array, k: number): { d: Float64Ar
       p[i] *= beta;
       pv += p[i] * v[i];
     }
-    const K = 0.5 * beta * pv;
-    for (let i = 0; i < L; i++) p[i] -= K * v[i];
-    for (let i = 0; i < L; i++) {
-      const row = (off + i) * k + off, vi = v[i], wi = p[i];
-      for (let j = 0; j <= i; j++) a[row + j] -= vi * p[j] + wi * v[j];
+    return pv;
+  },
+  update(a, k, off, v, w) {
+    for (let i = 0; i < v.length; i++) {
+      const row = (off + i) * k + off, vi = v[i], wi = w[i];
+      for (let j = 0; j <= i; j++) a[row + j] -= vi * w[j] + wi * v[j];
     }
-    vs.push(v);
-    betas.push(beta);
-  }
-  if (k >= 2) {
-    d[k - 2] = a[(k - 2) * k + k - 2];
-    d[k - 1] = a[(k - 1) * k + k - 1];
-    e[k - 2] = a[(k - 1) * k + k - 2];
-  } else if (k === 1) d[0] = a[0];
-  e[k - 1] = 0;
-  return { d, e, vs, betas };
-}
+  },
+};
 
 /** Householder tridiagonalisation with Qᵀ (k×k row-major) formed: T = Qᵀ A Q. */
 function tridiagonalize(a: Float64Array, k: number): { d: Float64Array; e: Float64Array; Qt: Float64Array } {
-  const { d, e, vs, betas } = householderTridiagonal(a, k);
+  const { d, e, vs, betas } = tridiagonal(a, k, WHOLE);
   // Q = H₀ H₁ … by backward accumulation (each Hc acts on indices c+1..), then transpose.
   const Q = new Float64Array(k * k);
   for (let i = 0; i < k; i++) Q[i * k + i] = 1;
@@ -267,7 +271,7 @@ export function symmetricEigen(a: Float64Array, k: number): { values: Float64Arr
 /** Eigenvalues only of a symmetric k×k matrix (destroyed; only its lower triangle is read), unsorted,
  * at a fraction of symmetricEigen's work (no Q formed, no rotations applied: ~2/3·k³ + O(k²)). */
 export function symmetricEigenvalues(a: Float64Array, k: number): Float64Array {
-  const { d, e } = householderTridiagonalLower(a, k);
+  const { d, e } = tridiagonal(a, k, LOWER);
   tql2(d, e, null, k);
   return d;
 }
@@ -280,7 +284,7 @@ export function symmetricEigenvalues(a: Float64Array, k: number): Float64Array {
  * the work of symmetricEigen. Deterministic (one fixed sequence of operations). */
 export function symmetricEigenTop(a: Float64Array, k: number, K: number): { values: Float64Array; X: Float64Array } {
   if (!(K >= 0 && K <= k)) throw new Error(`symmetricEigenTop: K = ${K} outside 0..${k}`);
-  const { d, e, vs, betas } = householderTridiagonalLower(a, k);
+  const { d, e, vs, betas } = tridiagonal(a, k, LOWER);
   const log = new RotationLog();
   tql2(d, e, null, k, K > 0 ? log : null);
   const order = Array.from({ length: k }, (_, i) => i).sort((x, y) => d[y] - d[x] || x - y);
