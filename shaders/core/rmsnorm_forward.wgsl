@@ -20,6 +20,16 @@ struct Params { N: u32, C: u32, eps: f32 }
 
 var<workgroup> red: array<f32, WG>;
 
+// The row's rstd from each lane's partial sum of squares s, by the fixed-order tree; lane 0 stores it.
+// Every lane calls it in uniform control flow (tree_sum's barriers).
+fn row_rstd(row: u32, s: f32, C: u32, eps: f32, t: u32) -> f32 {
+  red[t] = s;
+  tree_sum(t);
+  let r = 1.0 / sqrt(red[0] / f32(C) + eps);
+  if (t == 0u) { rstd[row] = r; }
+  return r;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) t: u32) {
@@ -32,15 +42,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let x = inp[o + c];
     s += x * x;
   }
-  red[t] = s;
-  tree_sum(t);
-  let r = 1.0 / sqrt(red[0] / f32(C) + P.eps);
-  if (t == 0u) { rstd[row] = r; }
+  let r = row_rstd(row, s, C, P.eps, t);
   for (var c = t; c < C; c += WG) {
     out[o + c] = inp[o + c] * r * w[c];
   }
 }
 
+// As main, on sum = inp + d (written first: the residual stream's next value).
 @compute @workgroup_size(WG)
 fn main_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) t: u32) {
@@ -54,10 +62,7 @@ fn main_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     sum[o + c] = x;
     s += x * x;
   }
-  red[t] = s;
-  tree_sum(t);
-  let r = 1.0 / sqrt(red[0] / f32(C) + PA.eps);
-  if (t == 0u) { rstd[row] = r; }
+  let r = row_rstd(row, s, C, PA.eps, t);
   for (var c = t; c < C; c += WG) {
     out[o + c] = sum[o + c] * r * w[c];
   }
