@@ -2,36 +2,14 @@
 // matmul_lr_backward.wgsl): the tiled GEMM's operands, its K-tile staging and its 4×4-per-invocation
 // inner loop, A (M,K) · B (K,N) summed k ascending in one accumulator per output, and the store of one
 // output (= or += per ACCUMULATE). See matmul_tiled.wgsl for the tile shapes and the ops built on it.
-// It declares bindings 0-2 (out, a, b) and the workgroup staging array S; the includer declares the rest.
+// It declares bindings 0-2 (out, a, b) and the workgroup staging array S; the includer declares the rest
+// and includes core/gemm_params (Params, ParamsLR) too (includes are one level deep).
 
 override A_KCONTIG: bool = true;  // A[m,k] at m·lda + k (true) or k·lda + m (false)
 override B_KCONTIG: bool = true;  // B[k,n] at n·ldb + k (true) or k·ldb + n (false)
 override ACCUMULATE: bool = false;
 override TM: u32 = 16u;           // 4, 8, 16, 32 or 64
 override BK: u32 = 16u;           // 16 when TM = 16, else 8 (workgroup memory bound)
-
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  lda: u32,
-  ldb: u32,
-  kchunk: u32,
-  scale: f32,
-}
-
-// Params of a GEMM with a low-rank term (matmul_tiled `main_lr`, matmul_lr_backward): R, the rank, and scale2.
-struct ParamsLR {
-  M: u32,
-  N: u32,
-  K: u32,
-  lda: u32,
-  ldb: u32,
-  kchunk: u32,
-  scale: f32,
-  R: u32,
-  scale2: f32,
-}
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

@@ -12,6 +12,7 @@
 // once at the end; the low-rank term over q ascending in one accumulator per output, added last.
 // Bindings: out (dinp) 0, a (dout) 1, b (w) 2, dxa 3 (written), la 4, lb 5, Params 6.
 
+// #include core/gemm_params
 // #include core/gemm_tile
 
 @group(0) @binding(3) var<storage, read_write> dxa: array<f32>;

@@ -9,20 +9,11 @@
 // Dispatch: (x, y, z) with x·y folded over ceil(M·N / WG) workgroups; z = split.
 // Bindings: entry `main` (Params at 3) or `main_bias` (bias at 3, Params at 4), as the tiled kernel.
 // #include core/common
+// #include core/gemm_params
 
 override A_KCONTIG: bool = true;
 override B_KCONTIG: bool = true;
 override ACCUMULATE: bool = false;
-
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  lda: u32,
-  ldb: u32,
-  kchunk: u32,
-  scale: f32,
-}
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

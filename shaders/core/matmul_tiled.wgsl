@@ -25,6 +25,7 @@
 //   B2[q,n] = b2[n·R + q] if B2_KCONTIG (LoRA's B (N,R) in a forward) else b2[q·N + n] (A (R,N) in dinp).
 // Binds bias at 3 (read only if HAS_BIAS), a2 at 4, b2 at 5, ParamsLR at 6.
 
+// #include core/gemm_params
 // #include core/gemm_tile
 
 override B2_KCONTIG: bool = true;  // main_lr only
