@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { attentionBackward, attentionDecode, attentionForward } from '../../ref/attention.ref.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../ref/matmul.ref.ts';
-import { rmsnormForward } from '../../ref/rmsnorm.ref.ts';
+import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../../ref/rmsnorm.ref.ts';
+import { kvWrite } from '../../ref/kv_write.ref.ts';
 import { add } from '../../ref/add.ref.ts';
 import { rope } from '../../ref/rope.ref.ts';
 import { swigluBackward, swigluForward } from '../../ref/swiglu.ref.ts';
@@ -155,7 +156,10 @@ describe('SIMD CPU matmuls', () => {
 describe('SIMD CPU attention', () => {
   const f64 = (a: Float32Array) => Float64Array.from(a);
   // Shapes: head sizes that are and are not multiples of 4, grouped and ungrouped heads.
-  const cases: [number, number, number, number, number][] = [[2, 5, 4, 2, 6], [3, 7, 2, 2, 8], [1, 9, 6, 3, 4], [2, 4, 3, 1, 5]];
+  // HS = 32, 12 and 20 reach the weighted sum's 16-, 8- and 4-float register blocks (and 6, 5 their tails);
+  // T = 9, 13 leave 1 and 3 keys past a group of four.
+  const cases: [number, number, number, number, number][] = [[2, 5, 4, 2, 6], [3, 7, 2, 2, 8], [1, 9, 6, 3, 4], [2, 4, 3, 1, 5],
+    [2, 13, 4, 2, 32], [3, 9, 2, 1, 12], [1, 6, 3, 3, 20]];
   // Tolerance: float32 sums of ≤ T·HS terms and float32 exp against float64 throughout.
   const TOL = 1e-5;
 
@@ -208,9 +212,9 @@ describe('SIMD CPU attention', () => {
     expect(relErr(od, rd)).toBeLessThan(TOL);
   });
 
-  it('rope equals the reference bit for bit, queries and keys, both directions', async () => {
-    const be = await SimdCpuBackend.create({ threads: 1 });
-    const B = 2, T = 5, NH = 3, NKV = 1, HS = 8, nq = B * T * NH * HS, nk = B * T * NKV * HS;
+  it.each([[2, 5, 3, 1, 8, 1], [40, 37, 4, 2, 32, 2]])('rope equals the reference bit for bit, queries and keys, both directions (B=%i T=%i NH=%i NKV=%i HS=%i, %i threads)', async (B, T, NH, NKV, HS, threads) => {
+    const be = await SimdCpuBackend.create({ threads });
+    const nq = B * T * NH * HS, nk = B * T * NKV * HS;
     const q = randArray(nq, 7), k = randArray(nk, 8);
     const tq = await withData(be, q), tk = await withData(be, k), qo = be.alloc('qo', nq), ko = be.alloc('ko', nk);
     for (const inverse of [false, true]) {
@@ -223,6 +227,18 @@ describe('SIMD CPU attention', () => {
     }
   });
 
+  it('kvWrite equals the reference bit for bit', async () => {
+    const be = await SimdCpuBackend.create({ threads: 1 });
+    const B = 3, Tq = 2, Tmax = 7, W = 5, pos0 = 4;
+    const x = randArray(B * Tq * W, 9), start = randArray(B * Tmax * W, 10);
+    const tc = await withData(be, start), tx = await withData(be, x);
+    be.kvWrite(tc, tx, B, Tq, pos0, Tmax, W);
+    const want = start.slice();
+    kvWrite(want, x, B, Tq, pos0, Tmax, W);
+    expect(same(await be.read(tc), want)).toBe(true);
+    expect(() => be.kvWrite(tc, tx, B, Tq, 6, Tmax, W)).toThrow(/outside/);
+  });
+
   it('rejects heads that do not group and a decode past the cache', async () => {
     const be = await SimdCpuBackend.create({ threads: 1 });
     const t = () => be.alloc('t', 64);
@@ -231,9 +247,41 @@ describe('SIMD CPU attention', () => {
   });
 });
 
+describe('SIMD CPU exp (expf.ts, used by SwiGLU and the softmax)', () => {
+  it('is within 2 ulp of e^x over the float32 range; overflow, underflow and NaN as expf', async () => {
+    const be = await SimdCpuBackend.create({ threads: 1 });
+    const xs: number[] = [];
+    for (let x = -104; x <= 88.7; x += 0.00731) xs.push(x);
+    xs.push(0, -0, 1e-30, -1e-30, 88.72, 88.7228, -87.3, -87.34, -100, -103.9, 0.5, -0.5, Math.LN2, 20 * Math.LN2);
+    const n = xs.length + 3; // n % 4 ≠ 0: a tail
+    const src = new Float32Array(n);
+    src.set(xs);
+    src[n - 3] = 89; src[n - 2] = -105; src[n - 1] = Number.NaN;
+    const ts = await withData(be, src), td = be.alloc('d', n);
+    const addr = (t: object) => (t as { addr: number }).addr; // a SimdTensor's byte address in the kernels' memory
+    be.rt.kernels.exps(addr(td), addr(ts), n);
+    const got = await be.read(td);
+    const ulp = (y: number) => { // float32 spacing at |y| (subnormals: 2^-149)
+      const e = Math.max(Math.floor(Math.log2(Math.abs(y))), -126);
+      return 2 ** (e - 23);
+    };
+    let worst = 0;
+    for (let i = 0; i < n - 3; i++) {
+      const want = Math.exp(src[i]);
+      if (want > 3.4028234663852886e38) { expect(got[i]).toBe(Infinity); continue; }
+      worst = Math.max(worst, Math.abs(got[i] - want) / ulp(want));
+    }
+    expect(worst).toBeLessThanOrEqual(2);
+    expect(got[n - 3]).toBe(Infinity);
+    expect(got[n - 2]).toBe(0);
+    expect(Number.isNaN(got[n - 1])).toBe(true);
+  });
+});
+
 describe('SIMD CPU SwiGLU', () => {
   it.each([5, 70001])('n=%i: forward and backward within float32 rounding of the reference; 1 and 2 threads agree', async (n) => {
     const gate = randArray(n, 1, 3), up = randArray(n, 2), dout = randArray(n, 3);
+    gate[0] = 95; gate[n - 1] = -95; // e^±95 overflows float32: σ saturates to 1 and 0
     const got: Float32Array[][] = [];
     for (const threads of [1, 2]) {
       const be = await SimdCpuBackend.create({ threads });
@@ -275,6 +323,27 @@ describe('SIMD CPU rows', () => {
     add(sum, x, y, N * C);
     expect(same(got[0][2], sum)).toBe(true);
     expect(same(got[0][3], sum)).toBe(true);
+  });
+
+  it.each([[3, 5], [70, 130], [600, 128], [1100, 70]])('N=%i C=%i: rmsnorm backward (input and weight) within float32 rounding of the reference; threads agree', async (N, C) => {
+    const x = randArray(N * C, 4), w = randArray(C, 5), dout = randArray(N * C, 6), dinp0 = randArray(N * C, 7), dw0 = randArray(C, 8);
+    const rstd = new Float32Array(N);
+    for (let n = 0; n < N; n++) rstd[n] = 0.5 + (n % 7) / 7;
+    const got: Float32Array[][] = [];
+    for (const threads of [1, 2, 3]) {
+      const be = await SimdCpuBackend.create({ threads });
+      const [tx, tw, tg, tr, td, tdw] = await Promise.all([x, w, dout, rstd, dinp0, dw0].map((d) => withData(be, d)));
+      be.rmsnormBackwardInput(td, tg, tx, tw, tr, N, C);
+      be.rmsnormBackwardWeight(tdw, tg, tx, tr, N, C);
+      got.push(await Promise.all([td, tdw].map((t) => be.read(t))));
+    }
+    for (const g of got.slice(1)) g.forEach((v, i) => expect(same(v, got[0][i])).toBe(true));
+    const dinp = Float64Array.from(dinp0), dw = Float64Array.from(dw0);
+    rmsnormBackwardInput(dinp, Float64Array.from(dout), Float64Array.from(x), Float64Array.from(w), Float64Array.from(rstd), N, C);
+    rmsnormBackwardWeight(dw, Float64Array.from(dout), Float64Array.from(x), Float64Array.from(rstd), N, C);
+    // a C-term float32 dot per row (and a few products); an N-term float32 sum per column
+    expect(relErr(got[0][0], dinp)).toBeLessThan(1e-6 * (1 + C / 16));
+    expect(relErr(got[0][1], dw)).toBeLessThan(1e-6 * (1 + N / 16));
   });
 
   it('transposes every shape exactly (4×4 blocks and edges), seen through matmulForward', async () => {

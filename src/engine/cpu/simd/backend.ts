@@ -32,6 +32,7 @@ function noAlias(op: string, out: Tensor, ...inputs: (Tensor | null)[]): void {
 
 // Op codes of assembly/index.ts.
 const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4, OP_SWIGLU_FORWARD = 5, OP_SWIGLU_BACKWARD = 6, OP_ADD = 7, OP_RMSNORM_FORWARD = 8;
+const OP_RMSNORM_BACKWARD_INPUT = 9, OP_RMSNORM_BACKWARD_WEIGHT = 10, OP_ROPE = 11;
 /** Below this many multiply-adds an op runs on the calling thread: waking workers costs more. */
 const PARALLEL_MIN_MACS = 1 << 18;
 
@@ -55,7 +56,7 @@ export class SimdCpuBackend extends CpuBackend {
   readonly threads: number;
   private readonly job: number;
   private readonly jobWords: Int32Array;
-  private readonly scratch = [{ addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }];
+  private readonly scratch = [{ addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }];
 
   /** Prefer `SimdCpuBackend.create`, which waits for the worker threads; a backend constructed
    * directly runs on the threads that are ready (results are the same). */
@@ -131,8 +132,9 @@ export class SimdCpuBackend extends CpuBackend {
     this.rt.free(t.addr, t.size * 4);
   }
 
-  /** A reusable scratch block of at least n floats (two slots). */
-  private temp(slot: 0 | 1 | 2, n: number): number {
+  /** A reusable scratch block of at least n floats: 0 a transposed weight, 1 a gemm's partial sums,
+   * 2 attention decode's rows, 3 RoPE's tables. */
+  private temp(slot: 0 | 1 | 2 | 3, n: number): number {
     const s = this.scratch[slot];
     if (s.bytes < n * 4) {
       if (s.bytes) this.rt.free(s.addr, s.bytes);
@@ -256,12 +258,13 @@ export class SimdCpuBackend extends CpuBackend {
     this.ropeOne(kOut, k, B, T, NKV, HS, base, pos0, inverse);
   }
 
+  /** RoPE of one tensor in the kernels (rows.ts ropeRun): the float64 tables here, the products there. */
   private ropeOne(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
     const n = B * T * H * HS;
-    at('rope', out, n); at('rope', inp, n);
-    const o = (out as SimdTensor).data as Float32Array, x = (inp as SimdTensor).data as Float32Array;
+    const o = at('rope', out, n), x = at('rope', inp, n);
     const half = HS / 2;
-    const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+    const tab = this.temp(3, 4 * T * half); // cos then sin, float64
+    const cos = new Float64Array(this.rt.memory.buffer, tab, T * half), sin = new Float64Array(this.rt.memory.buffer, tab + 8 * T * half, T * half);
     for (let t = 0; t < T; t++) {
       for (let i = 0; i < half; i++) {
         const theta = (pos0 + t) * Math.pow(base, (-2 * i) / HS);
@@ -269,18 +272,16 @@ export class SimdCpuBackend extends CpuBackend {
         sin[t * half + i] = inverse ? -Math.sin(theta) : Math.sin(theta);
       }
     }
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        for (let h = 0; h < H; h++) {
-          const r = ((b * T + t) * H + h) * HS, c = t * half;
-          for (let i = 0; i < half; i++) {
-            const x1 = x[r + i], x2 = x[r + i + half];
-            o[r + i] = x1 * cos[c + i] - x2 * sin[c + i];
-            o[r + i + half] = x2 * cos[c + i] + x1 * sin[c + i];
-          }
-        }
-      }
-    }
+    const j = this.jobWords;
+    j[0] = OP_ROPE; j[1] = 0; j[2] = B * T; j[3] = T; j[4] = x; j[5] = o; j[6] = H; j[7] = HS; j[8] = tab; j[9] = tab + 8 * T * half;
+    this.rt.run(this.job, n < 65536 ? 1 : this.threads);
+  }
+
+  /** cache[b, pos0 + t] = x[b, t]: one block copy per sequence, on the calling thread. */
+  override kvWrite(cache: Tensor, x: Tensor, B: number, Tq: number, pos0: number, Tmax: number, W: number): void {
+    if (pos0 < 0 || pos0 + Tq > Tmax) throw new RangeError(`kvWrite: positions ${pos0}..${pos0 + Tq - 1} outside [0, ${Tmax})`);
+    const c = at('kvWrite', cache, B * Tmax * W), s = at('kvWrite', x, B * Tq * W);
+    this.rt.kernels.copyRows(c + pos0 * W * 4, Tmax * W * 4, s, Tq * W * 4, Tq * W * 4, B);
   }
 
   private elementwise(op: number, n: number, ptrs: number[]): void {
@@ -308,6 +309,22 @@ export class SimdCpuBackend extends CpuBackend {
   override add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
     const op = 'add';
     this.elementwise(OP_ADD, n, [0 /* word 3: C, unused */, at(op, a, n), at(op, b, n), at(op, out, n)]);
+  }
+
+  override rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {
+    const op = 'rmsnormBackwardInput';
+    const j = this.jobWords;
+    j[0] = OP_RMSNORM_BACKWARD_INPUT; j[1] = 0; j[2] = N; j[3] = C;
+    j[4] = at(op, dout, N * C); j[5] = at(op, w, C); j[6] = at(op, dinp, N * C); j[7] = at(op, rstd, N); j[8] = at(op, inp, N * C);
+    this.rt.run(this.job, N * C < 65536 ? 1 : this.threads);
+  }
+
+  override rmsnormBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
+    const op = 'rmsnormBackwardWeight';
+    const j = this.jobWords;
+    j[0] = OP_RMSNORM_BACKWARD_WEIGHT; j[1] = 0; j[2] = N; j[3] = C;
+    j[4] = at(op, dout, N * C); j[5] = at(op, inp, N * C); j[6] = at(op, dw, C); j[7] = at(op, rstd, N);
+    this.rt.run(this.job, N * C < 65536 ? 1 : this.threads);
   }
 
   override rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, N: number, C: number, eps: number): void {

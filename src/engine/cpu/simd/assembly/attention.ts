@@ -1,7 +1,7 @@
 // AssemblyScript: causal grouped-query attention for the CPU backend (the math of
 // src/engine/ref/attention.ref.ts: scores q·kᵀ/√HS, softmax over keys s ≤ the query's position, query
-// head h reads kv head h / (NH/NKV)). Float32 throughout, exp by the standard library's expf (a
-// software routine, so every machine gets the same bits); each sum in a fixed order. Tasks own their
+// head h reads kv head h / (NH/NKV)). Float32 throughout, exp by expf.ts (four lanes at a time, the
+// same bits on every machine); each sum in a fixed order. Tasks own their
 // outputs: forward one (b, h), decode one sequence b, backward one (b, kv head) with every query head
 // that reads it, so dk and dv are summed by one thread in a fixed order.
 //
@@ -14,6 +14,7 @@ const J_TK = 12, J_POS0 = 13, J_SCALE = 14;
 const J_SCRATCH = 15; // decode: one row of Tk floats per thread slot
 const J_SLOTS = 16; // decode: thread slots handed out (atomic)
 const J_DOUT = 17, J_DQ = 18, J_DK = 19, J_DV = 20;
+import { expv } from './expf';
 
 @inline function word(job: usize, i: i32): i32 {
   return load<i32>(job + (<usize>i << 2));
@@ -53,27 +54,123 @@ const J_DOUT = 17, J_DQ = 18, J_DK = 19, J_DV = 20;
   }
 }
 
+/** Σ_d x[d]·y_j[d] over the first HS & ~3 floats for four keys y0..y3, as one vector (lane j): per key
+ * the four-lane sums of dot(), then (l0 + l1) + (l2 + l3); the tail is the caller's. */
+@inline function dot4(x: usize, y: usize, y1: usize, y2: usize, y3: usize, HS: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let d = 0; d + 4 <= HS; d += 4) {
+    const o = <usize>d << 2;
+    const xv = v128.load(x + o);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(y + o)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(y1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(y2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(y3 + o)));
+  }
+  // transpose: l_i holds lane i of a0..a3
+  const lo01 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), hi01 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7);
+  const lo23 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), hi23 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+  const l0 = v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5), l1 = v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7);
+  const l2 = v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5), l3 = v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7);
+  return f32x4.add(f32x4.add(l0, l1), f32x4.add(l2, l3));
+}
+
+/** Lanes j < m all ones, the others zero. */
+@inline function firstLanes(m: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(m));
+}
+
+/** Stores the first m ≤ 4 lanes of v at p. */
+@inline function storeLanes(p: usize, v: v128, m: i32): void {
+  if (m >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (m > 1) store<f32>(p + 4, f32x4.extract_lane(v, 1));
+  if (m > 2) store<f32>(p + 8, f32x4.extract_lane(v, 2));
+}
+
+/** out[d0 .. d0 + 4·W) = Σ_s p[s]·v[s][d0 ..] with W vector accumulators in registers, s ascending. */
+@inline function weighted(out: usize, p: usize, v: usize, kstride: usize, n: i32, d0: i32, W: i32): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  let vs = v + (<usize>d0 << 2);
+  for (let s = 0; s < n; s++) {
+    const ps = v128.load32_splat(p + (<usize>s << 2));
+    c0 = f32x4.add(c0, f32x4.mul(ps, v128.load(vs)));
+    if (W > 1) c1 = f32x4.add(c1, f32x4.mul(ps, v128.load(vs, 16)));
+    if (W > 2) {
+      c2 = f32x4.add(c2, f32x4.mul(ps, v128.load(vs, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(ps, v128.load(vs, 48)));
+    }
+    vs += kstride;
+  }
+  const o = out + (<usize>d0 << 2);
+  v128.store(o, c0);
+  if (W > 1) v128.store(o, c1, 16);
+  if (W > 2) {
+    v128.store(o, c2, 32);
+    v128.store(o, c3, 48);
+  }
+}
+
 /**
  * One query row: p[s] = softmax_s(scale · q·k[s]) for s < n (keys `kstride` bytes apart), written to
- * p; out = Σ_s p[s] v[s]. The probabilities are normalised before the weighted sum, as in the reference.
+ * p; out = Σ_s p[s] v[s] (s ascending, from 0). Scores four keys at a time (dot4, then each key's tail
+ * in order), e^x four lanes at a time (expf.ts), the softmax sum in four lanes then (l0 + l1) + (l2 + l3);
+ * the probabilities are normalised before the weighted sum, as in the reference.
  */
 function attendRow(q: usize, k: usize, v: usize, kstride: usize, n: i32, HS: i32, scale: f32, p: usize, out: usize): void {
-  let max = -Infinity as f32;
-  for (let s = 0; s < n; s++) {
-    const x = dot(q, k + <usize>s * kstride, HS) * scale;
-    store<f32>(p + (<usize>s << 2), x);
-    if (x > max) max = x;
+  const H4 = HS & ~3;
+  const sv = f32x4.splat(scale);
+  let mx = f32x4.splat(-Infinity);
+  for (let s = 0; s < n; s += 4) {
+    const m = min(4, n - s);
+    const ks = k + <usize>s * kstride;
+    // lanes ≥ m (past the last key) repeat key s: every read stays among the n keys, and those lanes are dropped
+    const k1 = m > 1 ? ks + kstride : ks, k2 = m > 2 ? ks + 2 * kstride : ks, k3 = m > 3 ? ks + 3 * kstride : ks;
+    let x = dot4(q, ks, k1, k2, k3, HS);
+    if (H4 < HS) {
+      for (let j = 0; j < m; j++) {
+        let t = f32x4.extract_lane(x, 0);
+        if (j == 1) t = f32x4.extract_lane(x, 1);
+        else if (j == 2) t = f32x4.extract_lane(x, 2);
+        else if (j == 3) t = f32x4.extract_lane(x, 3);
+        const kj = ks + <usize>j * kstride;
+        for (let d = H4; d < HS; d++) t += load<f32>(q + (<usize>d << 2)) * load<f32>(kj + (<usize>d << 2));
+        if (j == 0) x = f32x4.replace_lane(x, 0, t);
+        else if (j == 1) x = f32x4.replace_lane(x, 1, t);
+        else if (j == 2) x = f32x4.replace_lane(x, 2, t);
+        else x = f32x4.replace_lane(x, 3, t);
+      }
+    }
+    x = f32x4.mul(x, sv);
+    storeLanes(p + (<usize>s << 2), x, m);
+    mx = f32x4.max(mx, v128.bitselect(x, f32x4.splat(-Infinity), firstLanes(m)));
   }
-  let sum: f32 = 0;
-  for (let s = 0; s < n; s++) {
-    const e = Mathf.exp(load<f32>(p + (<usize>s << 2)) - max);
-    store<f32>(p + (<usize>s << 2), e);
-    sum += e;
+  const top = max<f32>(max<f32>(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max<f32>(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
+  const mv = f32x4.splat(top);
+  let acc = f32x4.splat(0);
+  for (let s = 0; s < n; s += 4) {
+    const m = min(4, n - s);
+    const e = v128.and(expv(f32x4.sub(v128.load(p + (<usize>s << 2)), mv)), firstLanes(m));
+    storeLanes(p + (<usize>s << 2), e, m);
+    acc = f32x4.add(acc, e);
   }
-  const inv: f32 = 1 / sum;
-  for (let s = 0; s < n; s++) store<f32>(p + (<usize>s << 2), load<f32>(p + (<usize>s << 2)) * inv);
-  for (let s = 0; s < n; s++) axpy(out, load<f32>(p + (<usize>s << 2)), v + <usize>s * kstride, HS, s > 0);
-  if (n == 0) for (let d = 0; d < HS; d++) store<f32>(out + (<usize>d << 2), 0);
+  const sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  const inv = f32x4.splat(<f32>1 / sum);
+  for (let s = 0; s < n; s += 4) {
+    const m = min(4, n - s);
+    storeLanes(p + (<usize>s << 2), f32x4.mul(v128.load(p + (<usize>s << 2)), inv), m);
+  }
+  let d = 0;
+  for (; d + 16 <= HS; d += 16) weighted(out, p, v, kstride, n, d, 4);
+  for (; d + 8 <= HS; d += 8) weighted(out, p, v, kstride, n, d, 2);
+  for (; d + 4 <= HS; d += 4) weighted(out, p, v, kstride, n, d, 1);
+  for (; d < HS; d++) {
+    let c: f32 = 0;
+    for (let s = 0; s < n; s++) c += load<f32>(p + (<usize>s << 2)) * load<f32>(v + <usize>s * kstride + (<usize>d << 2));
+    store<f32>(out + (<usize>d << 2), c);
+  }
 }
 
 /** Training forward: tasks (b, h); att rows get the probabilities and 0 above the diagonal. */

@@ -4,11 +4,13 @@
 import { gemmRun } from './gemm';
 import { attentionBackwardRun, attentionDecodeRun, attentionForwardRun } from './attention';
 import { swigluBackwardRun, swigluForwardRun } from './swiglu';
-import { addRun, rmsnormForwardRun } from './rows';
+import { addRun, rmsnormBackwardInputRun, rmsnormBackwardWeightRun, rmsnormForwardRun, ropeRun } from './rows';
+import { expv } from './expf';
 export { transpose } from './gemm';
 
 // The op codes, as in ../backend.ts.
 const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4, OP_SWIGLU_FORWARD = 5, OP_SWIGLU_BACKWARD = 6, OP_ADD = 7, OP_RMSNORM_FORWARD = 8;
+const OP_RMSNORM_BACKWARD_INPUT = 9, OP_RMSNORM_BACKWARD_WEIGHT = 10, OP_ROPE = 11;
 
 export function run(job: usize): void {
   const op = load<i32>(job);
@@ -20,10 +22,25 @@ export function run(job: usize): void {
   else if (op == OP_SWIGLU_BACKWARD) swigluBackwardRun(job);
   else if (op == OP_ADD) addRun(job);
   else if (op == OP_RMSNORM_FORWARD) rmsnormForwardRun(job);
+  else if (op == OP_RMSNORM_BACKWARD_INPUT) rmsnormBackwardInputRun(job);
+  else if (op == OP_RMSNORM_BACKWARD_WEIGHT) rmsnormBackwardWeightRun(job);
+  else if (op == OP_ROPE) ropeRun(job);
   else unreachable();
 }
 
 /** bytes of zeros at ptr (bulk memory: a memset, where typed-array fill on shared memory is slow). */
 export function zero(ptr: usize, bytes: usize): void {
   memory.fill(ptr, 0, bytes);
+}
+
+/** dst[i] = e^src[i] (expf.ts) over n floats, for the tests: vectors, then the tail lane by lane. */
+export function exps(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), expv(v128.load(src + (<usize>i << 2))));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), f32x4.extract_lane(expv(f32x4.splat(load<f32>(src + (<usize>i << 2)))), 0));
+}
+
+/** rows blocks of `bytes`, from src + r·srcStride to dst + r·dstStride (a KV-cache write). */
+export function copyRows(dst: usize, dstStride: usize, src: usize, srcStride: usize, bytes: usize, rows: i32): void {
+  for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * dstStride, src + <usize>r * srcStride, bytes);
 }

@@ -1,9 +1,10 @@
 // AssemblyScript: the CPU backend's cheap per-row and elementwise ops, split into tasks of whole rows or
 // CHUNK entries: residual add (the float32 sum, as the reference rounds it: the same bits) and RMSNorm
-// forward (the math of src/engine/ref/rmsnorm.ref.ts with a float32 sum of squares, four lanes then
-// (l0 + l1) + (l2 + l3) then the tail).
+// forward and backward (the math of src/engine/ref/rmsnorm.ref.ts in float32; a sum along a row in
+// four lanes then (l0 + l1) + (l2 + l3) then the tail; the weight gradient's sum over rows in row
+// order, its tasks blocks of columns, so no sum is split between threads).
 const J_COUNTER = 1, J_N = 2, J_C = 3, J_A = 4, J_B = 5, J_OUT = 6, J_RSTD = 7, J_EPS = 8;
-const CHUNK = 16384, ROWS = 64;
+const CHUNK = 16384, ROWS = 64, COLS = 16;
 
 @inline function word(job: usize, i: i32): i32 {
   return load<i32>(job + (<usize>i << 2));
@@ -59,6 +60,115 @@ export function rmsnormForwardRun(job: usize): void {
         v128.store(o + at, f32x4.mul(f32x4.mul(v128.load(x + at), rv), v128.load(w + at)));
       }
       for (; c < C; c++) store<f32>(o + (<usize>c << 2), load<f32>(x + (<usize>c << 2)) * r * load<f32>(w + (<usize>c << 2)));
+    }
+  }
+}
+
+/** Σ_c a[c]·b[c]·x[c] over C floats: ((a·b)·x) in four lanes, then (l0 + l1) + (l2 + l3), then the tail. */
+@inline function dot3(a: usize, b: usize, x: usize, C: i32): f32 {
+  let acc = f32x4.splat(0);
+  let c = 0;
+  for (; c + 4 <= C; c += 4) {
+    const at = <usize>c << 2;
+    acc = f32x4.add(acc, f32x4.mul(f32x4.mul(v128.load(a + at), v128.load(b + at)), v128.load(x + at)));
+  }
+  let s = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (; c < C; c++) s += load<f32>(a + (<usize>c << 2)) * load<f32>(b + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
+  return s;
+}
+
+/** RMSNorm backward, input (the math of rmsnorm.ref.ts in float32): per row, k = dot·r³/C with
+ * dot = Σ_c dout·w·inp; dinp += (dout·w)·r − inp·k. A = dout, B = w, OUT = dinp, RSTD = rstd, word 8 = inp. */
+export function rmsnormBackwardInputRun(job: usize): void {
+  const N = word(job, J_N), C = word(job, J_C), dout = <usize>word(job, J_A), w = <usize>word(job, J_B);
+  const dinp = <usize>word(job, J_OUT), rstd = <usize>word(job, J_RSTD), inp = <usize>word(job, J_EPS);
+  while (true) {
+    const n0 = claim(job) * ROWS;
+    if (n0 >= N) return;
+    const n1 = min(n0 + ROWS, N);
+    for (let n = n0; n < n1; n++) {
+      const row = (<usize>n * C) << 2;
+      const g = dout + row, x = inp + row, d = dinp + row;
+      const r = load<f32>(rstd + (<usize>n << 2));
+      const k: f32 = (dot3(g, w, x, C) * r * r * r) / <f32>C;
+      const rv = f32x4.splat(r), kv = f32x4.splat(k);
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const at = <usize>c << 2;
+        const t = f32x4.sub(f32x4.mul(f32x4.mul(v128.load(g + at), v128.load(w + at)), rv), f32x4.mul(v128.load(x + at), kv));
+        v128.store(d + at, f32x4.add(v128.load(d + at), t));
+      }
+      for (; c < C; c++) {
+        const at = <usize>c << 2;
+        store<f32>(d + at, load<f32>(d + at) + (load<f32>(g + at) * load<f32>(w + at) * r - load<f32>(x + at) * k));
+      }
+    }
+  }
+}
+
+/** RMSNorm backward, weight: dw[c] += Σ_n (dout·inp)·rstd[n], n ascending, one float32 sum per column.
+ * Tasks are blocks of COLS columns over every row. A = dout, B = inp, OUT = dw, RSTD = rstd. */
+export function rmsnormBackwardWeightRun(job: usize): void {
+  const N = word(job, J_N), C = word(job, J_C), dout = <usize>word(job, J_A), inp = <usize>word(job, J_B);
+  const dw = <usize>word(job, J_OUT), rstd = <usize>word(job, J_RSTD);
+  const rs = <usize>C << 2;
+  while (true) {
+    const c0 = claim(job) * COLS;
+    if (c0 >= C) return;
+    const c1 = min(c0 + COLS, C);
+    let c = c0;
+    for (; c + 16 <= c1; c += 16) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let g = dout + (<usize>c << 2), x = inp + (<usize>c << 2);
+      for (let n = 0; n < N; n++) {
+        const r = v128.load32_splat(rstd + (<usize>n << 2));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.mul(v128.load(g), v128.load(x)), r));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.mul(v128.load(g, 16), v128.load(x, 16)), r));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.mul(v128.load(g, 32), v128.load(x, 32)), r));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.mul(v128.load(g, 48), v128.load(x, 48)), r));
+        g += rs; x += rs;
+      }
+      const o = dw + (<usize>c << 2);
+      v128.store(o, f32x4.add(v128.load(o), a0));
+      v128.store(o, f32x4.add(v128.load(o, 16), a1), 16);
+      v128.store(o, f32x4.add(v128.load(o, 32), a2), 32);
+      v128.store(o, f32x4.add(v128.load(o, 48), a3), 48);
+    }
+    for (; c < c1; c++) {
+      let s: f32 = 0;
+      for (let n = 0; n < N; n++) {
+        const at = ((<usize>n * C + c) << 2);
+        s += load<f32>(dout + at) * load<f32>(inp + at) * load<f32>(rstd + (<usize>n << 2));
+      }
+      store<f32>(dw + (<usize>c << 2), load<f32>(dw + (<usize>c << 2)) + s);
+    }
+  }
+}
+
+/** RoPE (the arithmetic of rope.ref.ts: float64 products and sums, rounded to float32 once, so the same
+ * bits) over rows (b, t, h) of HS floats: out[i] = x[i]·cos − x[i + HS/2]·sin, out[i + HS/2] =
+ * x[i + HS/2]·cos + x[i]·sin, with the float64 tables cos, sin (T, HS/2) from the host. Tasks: blocks of
+ * ROWS positions (b, t). Words: N = B·T, C = T, A = inp, B = out, OUT = H, RSTD = HS, 8 = cos, 9 = sin. */
+export function ropeRun(job: usize): void {
+  const N = word(job, J_N), T = word(job, J_C), inp = <usize>word(job, J_A), out = <usize>word(job, J_B);
+  const H = word(job, J_OUT), HS = word(job, J_RSTD), cos = <usize>word(job, J_EPS), sin = <usize>word(job, J_EPS + 1);
+  const half = HS >> 1;
+  while (true) {
+    const p0 = claim(job) * ROWS;
+    if (p0 >= N) return;
+    const p1 = min(p0 + ROWS, N);
+    for (let p = p0; p < p1; p++) {
+      const tab = <usize>(p % T) * half << 3;
+      for (let h = 0; h < H; h++) {
+        const r = ((<usize>p * H + h) * HS) << 2;
+        const x = inp + r, o = out + r;
+        for (let i = 0; i < half; i++) {
+          const c = load<f64>(cos + tab + (<usize>i << 3)), s = load<f64>(sin + tab + (<usize>i << 3));
+          const x1 = <f64>load<f32>(x + (<usize>i << 2)), x2 = <f64>load<f32>(x + (<usize>(i + half) << 2));
+          store<f32>(o + (<usize>i << 2), <f32>(x1 * c - x2 * s));
+          store<f32>(o + (<usize>(i + half) << 2), <f32>(x2 * c + x1 * s));
+        }
+      }
     }
   }
 }
