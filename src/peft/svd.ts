@@ -498,16 +498,7 @@ export function householderQr(a: ArrayLike<number>, m: number, n: number): { Q: 
     const scale = 1 / (x0 - beta);
     for (let i = 1; i < L; i++) v[i] *= scale;
     v[0] = 1;
-    // Apply H = I − τ v vᵀ to W[j.., j..].
-    const w = new Float64Array(n - j);
-    for (let i = 0; i < L; i++) {
-      const row = (j + i) * n + j, vi = v[i];
-      for (let c = 0; c < n - j; c++) w[c] += vi * W[row + c];
-    }
-    for (let i = 0; i < L; i++) {
-      const row = (j + i) * n + j, f = tau * v[i];
-      for (let c = 0; c < n - j; c++) W[row + c] -= f * w[c];
-    }
+    reflect(W, n, j, v, tau);
     W[j * n + j] = beta;
     for (let i = 1; i < L; i++) W[(j + i) * n + j] = 0;
     vs.push(v);
@@ -519,17 +510,21 @@ export function householderQr(a: ArrayLike<number>, m: number, n: number): { Q: 
   const Q = new Float64Array(m * k);
   for (let i = 0; i < k; i++) Q[i * k + i] = 1;
   for (let j = k - 1; j >= 0; j--) {
-    const v = vs[j], tau = taus[j];
-    if (tau === 0) continue;
-    const L = m - j, t = new Float64Array(k - j);
-    for (let i = 0; i < L; i++) {
-      const row = (j + i) * k + j, vi = v[i];
-      for (let c = 0; c < k - j; c++) t[c] += vi * Q[row + c];
-    }
-    for (let i = 0; i < L; i++) {
-      const row = (j + i) * k + j, f = tau * v[i];
-      for (let c = 0; c < k - j; c++) Q[row + c] -= f * t[c];
-    }
+    if (taus[j] !== 0) reflect(Q, k, j, vs[j], taus[j]);
   }
   return { Q, R, k };
+}
+
+/** X[j.., j..] = H · X[j.., j..] with H = I − τ v vᵀ (v over rows j..j+v.length) for the row-major X
+ * of `cols` columns: t = vᵀX, then X −= τ v t. */
+function reflect(X: Float64Array, cols: number, j: number, v: Float64Array, tau: number): void {
+  const t = new Float64Array(cols - j);
+  for (let i = 0; i < v.length; i++) {
+    const row = (j + i) * cols + j, vi = v[i];
+    for (let c = 0; c < cols - j; c++) t[c] += vi * X[row + c];
+  }
+  for (let i = 0; i < v.length; i++) {
+    const row = (j + i) * cols + j, f = tau * v[i];
+    for (let c = 0; c < cols - j; c++) X[row + c] -= f * t[c];
+  }
 }

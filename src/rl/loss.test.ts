@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { rng } from '../engine/ref/testutil.ts';
 import { policyLoss, policyLossF64, maskedTokenCount, type LossType, type PolicyLossConfig, type PolicyLossInput } from './loss.ts';
 
 const LOSS_TYPES: LossType[] = ['grpo', 'bnpo', 'dapo', 'dr_grpo'];
@@ -234,18 +235,6 @@ describe('KL to the reference (k3)', () => {
     expect(same.dlogp[0]).toBeCloseTo(-2, 15);
   });
 });
-
-/** mulberry32: a tiny seeded generator so the random cases are identical on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('dlogp against central finite differences (float64)', () => {
   const S = 6;
