@@ -1,20 +1,11 @@
 // MiSS: ranks that do not divide the input size (PEFT zero-pads the last chunk), the merged
 // weight against PEFT's layout by hand, forward and gradient against that merged weight, settings.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../engine/cpu/backend.ts';
-import { parseHfConfig } from '../model/config.ts';
-import { Model } from '../model/model.ts';
-import { loadWeights } from '../model/parity.ts';
 import { miss, missMerge } from './miss.ts';
 import { defaultPeftConfig } from './registry.ts';
+import { adapterPass, denseForwardErr, denseInputGradErr, mcfg, newModel, rnd } from './testing.ts';
 import type { PeftConfig } from './types.ts';
 
-const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
-const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
-const buf = readFileSync(new URL('model.safetensors', dir));
-const newModel = () => new Model(new CpuBackend(), mcfg, loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors'));
-const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 0.3);
 const cfgOf = (r: number, over: Partial<PeftConfig> = {}): PeftConfig => ({ ...defaultPeftConfig('miss'), r, dropout: 0, ...over });
 
 describe('MiSS merge (PEFT get_delta_weight_miss)', () => {
@@ -39,23 +30,11 @@ describe('MiSS layer', () => {
         const D = inst.params.find((p) => p.name === `base_model.model.${base}.miss_block.default`)!;
         const outF = D.shape[1], inF = W.length / outF;
         const xs = rnd(N * inF, 7), ds = rnd(N * outF, 9);
-        const x = be.alloc('x', N * inF), y = be.alloc('y', N * outF), dout = be.alloc('dout', N * outF), dinp = be.alloc('dinp', N * inF);
-        be.upload(x, xs);
-        be.upload(dout, ds);
-        ad.forward(y, x, N);
-        inst.zeroGrads();
-        ad.backward(dinp, dout, x, N, false);
-        const yv = await be.read(y), gD = await be.read(D.grad), gx = await be.read(dinp);
-        let num = 0, den = 0;
-        for (let n = 0; n < N; n++) for (let o = 0; o < outF; o++) {
-          let s = b ? b[o] : 0;
-          for (let i = 0; i < inF; i++) s += W[o * inF + i] * xs[n * inF + i];
-          num += (yv[n * outF + o] - s) ** 2;
-          den += s * s;
-        }
-        expect(Math.sqrt(num / den), base).toBeLessThan(1e-6);
+        const { y, dinp } = await adapterPass(m, inst, ad, xs, ds, N, inF, outF);
+        const gD = await be.read(D.grad);
+        expect(denseForwardErr(y, W, b, xs, N, inF, outF), base).toBeLessThan(1e-6);
         // dD[j, o] = Σ_n x̄[n, j] dout[n, o]; dx = dout · W_merged.
-        num = den = 0;
+        let num = 0, den = 0;
         for (let j = 0; j < r; j++) for (let o = 0; o < outF; o++) {
           let s = 0;
           for (let n = 0; n < N; n++) {
@@ -67,15 +46,7 @@ describe('MiSS layer', () => {
           den += s * s;
         }
         expect(Math.sqrt(num / den), base).toBeLessThan(1e-6);
-        num = den = 0;
-        for (let n = 0; n < N; n++) for (let i = 0; i < inF; i++) {
-          let s = 0;
-          for (let o = 0; o < outF; o++) s += ds[n * outF + o] * W[o * inF + i];
-          num += (gx[n * inF + i] - s) ** 2;
-          den += s * s;
-        }
-        expect(Math.sqrt(num / den), base).toBeLessThan(1e-6);
-        for (const t of [x, y, dout, dinp]) be.free(t);
+        expect(denseInputGradErr(dinp!, W, ds, N, inF, outF), base).toBeLessThan(1e-6);
       }
       inst.detach();
       expect(m.adapters.size).toBe(0);

@@ -1,21 +1,12 @@
 // VeRA: the shared projections (sizes, PEFT's √(6/fan_in) bound, seeded), each layer's slice of
 // them (forward against the merged weight on layers of different in / out sizes), loading PEFT's
 // saved projections under either name, settings and counts.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../engine/cpu/backend.ts';
-import { parseHfConfig } from '../model/config.ts';
-import { Model } from '../model/model.ts';
-import { loadWeights } from '../model/parity.ts';
 import { defaultPeftConfig } from './registry.ts';
+import { adapterPass, denseForwardErr, mcfg, newModel, rnd } from './testing.ts';
 import type { PeftConfig } from './types.ts';
 import { vera, veraDims, veraProjections } from './vera.ts';
 
-const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
-const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
-const buf = readFileSync(new URL('model.safetensors', dir));
-const newModel = () => new Model(new CpuBackend(), mcfg, loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors'));
-const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 0.3);
 const cfgOf = (over: Partial<PeftConfig> = {}): PeftConfig => ({ ...defaultPeftConfig('vera'), r: 16, dropout: 0, ...over });
 
 describe('VeRA shared projections', () => {
@@ -56,18 +47,8 @@ describe('VeRA layer', () => {
       const outF = inst.params.find((p) => p.name === `base_model.model.${base}.vera_lambda_b.default`)!.shape[0], inF = W.length / outF;
       sizes.add(`${outF}x${inF}`);
       const xs = rnd(N * inF, 5);
-      const x = be.alloc('x', N * inF), y = be.alloc('y', N * outF);
-      be.upload(x, xs);
-      ad.forward(y, x, N);
-      const yv = await be.read(y);
-      let num = 0, den = 0;
-      for (let n = 0; n < N; n++) for (let o = 0; o < outF; o++) {
-        let s = b ? b[o] : 0;
-        for (let i = 0; i < inF; i++) s += W[o * inF + i] * xs[n * inF + i];
-        num += (yv[n * outF + o] - s) ** 2;
-        den += s * s;
-      }
-      expect(Math.sqrt(num / den), base).toBeLessThan(1e-6);
+      const { y } = await adapterPass(m, inst, ad, xs, null, N, inF, outF);
+      expect(denseForwardErr(y, W, b, xs, N, inF, outF), base).toBeLessThan(1e-6);
     }
     expect([...sizes].sort()).toEqual(['128x64', '32x64', '64x128', '64x64']);
     inst.detach();
