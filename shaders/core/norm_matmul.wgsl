@@ -8,6 +8,7 @@
 // Folded 1-D dispatch over N workgroups. References: rmsnorm.ref.ts, matmul.ref.ts, swiglu.ref.ts.
 // #include core/common
 // #include core/tree_sum
+// #include core/rmsnorm_rstd
 override GATED: bool = false;
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;

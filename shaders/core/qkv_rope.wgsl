@@ -10,6 +10,7 @@
 // References: rmsnorm.ref.ts, matmul.ref.ts, rope.ref.ts, kv_write.ref.ts.
 // #include core/common
 // #include core/tree_sum
+// #include core/rmsnorm_rstd
 override HAS_BIAS: bool = false;
 
 @group(0) @binding(0) var<storage, read_write> q: array<f32>;

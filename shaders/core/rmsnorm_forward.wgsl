@@ -8,6 +8,7 @@
 // no entry point uses both).
 // #include core/common
 // #include core/tree_sum
+// #include core/rmsnorm_rstd
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read_write> rstd: array<f32>;
 @group(0) @binding(2) var<storage, read> inp: array<f32>;
@@ -19,16 +20,6 @@ struct Params { N: u32, C: u32, eps: f32 }
 @group(0) @binding(6) var<uniform> PA: Params;
 
 var<workgroup> red: array<f32, WG>;
-
-// The row's rstd from each lane's partial sum of squares s, by the fixed-order tree; lane 0 stores it.
-// Every lane calls it in uniform control flow (tree_sum's barriers).
-fn row_rstd(row: u32, s: f32, C: u32, eps: f32, t: u32) -> f32 {
-  red[t] = s;
-  tree_sum(t);
-  let r = 1.0 / sqrt(red[0] / f32(C) + eps);
-  if (t == 0u) { rstd[row] = r; }
-  return r;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -42,7 +33,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let x = inp[o + c];
     s += x * x;
   }
-  let r = row_rstd(row, s, C, P.eps, t);
+  let r = rmsnorm_rstd(s, C, P.eps, t);
+  if (t == 0u) { rstd[row] = r; }
   for (var c = t; c < C; c += WG) {
     out[o + c] = inp[o + c] * r * w[c];
   }
@@ -62,7 +54,8 @@ fn main_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     sum[o + c] = x;
     s += x * x;
   }
-  let r = row_rstd(row, s, C, PA.eps, t);
+  let r = rmsnorm_rstd(s, C, PA.eps, t);
+  if (t == 0u) { rstd[row] = r; }
   for (var c = t; c < C; c += WG) {
     out[o + c] = sum[o + c] * r * w[c];
   }
