@@ -235,8 +235,14 @@ export class CpuBackend implements Backend {
     noAlias('sample', entropy, logits);
     const n = (B - 1) * stride + offset + 1;
     const tokens = columnTokens('sample', column, B, ids);
-    sample(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride);
+    this.sampleRows(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride);
     writeColumn(tokens, i32(ids, B), B, column.offset, column.stride);
+  }
+
+  /** The sampler's arithmetic once the handles are checked (sample.ref.ts); a subclass may compute the same bits faster. */
+  protected sampleRows(ids: Int32Array, logp: Float32Array, entropy: Float32Array, logits: Float32Array, B: number, V: number,
+    temperature: number, topP: number, seed: number, offset: number, stride: number): void {
+    sample(ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride);
   }
 
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {

@@ -11,6 +11,7 @@ import { attentionBackward, attentionDecode, attentionForward } from '../../ref/
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../ref/matmul.ref.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from '../../ref/rmsnorm.ref.ts';
 import { kvWrite } from '../../ref/kv_write.ref.ts';
+import { sample } from '../../ref/sample.ref.ts';
 import { add } from '../../ref/add.ref.ts';
 import { rope } from '../../ref/rope.ref.ts';
 import { swigluBackward, swigluForward } from '../../ref/swiglu.ref.ts';
@@ -244,6 +245,26 @@ describe('SIMD CPU attention', () => {
     const t = () => be.alloc('t', 64);
     expect(() => be.attentionForward(t(), t(), t(), t(), t(), 1, 2, 3, 2, 4)).toThrow(/not a multiple/);
     expect(() => be.attentionDecode(t(), t(), t(), t(), 1, 2, 3, 4, 2, 2, 4)).toThrow(/exceeds Tmax/);
+  });
+});
+
+describe('SIMD CPU sampler', () => {
+  it.each([[0.7, 1], [1.5, 1], [1, 0.9], [0.3, 0.5]])('temperature %f, top-p %f: ids, log-probs and entropies equal the reference bit for bit', async (temperature, topP) => {
+    const be = await SimdCpuBackend.create({ threads: 1 });
+    const B = 37, V = 99, steps = 3, offset = 1, Tmax = 9;
+    const logits = randArray(B * V, 21, 4);
+    logits[5] = 60; logits[V + 7] = -60; // a peaked row and a tiny probability
+    const tl = await withData(be, logits), ids = be.alloc('ids', B, 'i32'), lp = be.alloc('lp', B * steps), en = be.alloc('en', B * steps);
+    const col = be.alloc('col', B * Tmax, 'i32');
+    be.sample(ids, lp, en, tl, B, V, temperature, topP, 12345, offset, steps, { tokens: col, offset: 4, stride: Tmax });
+    const wIds = new Int32Array(B), wLp = new Float32Array(B * steps), wEn = new Float32Array(B * steps);
+    sample(wIds, wLp, wEn, logits, B, V, temperature, topP, 12345, offset, steps);
+    expect(Array.from(await be.readInt(ids))).toEqual(Array.from(wIds));
+    expect(same(await be.read(lp), wLp)).toBe(true);
+    expect(same(await be.read(en), wEn)).toBe(true);
+    const c = await be.readInt(col);
+    for (let b = 0; b < B; b++) expect(c[b * Tmax + 4]).toBe(wIds[b]);
+    expect(() => be.sample(ids, lp, en, tl, B, V, 0, 1, 1, 0, steps, { tokens: col, offset: 0, stride: Tmax })).toThrow(/temperature/);
   });
 });
 

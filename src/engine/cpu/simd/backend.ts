@@ -5,6 +5,7 @@
 // threads on any machine (tested). The ops not listed here run the float64-checked references.
 import type { Tensor } from '../../backend.ts';
 import { CpuBackend, CpuTensor } from '../backend.ts';
+import { pickToken, sampleUniform, topPThreshold } from '../../ref/sample.ref.ts';
 import { hardwareThreads, simdRuntime, singleThreadReason, type SimdRuntime } from './runtime.ts';
 
 class SimdTensor extends CpuTensor {
@@ -56,7 +57,7 @@ export class SimdCpuBackend extends CpuBackend {
   readonly threads: number;
   private readonly job: number;
   private readonly jobWords: Int32Array;
-  private readonly scratch = [{ addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }, { addr: 0, bytes: 0 }];
+  private readonly scratch = Array.from({ length: 8 }, () => ({ addr: 0, bytes: 0 }));
 
   /** Prefer `SimdCpuBackend.create`, which waits for the worker threads; a backend constructed
    * directly runs on the threads that are ready (results are the same). */
@@ -133,8 +134,9 @@ export class SimdCpuBackend extends CpuBackend {
   }
 
   /** A reusable scratch block of at least n floats: 0 a transposed weight, 1 a gemm's partial sums,
-   * 2 attention decode's rows, 3 RoPE's tables. */
-  private temp(slot: 0 | 1 | 2 | 3, n: number): number {
+   * 2 attention decode's rows, 3 RoPE's tables; the decode fusions' 4 norm output, 5 rstd, 6 and 7
+   * matmul outputs. */
+  private temp(slot: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7, n: number): number {
     const s = this.scratch[slot];
     if (s.bytes < n * 4) {
       if (s.bytes) this.rt.free(s.addr, s.bytes);
@@ -258,12 +260,10 @@ export class SimdCpuBackend extends CpuBackend {
     this.ropeOne(kOut, k, B, T, NKV, HS, base, pos0, inverse);
   }
 
-  /** RoPE of one tensor in the kernels (rows.ts ropeRun): the float64 tables here, the products there. */
-  private ropeOne(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
-    const n = B * T * H * HS;
-    const o = at('rope', out, n), x = at('rope', inp, n);
+  /** The float64 cos and sin tables (T, HS/2) of positions pos0.. in scratch slot 3 (cos, then sin). */
+  private ropeTables(T: number, HS: number, base: number, pos0: number, inverse: boolean): number {
     const half = HS / 2;
-    const tab = this.temp(3, 4 * T * half); // cos then sin, float64
+    const tab = this.temp(3, 4 * T * half);
     const cos = new Float64Array(this.rt.memory.buffer, tab, T * half), sin = new Float64Array(this.rt.memory.buffer, tab + 8 * T * half, T * half);
     for (let t = 0; t < T; t++) {
       for (let i = 0; i < half; i++) {
@@ -272,16 +272,63 @@ export class SimdCpuBackend extends CpuBackend {
         sin[t * half + i] = inverse ? -Math.sin(theta) : Math.sin(theta);
       }
     }
+    return tab;
+  }
+
+  /** RoPE in the kernels (rows.ts ropeRun) with the tables at `tab`: position b·T + t reads x + (b·T + t)·inRow
+   * floats and writes o + b·outB + t·outRow floats. */
+  private ropeJob(o: number, x: number, tab: number, B: number, T: number, H: number, HS: number, inRow: number, outB: number, outRow: number): void {
     const j = this.jobWords;
-    j[0] = OP_ROPE; j[1] = 0; j[2] = B * T; j[3] = T; j[4] = x; j[5] = o; j[6] = H; j[7] = HS; j[8] = tab; j[9] = tab + 8 * T * half;
-    this.rt.run(this.job, n < 65536 ? 1 : this.threads);
+    j[0] = OP_ROPE; j[1] = 0; j[2] = B * T; j[3] = T; j[4] = x; j[5] = o; j[6] = H; j[7] = HS;
+    j[8] = tab; j[9] = tab + 4 * T * HS; j[10] = inRow; j[11] = outB; j[12] = outRow;
+    this.rt.run(this.job, B * T * H * HS < 65536 ? 1 : this.threads);
+  }
+
+  private ropeOne(out: Tensor, inp: Tensor, B: number, T: number, H: number, HS: number, base: number, pos0: number, inverse: boolean): void {
+    const n = B * T * H * HS;
+    const o = at('rope', out, n), x = at('rope', inp, n);
+    this.ropeJob(o, x, this.ropeTables(T, HS, base, pos0, inverse), B, T, H, HS, H * HS, T * H * HS, H * HS);
   }
 
   /** cache[b, pos0 + t] = x[b, t]: one block copy per sequence, on the calling thread. */
   override kvWrite(cache: Tensor, x: Tensor, B: number, Tq: number, pos0: number, Tmax: number, W: number): void {
     if (pos0 < 0 || pos0 + Tq > Tmax) throw new RangeError(`kvWrite: positions ${pos0}..${pos0 + Tq - 1} outside [0, ${Tmax})`);
     const c = at('kvWrite', cache, B * Tmax * W), s = at('kvWrite', x, B * Tq * W);
-    this.rt.kernels.copyRows(c + pos0 * W * 4, Tmax * W * 4, s, Tq * W * 4, Tq * W * 4, B);
+    this.rt.kernels.copyBlocks(c + pos0 * W * 4, Tmax * W * 4, 0, s, Tq * W * 4, 0, Tq * W * 4, B, 1);
+  }
+
+  /** The reference sampler (sample.ref.ts) without its per-row allocations and repeated divisions: the
+   * same float64 operations in the same order, so the same ids, log-probs and entropies, bit for bit (tested). */
+  protected override sampleRows(ids: Int32Array, logp: Float32Array, entropy: Float32Array, logits: Float32Array, B: number, V: number,
+    temperature: number, topP: number, seed: number, offset: number, stride: number): void {
+    if (!(temperature > 0 && Number.isFinite(temperature)) || !(topP > 0 && topP <= 1) || !(V >= 1)) {
+      return super.sampleRows(ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride); // its errors
+    }
+    const y = new Float64Array(V), p = new Float64Array(V);
+    for (let b = 0; b < B; b++) {
+      const o = b * V;
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) {
+        const t = logits[o + v] / temperature;
+        y[v] = t;
+        max = Math.max(max, t);
+      }
+      let z = 0;
+      for (let v = 0; v < V; v++) z += Math.exp(y[v] - max);
+      const logZ = Math.log(z);
+      let ent = 0;
+      for (let v = 0; v < V; v++) {
+        const l = y[v] - max - logZ;
+        y[v] = l;
+        const q = Math.exp(l);
+        p[v] = q;
+        if (q > 0) ent -= q * l;
+      }
+      const id = pickToken(p, topPThreshold(p, topP), sampleUniform(seed, b));
+      ids[b] = id;
+      logp[b * stride + offset] = y[id];
+      entropy[b * stride + offset] = ent;
+    }
   }
 
   private elementwise(op: number, n: number, ptrs: number[]): void {
@@ -309,6 +356,64 @@ export class SimdCpuBackend extends CpuBackend {
   override add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
     const op = 'add';
     this.elementwise(OP_ADD, n, [0 /* word 3: C, unused */, at(op, a, n), at(op, b, n), at(op, out, n)]);
+  }
+
+  /** rmsnorm(x) into scratch slot 4 (rstd in 5): the rmsnormForward kernel, so the bits of the separate op. */
+  private normRows(op: string, x: Tensor, lnw: Tensor, N: number, C: number, eps: number): number {
+    const ln = this.temp(4, N * C), rstd = this.temp(5, N);
+    const j = this.jobWords;
+    j[0] = OP_RMSNORM_FORWARD; j[1] = 0; j[2] = N; j[3] = C;
+    j[4] = at(op, x, N * C); j[5] = at(op, lnw, C); j[6] = ln; j[7] = rstd;
+    new Float32Array(j.buffer, j.byteOffset + 8 * 4, 1)[0] = eps;
+    this.rt.run(this.job, N * C < 65536 ? 1 : this.threads);
+    return ln;
+  }
+
+  /** out (N,OC) = ln (N,C, an address) · wᵀ + bias: matmulForward's transpose and kernel. */
+  private linearAt(out: number, ln: number, w: Tensor, bias: number, N: number, C: number, OC: number, op: string): void {
+    const wT = this.temp(0, OC * C);
+    this.rt.kernels.transpose(wT, at(op, w, OC * C), OC, C);
+    this.gemm({ M: N, N: OC, K: C, a: ln, sai: C, sak: 1, b: wT, sbk: OC, out, bias, accumulate: false, scale: 1 });
+  }
+
+  /** The decode fusion of the norm and the next matmul (Backend.normMatmul), composed of this backend's own
+   * kernels on scratch: rmsnorm, the matmul(s), SwiGLU. Each step is the separate op's kernel on the same
+   * inputs, so the result is bit-identical to the separate ops (tested); it saves the model's buffers,
+   * the residual add before the norm (the previous matmul accumulates) and the calls between. */
+  normMatmul(out: Tensor, x: Tensor, lnw: Tensor, w: Tensor, w2: Tensor | null, N: number, C: number, OC: number, eps: number): void {
+    const op = 'normMatmul';
+    noAlias(op, out, x, lnw, w, w2);
+    const o = at(op, out, N * OC);
+    const ln = this.normRows(op, x, lnw, N, C, eps);
+    if (!w2) return this.linearAt(o, ln, w, 0, N, C, OC, op);
+    const gate = this.temp(6, N * OC), up = this.temp(7, N * OC);
+    this.linearAt(gate, ln, w, 0, N, C, OC, op);
+    this.linearAt(up, ln, w2, 0, N, C, OC, op);
+    this.elementwise(OP_SWIGLU_FORWARD, N * OC, [gate, up, o]);
+  }
+
+  /** The decode fusion of the attention block's input side (Backend.qkvRope): rmsnorm, one matmul with the
+   * stacked [Wq; Wk; Wv] and bias, then RoPE of q into q and of k into the cache, and v copied into the
+   * cache, read straight out of the stacked rows. The kernels and arithmetic of the separate ops (each
+   * output column's sum is the same whether its weight row is stacked or not), so the same bits (tested). */
+  qkvRope(q: Tensor, kcache: Tensor, vcache: Tensor, x: Tensor, lnw: Tensor, w: Tensor, bias: Tensor | null,
+    B: number, Tq: number, pos0: number, Tmax: number, C: number, NH: number, NKV: number, HS: number, eps: number, base: number): void {
+    const op = 'qkvRope';
+    this.heads(op, NH, NKV, HS);
+    if (HS % 2 !== 0) throw new RangeError(`${op}: head size ${HS} must be even`);
+    if (pos0 < 0 || pos0 + Tq > Tmax) throw new RangeError(`${op}: positions ${pos0}..${pos0 + Tq - 1} outside [0, ${Tmax})`);
+    noAlias(op, q, kcache, vcache, x, lnw, w, bias);
+    noAlias(op, kcache, vcache, x, lnw, w, bias);
+    noAlias(op, vcache, x, lnw, w, bias);
+    const N = B * Tq, QD = NH * HS, KD = NKV * HS, W = QD + 2 * KD;
+    const qo = at(op, q, N * QD), kc = at(op, kcache, B * Tmax * KD), vc = at(op, vcache, B * Tmax * KD);
+    const ln = this.normRows(op, x, lnw, N, C, eps);
+    const qkv = this.temp(6, N * W);
+    this.linearAt(qkv, ln, w, bias ? at(op, bias, W) : 0, N, C, W, op);
+    const tab = this.ropeTables(Tq, HS, base, pos0, false);
+    this.ropeJob(qo, qkv, tab, B, Tq, NH, HS, W, Tq * QD, QD);
+    this.ropeJob(kc + pos0 * KD * 4, qkv + QD * 4, tab, B, Tq, NKV, HS, W, Tmax * KD, KD);
+    this.rt.kernels.copyBlocks(vc + pos0 * KD * 4, Tmax * KD * 4, KD * 4, qkv + (QD + KD) * 4, Tq * W * 4, W * 4, KD * 4, B, Tq);
   }
 
   override rmsnormBackwardInput(dinp: Tensor, dout: Tensor, inp: Tensor, w: Tensor, rstd: Tensor, N: number, C: number): void {

@@ -15,7 +15,7 @@ interface Kernels {
   run(job: number): void;
   transpose(dst: number, src: number, rows: number, cols: number): void;
   zero(addr: number, bytes: number): void;
-  copyRows(dst: number, dstStride: number, src: number, srcStride: number, bytes: number, rows: number): void;
+  copyBlocks(dst: number, dstB: number, dstT: number, src: number, srcB: number, srcT: number, bytes: number, B: number, T: number): void;
   /** e^x by expf.ts over n floats (for the tests). */
   exps(dst: number, src: number, n: number): void;
 }

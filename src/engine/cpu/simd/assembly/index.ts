@@ -40,7 +40,10 @@ export function exps(dst: usize, src: usize, n: i32): void {
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), f32x4.extract_lane(expv(f32x4.splat(load<f32>(src + (<usize>i << 2)))), 0));
 }
 
-/** rows blocks of `bytes`, from src + r·srcStride to dst + r·dstStride (a KV-cache write). */
-export function copyRows(dst: usize, dstStride: usize, src: usize, srcStride: usize, bytes: usize, rows: i32): void {
-  for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * dstStride, src + <usize>r * srcStride, bytes);
+/** For b < B, t < T: `bytes` from src + b·srcB + t·srcT to dst + b·dstB + t·dstT (byte strides; a KV-cache
+ * write, or v out of a stacked [q|k|v] row). */
+export function copyBlocks(dst: usize, dstB: usize, dstT: usize, src: usize, srcB: usize, srcT: usize, bytes: usize, B: i32, T: i32): void {
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) memory.copy(dst + <usize>b * dstB + <usize>t * dstT, src + <usize>b * srcB + <usize>t * srcT, bytes);
+  }
 }

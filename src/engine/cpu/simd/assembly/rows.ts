@@ -146,22 +146,26 @@ export function rmsnormBackwardWeightRun(job: usize): void {
 }
 
 /** RoPE (the arithmetic of rope.ref.ts: float64 products and sums, rounded to float32 once, so the same
- * bits) over rows (b, t, h) of HS floats: out[i] = x[i]·cos − x[i + HS/2]·sin, out[i + HS/2] =
- * x[i + HS/2]·cos + x[i]·sin, with the float64 tables cos, sin (T, HS/2) from the host. Tasks: blocks of
- * ROWS positions (b, t). Words: N = B·T, C = T, A = inp, B = out, OUT = H, RSTD = HS, 8 = cos, 9 = sin. */
+ * bits) over positions p = b·T + t, each H heads of HS floats: out[i] = x[i]·cos − x[i + HS/2]·sin,
+ * out[i + HS/2] = x[i + HS/2]·cos + x[i]·sin, with the float64 tables cos, sin (T, HS/2) from the host.
+ * Position p reads inp + p·inRow floats and writes out + b·outB + t·outRow floats (a plain tensor, or a
+ * KV cache's rows from pos0, or q and k inside a stacked [q|k|v] row). Tasks: blocks of ROWS positions.
+ * Words: 2 N = B·T, 3 T, 4 inp, 5 out, 6 H, 7 HS, 8 cos, 9 sin, 10 inRow, 11 outB, 12 outRow. */
 export function ropeRun(job: usize): void {
-  const N = word(job, J_N), T = word(job, J_C), inp = <usize>word(job, J_A), out = <usize>word(job, J_B);
-  const H = word(job, J_OUT), HS = word(job, J_RSTD), cos = <usize>word(job, J_EPS), sin = <usize>word(job, J_EPS + 1);
+  const N = word(job, 2), T = word(job, 3), inp = <usize>word(job, 4), out = <usize>word(job, 5);
+  const H = word(job, 6), HS = word(job, 7), cos = <usize>word(job, 8), sin = <usize>word(job, 9);
+  const inRow = <usize>word(job, 10), outB = <usize>word(job, 11), outRow = <usize>word(job, 12);
   const half = HS >> 1;
   while (true) {
     const p0 = claim(job) * ROWS;
     if (p0 >= N) return;
     const p1 = min(p0 + ROWS, N);
     for (let p = p0; p < p1; p++) {
-      const tab = <usize>(p % T) * half << 3;
+      const b = p / T, t = p % T;
+      const tab = <usize>t * half << 3;
       for (let h = 0; h < H; h++) {
-        const r = ((<usize>p * H + h) * HS) << 2;
-        const x = inp + r, o = out + r;
+        const x = inp + ((<usize>p * inRow + <usize>h * HS) << 2);
+        const o = out + ((<usize>b * outB + <usize>t * outRow + <usize>h * HS) << 2);
         for (let i = 0; i < half; i++) {
           const c = load<f64>(cos + tab + (<usize>i << 3)), s = load<f64>(sin + tab + (<usize>i << 3));
           const x1 = <f64>load<f32>(x + (<usize>i << 2)), x2 = <f64>load<f32>(x + (<usize>(i + half) << 2));

@@ -1,0 +1,154 @@
+// The SIMD CPU backend's decode fusions (Backend.normMatmul, Backend.qkvRope):
+// - on odd shapes, against the float64 references composed (rmsnorm, matmul, SwiGLU, RoPE, kvWrite);
+// - bit for bit against this backend's separate ops, and a whole generation (sampled and greedy) with the
+//   fusions equal to one without them, for a model with q/k/v biases (Qwen2) and one without (Llama);
+// - the same bits with 1, 2 and 3 threads.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../backend.ts';
+import { kvWrite } from '../../ref/kv_write.ref.ts';
+import { matmulForward } from '../../ref/matmul.ref.ts';
+import { rmsnormForward } from '../../ref/rmsnorm.ref.ts';
+import { rope } from '../../ref/rope.ref.ts';
+import { swigluForward } from '../../ref/swiglu.ref.ts';
+import { randArray, relErr } from '../../ref/testutil.ts';
+import { parseHfConfig } from '../../../model/config.ts';
+import { Model } from '../../../model/model.ts';
+import { loadWeights } from '../../../model/parity.ts';
+import { SimdCpuBackend } from './backend.ts';
+
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+const f64 = (a: Float32Array) => Float64Array.from(a);
+
+async function withData(be: SimdCpuBackend, data: Float32Array) {
+  const t = be.alloc('t', data.length);
+  be.upload(t, data);
+  return t;
+}
+
+// A C-term float32 dot after a float32 norm, against float64 throughout (the matmul tests' bound, plus the norm's).
+const tol = (C: number) => 2e-6 * (1 + C / 16);
+
+describe('SIMD CPU normMatmul', () => {
+  it.each([[1, 5, 3], [7, 13, 9], [33, 64, 70], [300, 128, 384]])('N=%i C=%i OC=%i: within float32 rounding of the references; the separate ops\' bits; threads agree', async (N, C, OC) => {
+    const x = randArray(N * C, 1), lnw = randArray(C, 2), w = randArray(OC * C, 3, 0.2), w2 = randArray(OC * C, 4, 0.2);
+    const got: Float32Array[][] = [];
+    for (const threads of [1, 2, 3]) {
+      const be = await SimdCpuBackend.create({ threads });
+      const [tx, tl, tw, tw2] = await Promise.all([x, lnw, w, w2].map((d) => withData(be, d)));
+      const one = be.alloc('one', N * OC), two = be.alloc('two', N * OC);
+      be.normMatmul(one, tx, tl, tw, null, N, C, OC, 1e-6);
+      be.normMatmul(two, tx, tl, tw, tw2, N, C, OC, 1e-6);
+      // the separate ops
+      const ln = be.alloc('ln', N * C), rstd = be.alloc('rstd', N), g = be.alloc('g', N * OC), u = be.alloc('u', N * OC), h = be.alloc('h', N * OC);
+      be.rmsnormForward(ln, rstd, tx, tl, N, C, 1e-6);
+      be.matmulForward(g, ln, tw, null, N, C, OC);
+      be.matmulForward(u, ln, tw2, null, N, C, OC);
+      be.swigluForward(h, g, u, N * OC);
+      got.push(await Promise.all([one, two, g, h].map((t) => be.read(t))));
+    }
+    for (const r of got.slice(1)) r.forEach((v, i) => expect(same(v, got[0][i])).toBe(true));
+    const [one, two, g, h] = got[0];
+    expect(same(one, g)).toBe(true);
+    expect(same(two, h)).toBe(true);
+    const ln = new Float64Array(N * C), rstd = new Float64Array(N), rg = new Float64Array(N * OC), ru = new Float64Array(N * OC), rh = new Float64Array(N * OC);
+    rmsnormForward(ln, rstd, f64(x), f64(lnw), N, C, 1e-6);
+    matmulForward(rg, ln, f64(w), null, N, C, OC, false, 1);
+    matmulForward(ru, ln, f64(w2), null, N, C, OC, false, 1);
+    swigluForward(rh, rg, ru, N * OC);
+    expect(relErr(one, rg)).toBeLessThan(tol(C));
+    expect(relErr(two, rh)).toBeLessThan(2 * tol(C));
+  });
+});
+
+describe('SIMD CPU qkvRope', () => {
+  it.each([[2, 3, 1, 7, 13, 2, 1, 6, true], [3, 1, 5, 9, 24, 4, 2, 4, false], [64, 1, 30, 40, 128, 4, 2, 32, true]] as const)(
+    'B=%i Tq=%i pos0=%i Tmax=%i C=%i NH=%i NKV=%i HS=%i bias=%s: within float32 rounding of the references; the separate ops\' bits; threads agree',
+    async (B, Tq, pos0, Tmax, C, NH, NKV, HS, withBias) => {
+      const N = B * Tq, QD = NH * HS, KD = NKV * HS, W = QD + 2 * KD, eps = 1e-6, base = 10000;
+      const x = randArray(N * C, 5), lnw = randArray(C, 6), w = randArray(W * C, 7, 0.2), bias = randArray(W, 8);
+      const kc0 = randArray(B * Tmax * KD, 9), vc0 = randArray(B * Tmax * KD, 10);
+      const got: Float32Array[][] = [];
+      for (const threads of [1, 2, 3]) {
+        const be = await SimdCpuBackend.create({ threads });
+        const [tx, tl, tw, tb, kc, vc, kc2, vc2] = await Promise.all([x, lnw, w, bias, kc0, vc0, kc0, vc0].map((d) => withData(be, d)));
+        const q = be.alloc('q', N * QD);
+        be.qkvRope(q, kc, vc, tx, tl, tw, withBias ? tb : null, B, Tq, pos0, Tmax, C, NH, NKV, HS, eps, base);
+        // the separate ops: norm, the three matmuls (weights and bias rows split), rope, kvWrite
+        const ln = be.alloc('ln', N * C), rstd = be.alloc('rstd', N);
+        be.rmsnormForward(ln, rstd, tx, tl, N, C, eps);
+        const part = (off: number, rows: number) => {
+          const tw1 = be.alloc('w', rows * C), tb1 = be.alloc('b', rows), out = be.alloc('o', N * rows);
+          be.copy(tw1, tw, rows * C, 0, off * C);
+          be.copy(tb1, tb, rows, 0, off);
+          be.matmulForward(out, ln, tw1, withBias ? tb1 : null, N, C, rows);
+          return out;
+        };
+        const tq = part(0, QD), tk = part(QD, KD), tv = part(QD + KD, KD);
+        const qr = be.alloc('qr', N * QD), kr = be.alloc('kr', N * KD);
+        be.rope(qr, tq, kr, tk, B, Tq, NH, NKV, HS, base, pos0, false);
+        be.kvWrite(kc2, kr, B, Tq, pos0, Tmax, KD);
+        be.kvWrite(vc2, tv, B, Tq, pos0, Tmax, KD);
+        got.push(await Promise.all([q, kc, vc, qr, kc2, vc2].map((t) => be.read(t))));
+      }
+      for (const r of got.slice(1)) r.forEach((v, i) => expect(same(v, got[0][i])).toBe(true));
+      const [q, kc, vc, qr, kc2, vc2] = got[0];
+      expect(same(q, qr)).toBe(true);
+      expect(same(kc, kc2)).toBe(true);
+      expect(same(vc, vc2)).toBe(true);
+      // float64 references
+      const ln = new Float64Array(N * C), rstd = new Float64Array(N), qkv = new Float64Array(N * W);
+      rmsnormForward(ln, rstd, f64(x), f64(lnw), N, C, eps);
+      matmulForward(qkv, ln, f64(w), withBias ? f64(bias) : null, N, C, W, false, 1);
+      const rq = new Float64Array(N * QD), rk = new Float64Array(N * KD), rv = new Float64Array(N * KD);
+      for (let n = 0; n < N; n++) {
+        rq.set(qkv.subarray(n * W, n * W + QD), n * QD);
+        rk.set(qkv.subarray(n * W + QD, n * W + QD + KD), n * KD);
+        rv.set(qkv.subarray(n * W + QD + KD, (n + 1) * W), n * KD);
+      }
+      const wq = new Float64Array(N * QD), wk = new Float64Array(N * KD);
+      rope(wq, rq, B, Tq, NH, HS, base, pos0, false);
+      rope(wk, rk, B, Tq, NKV, HS, base, pos0, false);
+      const wkc = f64(kc0), wvc = f64(vc0);
+      kvWrite(wkc, wk, B, Tq, pos0, Tmax, KD);
+      kvWrite(wvc, rv, B, Tq, pos0, Tmax, KD);
+      expect(relErr(q, wq)).toBeLessThan(tol(C));
+      expect(relErr(kc, wkc)).toBeLessThan(tol(C));
+      expect(relErr(vc, wvc)).toBeLessThan(tol(C));
+      expect(() => {
+        const be = new SimdCpuBackend({ threads: 1 });
+        const t = (n: number) => be.alloc('t', n);
+        be.qkvRope(t(N * QD), t(B * Tmax * KD), t(B * Tmax * KD), t(N * C), t(C), t(W * C), null, B, Tq, Tmax, Tmax, C, NH, NKV, HS, eps, base);
+      }).toThrow(/outside/);
+    });
+});
+
+function fixture(name: string) {
+  const dir = new URL(`../../../../tests/fixtures/${name}/`, import.meta.url);
+  const buf = readFileSync(new URL('model.safetensors', dir));
+  return {
+    cfg: parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'))),
+    weights: () => loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors'),
+  };
+}
+
+/** The same backend without the decode fusions: the model runs the separate ops. */
+const unfused = (be: Backend): Backend => Object.create(be, { normMatmul: { value: undefined }, qkvRope: { value: undefined } }) as Backend;
+
+describe('SIMD CPU fused decode step', () => {
+  for (const name of ['hf-qwen2-tiny', 'hf-llama-tiny']) {
+    it(`${name}: a generation with the fusions equals one with the separate ops, bit for bit`, async () => {
+      const be = await SimdCpuBackend.create({ threads: 2 });
+      const { cfg, weights } = fixture(name);
+      const fused = new Model(be, cfg, weights()), plain = new Model(unfused(be), cfg, weights());
+      const B = 5, P = 4, steps = 9;
+      const prompt = Int32Array.from({ length: B * P }, (_, i) => (i * 7 + 3) % cfg.vocabSize);
+      for (const opts of [{ temperature: 0.9, topP: 1, seed: 11 }, { temperature: 0, topP: 1, seed: 0 }, { temperature: 1.5, topP: 0.8, seed: 3 }]) {
+        const a = await fused.generate(prompt, B, steps, opts), b = await plain.generate(prompt, B, steps, opts);
+        expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+        expect(same(a.logp, b.logp)).toBe(true);
+        expect(same(a.entropy, b.entropy)).toBe(true);
+      }
+    });
+  }
+});
