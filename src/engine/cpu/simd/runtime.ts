@@ -4,9 +4,13 @@
 //
 // Threads: where SharedArrayBuffer exists (Node; a cross-origin-isolated page or worker; Deno) the
 // memory is shared and `threads − 1` workers run the same kernels on it. A job is described in
-// memory, the calling thread and every ready worker claim its tasks from one atomic counter, and
-// the caller blocks (Atomics.wait) until each worker has checked in. Each worker waits on its own
-// slot, so a worker that becomes ready during a job is not counted in it. Where Atomics.wait is not
+// memory, and the calling thread and every worker that wakes in time claim its tasks from one atomic
+// counter. The caller never waits for a worker that has not started: once the caller's own share
+// returns every task is claimed, so it closes the job and waits only for the workers inside it (a
+// worker counts itself in before it checks that its job is still open, so a late one backs out
+// instead of reading a job block being rewritten). On a busy machine, where a worker may not be
+// scheduled for milliseconds, the caller then simply does the job alone. Each worker waits on its own
+// slot. Where Atomics.wait is not
 // allowed (a page's main thread) or there is no SharedArrayBuffer, everything runs on the calling
 // thread. The thread count never changes a result (see assembly/gemm.ts).
 import { KERNELS_SHARED, KERNELS_UNSHARED } from './kernels.wasm.ts';
@@ -25,8 +29,9 @@ const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 const HEAP_BASE = PAGE; // page 0 is left to the module
 
 // Control words (i32) shared with the workers, in their own block of memory.
-const C_DONE = 0; // workers that finished the current job
+const C_ACTIVE = 0; // workers inside a job now
 const C_JOB = 1; // address of the current job block
+const C_OPEN = 2; // generation of the open job; 0: closed (the job block may be rewritten)
 const C_SLOTS = 8; // + id: the job generation worker id should run (−1: exit)
 const MAX_WORKERS = 63;
 const C_READY = C_SLOTS + MAX_WORKERS; // + id: 1 once worker id is instantiated and waiting
@@ -48,9 +53,10 @@ function start(d) {
     Atomics.wait(ctl, ${C_SLOTS} + d.id, seen);
     seen = Atomics.load(ctl, ${C_SLOTS} + d.id);
     if (seen < 0) return;
-    ex.run(Atomics.load(ctl, ${C_JOB}));
-    Atomics.add(ctl, ${C_DONE}, 1);
-    Atomics.notify(ctl, ${C_DONE});
+    // count in, then run only if this generation's job is still open (else the caller has moved on)
+    Atomics.add(ctl, ${C_ACTIVE}, 1);
+    if (Atomics.load(ctl, ${C_OPEN}) === seen) ex.run(Atomics.load(ctl, ${C_JOB}));
+    if (Atomics.sub(ctl, ${C_ACTIVE}, 1) === 1) Atomics.notify(ctl, ${C_ACTIVE});
   }
 }
 if (typeof require === 'function' && require('node:worker_threads').workerData) start(require('node:worker_threads').workerData);
@@ -208,27 +214,28 @@ export class SimdRuntime {
     return w;
   }
 
-  /** Run a job block on the calling thread and on up to `threads − 1` ready workers; returns when all
-   * are done. */
+  /** Run a job block on the calling thread and on up to `threads − 1` ready workers; returns when every
+   * task is done and no worker is inside the job (the block may then be rewritten). */
   run(job: number, threads: number): void {
     if (this.ctl.buffer !== this.memory.buffer) this.ctl = new Int32Array(this.memory.buffer, this.ctlAddr, C_READY + MAX_WORKERS);
     const ctl = this.ctl;
     const use = Math.min(threads - 1, this.workers.length);
-    const called: number[] = [];
     if (use > 0) {
-      Atomics.store(ctl, C_DONE, 0);
       Atomics.store(ctl, C_JOB, job);
-      this.gen = (this.gen + 1) & 0x3fffffff;
+      this.gen = (this.gen % 0x3fffffff) + 1; // 1 .. 2^30 − 1: never 0 (closed) nor a slot's −1 (exit)
+      Atomics.store(ctl, C_OPEN, this.gen);
       for (let i = 0; i < use; i++) {
         if (Atomics.load(ctl, C_READY + i) !== 1) continue;
         Atomics.store(ctl, C_SLOTS + i, this.gen);
         Atomics.notify(ctl, C_SLOTS + i);
-        called.push(i);
       }
     }
-    this.kernels.run(job);
-    for (let i = 0; i < SPIN && Atomics.load(ctl, C_DONE) < called.length; i++);
-    for (let d = Atomics.load(ctl, C_DONE); d < called.length; d = Atomics.load(ctl, C_DONE)) Atomics.wait(ctl, C_DONE, d);
+    this.kernels.run(job); // returns once every task is claimed; the ones workers claimed may still run
+    if (use > 0) {
+      Atomics.store(ctl, C_OPEN, 0);
+      for (let i = 0; i < SPIN && Atomics.load(ctl, C_ACTIVE) !== 0; i++);
+      for (let a = Atomics.load(ctl, C_ACTIVE); a !== 0; a = Atomics.load(ctl, C_ACTIVE)) Atomics.wait(ctl, C_ACTIVE, a);
+    }
   }
 
   /** Stop every worker (they exit at their next wake-up). */
