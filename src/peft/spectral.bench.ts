@@ -63,6 +63,7 @@ for (const mode of ['none', 'here', 'worker'] as Mode[]) {
   const rec = r.records.length
     ? `; ${r.records.length} records: the step waited ${(1000 * mean(r.records.map((x) => x.waitSeconds))).toFixed(0)} ms, measuring ${(1000 * mean(r.records.map((x) => x.seconds))).toFixed(0)} ms (means; ${r.records[0].offThread ? 'worker thread' : 'training thread'})`
     : '';
+  for (const x of r.records) console.log(`  record at step ${x.step}: ${x.layers.filter((l) => l.norm > 0).length} of ${x.layers.length} layers moved, principal share at k = rank/8 ${(100 * x.mean.share[1]).toFixed(1)}%, ${x.offThread ? `measured on the worker in ${(1000 * (x.seconds - x.waitSeconds)).toFixed(0)} ms, the step waited ${(1000 * x.waitSeconds).toFixed(0)} ms` : `measured on the training thread in ${(1000 * x.seconds).toFixed(0)} ms`}`);
   console.log(`${mode.padEnd(6)} run ${(r.total / 1000).toFixed(1)} s, step ${mean(r.steps).toFixed(0)} ms (mean of ${r.steps.length}, record included)${rec}`);
 }
 const base = results.get('none')!.total;

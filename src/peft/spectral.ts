@@ -15,14 +15,11 @@
 //     (symmetricEigenTop), not a full eigendecomposition;
 //   the share: U₀ᵀ ΔW by contiguous dot products; the angles' cosines U₀ᵀ U_now from V_now and that
 //     same U₀ᵀ ΔW when m > n (U₀ᵀ W₀ = Σ₀ V₀ᵀ), so U_now is never formed there.
-// Cost on the small model (28 layers, min(m, n) ≤ 128), one thread of the 2-core AMD EPYC that the
-// docs' numbers come from: 0.41–0.43 s a record (0.94–0.99 s with two full eigendecompositions a
-// layer); beside LoRA steps on the CPU backend at the default record every 5 steps, 0.8% a step at
-// 32 prompts (4.2% of the step it follows) and 2.9% at 16 (14.6%) (`npx tsx
-// src/peft/spectral.bench.ts` measures it; docs/STUDY.md). The math stays on the CPU in
-// float64: the backends' matmuls are float32, and a float32 Gram squares away what the effective
-// rank and small singular values need (σ below ~3e-4·σ₁ would read as noise). Headless (`npm run
-// train --spectral-every N`) it runs between steps; its time is part of the record.
+// The math stays on the CPU in float64: the backends' matmuls are float32, and a float32 Gram squares
+// away what the effective rank and small singular values need (σ below ~3e-4·σ₁ would read as noise).
+// It runs off the training loop's thread where a worker is given (spectral-thread.ts): the loop waits
+// only for W_now's read-back. What a record costs, measured beside real steps: `npx tsx
+// src/peft/spectral.bench.ts`, numbers in docs/STUDY.md.
 // Each record also carries the method's internals where it has
 // them (AdaLoRA's ranks, DoRA's magnitudes, VeRA's and IA³'s scales; src/peft/internals.ts).
 import type { ModelConfig } from '../model/config.ts';
