@@ -8,17 +8,18 @@ import { defaultConfig } from '../rl/config.ts';
 import { studyBase, studyCells, trimToCheckpoint } from './study.ts';
 
 describe('study CLI', () => {
-  it('cuts an interrupted run back to its checkpoint (trainer.step), keeping the config and the step-0 evaluation', () => {
+  it('cuts an interrupted run back to its checkpoint (trainer.step), keeping the config, the step-0 evaluation and the spectral records up to it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'study-'));
     const p = { jsonl: join(dir, 'run.jsonl'), ckpt: join(dir, 'ckpt'), cfg: join(dir, 'cfg.json') };
-    const lines = [{ type: 'config' }, { type: 'eval', step: 0 }, ...[1, 2, 3, 4, 5, 6, 7].map((step) => ({ type: 'step', step }))];
+    // Spectral records are written when their worker has measured them: after later steps' lines.
+    const lines = [{ type: 'config' }, { type: 'eval', step: 0 }, ...[1, 2, 3, 4, 5, 6].map((step) => ({ type: 'step', step })), { type: 'spectral', step: 5 }, { type: 'step', step: 7 }];
     writeFileSync(p.jsonl, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     expect(trimToCheckpoint(p)).toBe(false); // no checkpoint yet: the cell starts over
     mkdirSync(p.ckpt);
     writeFileSync(join(p.ckpt, 'state.json'), JSON.stringify({ version: 1, optimizerStep: 10, trainer: { step: 5 } }));
     expect(trimToCheckpoint(p)).toBe(true);
     const kept = readFileSync(p.jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number });
-    expect(kept.map((l) => `${l.type}${l.step ?? ''}`)).toEqual(['config', 'eval0', 'step1', 'step2', 'step3', 'step4', 'step5']);
+    expect(kept.map((l) => `${l.type}${l.step ?? ''}`)).toEqual(['config', 'eval0', 'step1', 'step2', 'step3', 'step4', 'step5', 'spectral5']);
     writeFileSync(join(p.ckpt, 'state.json'), JSON.stringify({ version: 1, step: 5 }));
     expect(() => trimToCheckpoint(p)).toThrow(/no trainer.step/);
   });

@@ -94,7 +94,7 @@ export function trimToCheckpoint(p: Paths): boolean {
   if (!existsSync(state) || !existsSync(p.jsonl)) return false;
   const step = (JSON.parse(readFileSync(state, 'utf8')) as { trainer?: { step?: unknown } }).trainer?.step;
   if (typeof step !== 'number') throw new Error(`${state}: no trainer.step; delete ${p.ckpt} and ${p.jsonl} to rerun the cell`);
-  const lines = parseJsonLines(readFileSync(p.jsonl, 'utf8'), p.jsonl).filter((l) => l.type === 'config' || ((l.type === 'step' || l.type === 'eval') && (l.step as number) <= step));
+  const lines = parseJsonLines(readFileSync(p.jsonl, 'utf8'), p.jsonl).filter((l) => l.type === 'config' || ((l.type === 'step' || l.type === 'eval' || l.type === 'spectral') && (l.step as number) <= step));
   writeFileSync(p.jsonl, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   return true;
 }
