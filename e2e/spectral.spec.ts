@@ -1,7 +1,7 @@
 // The Spectral panel as a visitor meets it: a short LoRA run on the CPU backend posts its records
 // (every 5 steps and at the end); the heat map shows every adapted layer, hovering a cell reads out
 // that layer's principal share beside a random update's and its singular values, and the
-// model-average line is drawn. An IA³ run adds its internals (src/peft/internals.ts): a table of its
+// model-average line is drawn; a reload draws them again from IndexedDB. An IA³ run adds its internals (src/peft/internals.ts): a table of its
 // scale vectors per layer at the latest step, the hovered layer's row marked.
 import { expect, test, type Page } from '@playwright/test';
 
@@ -36,6 +36,10 @@ test('spectral panel: a LoRA run’s updates per layer, with hover readout and t
   await expect(panel.getByTestId('spectral-internals')).toHaveCount(0); // LoRA has no internals
   // Measured in a worker of the lab's worker, off the training loop's thread.
   await expect(panel.getByTestId('spectral-cost')).toContainText(/The step-5 record took \d+\.\d\d s to measure, on a worker thread while training went on; the run waited \d+\.\d\d s/);
+  // Stored with the run: a reload draws the same map.
+  const label = await map.getAttribute('aria-label');
+  await page.reload();
+  await expect(panel.getByTestId('spectral-heatmap')).toHaveAttribute('aria-label', label!);
   expect(errors).toEqual([]);
 });
 

@@ -1,9 +1,10 @@
-// Runs in IndexedDB: each run's record (config, model, status, colour), its step metrics and
-// evaluations (one row each, keyed by run and step, written as they arrive so a closed tab loses
-// nothing), and its latest checkpoint (to resume after a device loss or a reload, and to export
+// Runs in IndexedDB: each run's record (config, model, status, colour), its step metrics,
+// evaluations and spectral records (one row each, keyed by run and step, written as they arrive so a
+// closed tab loses nothing), and its latest checkpoint (to resume after a device loss or a reload, and to export
 // the adapter later).
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ModelSource } from '../model/source.ts';
+import type { SpectralRecord } from '../peft/spectral.ts';
 import type { RLConfig } from '../rl/config.ts';
 import type { EvalRecord, StepMetrics } from '../rl/trainer.ts';
 import type { BackendChoice, CheckpointData, RunInfo, RunState } from '../worker/protocol.ts';
@@ -38,6 +39,10 @@ export interface EvalRow extends EvalRecord {
   runId: string;
 }
 
+export interface SpectralRow extends SpectralRecord {
+  runId: string;
+}
+
 export interface CheckpointRow {
   runId: string;
   step: number;
@@ -48,6 +53,7 @@ interface LabDB extends DBSchema {
   runs: { key: string; value: RunRecord };
   steps: { key: [string, number]; value: StepRow };
   evals: { key: [string, number, string]; value: EvalRow };
+  spectral: { key: [string, number]; value: SpectralRow };
   checkpoints: { key: string; value: CheckpointRow };
   kv: { key: string; value: unknown };
 }
@@ -55,13 +61,16 @@ interface LabDB extends DBSchema {
 let dbp: Promise<IDBPDatabase<LabDB>> | null = null;
 
 export function db(): Promise<IDBPDatabase<LabDB>> {
-  dbp ??= openDB<LabDB>('rlvr-lab', 1, {
-    upgrade(d) {
-      d.createObjectStore('runs', { keyPath: 'id' });
-      d.createObjectStore('steps', { keyPath: ['runId', 'step'] });
-      d.createObjectStore('evals', { keyPath: ['runId', 'step', 'split'] });
-      d.createObjectStore('checkpoints', { keyPath: 'runId' });
-      d.createObjectStore('kv');
+  dbp ??= openDB<LabDB>('rlvr-lab', 2, {
+    upgrade(d, oldVersion) {
+      if (oldVersion < 1) {
+        d.createObjectStore('runs', { keyPath: 'id' });
+        d.createObjectStore('steps', { keyPath: ['runId', 'step'] });
+        d.createObjectStore('evals', { keyPath: ['runId', 'step', 'split'] });
+        d.createObjectStore('checkpoints', { keyPath: 'runId' });
+        d.createObjectStore('kv');
+      }
+      if (oldVersion < 2) d.createObjectStore('spectral', { keyPath: ['runId', 'step'] }); // version 2: spectral records
     },
   });
   return dbp;
@@ -93,6 +102,14 @@ export async function runEvals(id: string): Promise<EvalRow[]> {
   return (await db()).getAll('evals', runRange(id));
 }
 
+export async function putSpectral(row: SpectralRow): Promise<void> {
+  await (await db()).put('spectral', row);
+}
+
+export async function runSpectral(id: string): Promise<SpectralRow[]> {
+  return (await db()).getAll('spectral', runRange(id));
+}
+
 export async function putCheckpoint(row: CheckpointRow): Promise<void> {
   await (await db()).put('checkpoints', row);
 }
@@ -101,22 +118,25 @@ export async function getCheckpoint(id: string): Promise<CheckpointRow | undefin
   return (await db()).get('checkpoints', id);
 }
 
-/** Drop the steps and evaluations after `step` (a resume from an earlier checkpoint replays them). */
+/** Drop the steps, evaluations and spectral records after `step` (a resume from an earlier
+ * checkpoint replays them). */
 export async function truncateRun(id: string, step: number): Promise<void> {
   const d = await db();
-  const tx = d.transaction(['steps', 'evals'], 'readwrite');
+  const tx = d.transaction(['steps', 'evals', 'spectral'], 'readwrite');
   await tx.objectStore('steps').delete(IDBKeyRange.bound([id, step + 1], [id, Infinity]));
   await tx.objectStore('evals').delete(IDBKeyRange.bound([id, step + 1], [id, Infinity, []]));
+  await tx.objectStore('spectral').delete(IDBKeyRange.bound([id, step + 1], [id, Infinity]));
   await tx.done;
 }
 
 export async function deleteRun(id: string): Promise<void> {
   const d = await db();
-  const tx = d.transaction(['runs', 'steps', 'evals', 'checkpoints'], 'readwrite');
+  const tx = d.transaction(['runs', 'steps', 'evals', 'spectral', 'checkpoints'], 'readwrite');
   await Promise.all([
     tx.objectStore('runs').delete(id),
     tx.objectStore('steps').delete(runRange(id)),
     tx.objectStore('evals').delete(runRange(id)),
+    tx.objectStore('spectral').delete(runRange(id)),
     tx.objectStore('checkpoints').delete(id),
     tx.done,
   ]);

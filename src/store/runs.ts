@@ -1,9 +1,9 @@
 // The runs slice: every stored run (IndexedDB), its colour, which ones are overlaid on the charts,
 // and the actions on the list (load, select, delete, rename). Metrics go to the ring buffers in
-// series.ts, not here.
+// series.ts, spectral records to spectral.ts, not here.
 import { create } from 'zustand';
-import { dropSpectral } from './spectral.ts';
-import { allRuns, deleteRun, putRun, runEvals, runSteps, type RunRecord } from './db.ts';
+import { dropSpectral, setSpectral } from './spectral.ts';
+import { allRuns, deleteRun, putRun, runEvals, runSpectral, runSteps, type RunRecord } from './db.ts';
 import { dropSeries, seriesFor, tick } from './series.ts';
 
 export interface RunsState {
@@ -65,10 +65,11 @@ export function patchRun(id: string, patch: Partial<RunRecord>): Promise<void> {
 }
 
 async function fillSeries(id: string): Promise<void> {
-  const [steps, evals] = await Promise.all([runSteps(id), runEvals(id)]);
+  const [steps, evals, spectral] = await Promise.all([runSteps(id), runEvals(id), runSpectral(id)]);
   const s = seriesFor(id);
   for (const row of steps) s.pushStep(row, row.gpu_bytes);
   for (const e of evals.sort((a, b) => a.step - b.step)) s.pushEval(e);
+  setSpectral(id, spectral.map(({ runId: _r, ...r }) => r));
 }
 
 /** Read every run back from IndexedDB (page load). Runs that were live when the page closed are

@@ -1,6 +1,6 @@
-// The spectral records of this page's runs (src/peft/spectral.ts), per run, in step order: what the
-// Spectral panel draws. Kept in memory for the page's lifetime (a reload keeps the runs' metrics in
-// IndexedDB, not these), and dropped with the run.
+// The spectral records of the stored runs (src/peft/spectral.ts), per run, in step order: what the
+// Spectral panel draws. Written to IndexedDB as they arrive (training.ts), read back on page load
+// (runs.ts), dropped with the run.
 import { create } from 'zustand';
 import type { SpectralRecord } from '../peft/spectral.ts';
 
@@ -10,6 +10,12 @@ export function addSpectral(runId: string, r: SpectralRecord): void {
   const byRun = useSpectral.getState().byRun;
   const kept = (byRun[runId] ?? []).filter((x) => x.step < r.step); // a replayed step replaces its record
   useSpectral.setState({ byRun: { ...byRun, [runId]: [...kept, r] } });
+}
+
+/** A run's records as stored (page load). */
+export function setSpectral(runId: string, records: SpectralRecord[]): void {
+  if (!records.length) return;
+  useSpectral.setState((s) => ({ byRun: { ...s.byRun, [runId]: [...records].sort((a, b) => a.step - b.step) } }));
 }
 
 export function dropSpectral(runId: string): void {

@@ -8,7 +8,7 @@ import type { BackendChoice, CheckpointData, GroupView, RunInfo, RunState, Worke
 import type { RLConfig } from '../rl/config.ts';
 import { loadModelFiles, modelConfigOf, settledBackend, useConfig } from './config.ts';
 import { configIssues } from './validate.ts';
-import { getCheckpoint, putCheckpoint, putEval, putStep, truncateRun, type RunRecord } from './db.ts';
+import { getCheckpoint, putCheckpoint, putEval, putSpectral, putStep, truncateRun, type RunRecord } from './db.ts';
 import { nextColor, patchRun, removeRun, runById, saveRun, setSelected, useRuns } from './runs.ts';
 import { seriesFor, tick } from './series.ts';
 import { addSpectral } from './spectral.ts';
@@ -92,6 +92,7 @@ function onEvent(e: WorkerEvent): void {
       return; // the GPU card's and the engine check's (lab.ts)
     case 'spectral':
       addSpectral(e.runId, e.record);
+      void putSpectral({ ...e.record, runId: e.runId });
       return;
     default: {
       const never: never = e;
