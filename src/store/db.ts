@@ -72,6 +72,11 @@ export function db(): Promise<IDBPDatabase<LabDB>> {
       }
       if (oldVersion < 2) d.createObjectStore('spectral', { keyPath: ['runId', 'step'] }); // version 2: spectral records
     },
+    // A newer page in another tab wants to upgrade: let it (this tab reopens on its next access).
+    blocking(_current, _wanted, event) {
+      (event.target as IDBDatabase).close();
+      dbp = null;
+    },
   });
   return dbp;
 }
