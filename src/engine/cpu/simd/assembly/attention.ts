@@ -28,31 +28,8 @@ import { expv } from './expf';
   return atomic.add<i32>(job + (<usize>J_COUNTER << 2), 1);
 }
 
-/** Σ_d x[d]·y[d] over HS floats: four lanes in parallel, then (l0 + l1) + (l2 + l3), then the tail. */
-@inline function dot(x: usize, y: usize, HS: i32): f32 {
-  let acc = f32x4.splat(0);
-  let d = 0;
-  for (; d + 4 <= HS; d += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>d << 2)), v128.load(y + (<usize>d << 2))));
-  let s = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-  for (; d < HS; d++) s += load<f32>(x + (<usize>d << 2)) * load<f32>(y + (<usize>d << 2));
-  return s;
-}
-
-/** out[d] = c · x[d] + (accumulate ? out[d] : 0) over HS floats. */
-@inline function axpy(out: usize, c: f32, x: usize, HS: i32, accumulate: bool): void {
-  const cv = f32x4.splat(c);
-  let d = 0;
-  for (; d + 4 <= HS; d += 4) {
-    const o = out + (<usize>d << 2);
-    const t = f32x4.mul(cv, v128.load(x + (<usize>d << 2)));
-    v128.store(o, accumulate ? f32x4.add(v128.load(o), t) : t);
-  }
-  for (; d < HS; d++) {
-    const o = out + (<usize>d << 2);
-    const t = c * load<f32>(x + (<usize>d << 2));
-    store<f32>(o, accumulate ? load<f32>(o) + t : t);
-  }
-}
+// dot(x, y) below means Σ_d x[d]·y[d] over HS floats summed as: four lanes (d mod 4) in parallel, then
+// (l0 + l1) + (l2 + l3), then the tail d ≥ HS & ~3 in order.
 
 /** Σ_d x[d]·y_j[d] over the first HS & ~3 floats for four keys y0..y3, as one vector (lane j): per key
  * the four-lane sums of dot(), then (l0 + l1) + (l2 + l3); the tail is the caller's. */
@@ -77,6 +54,16 @@ import { expv } from './expf';
 /** Lanes j < m all ones, the others zero. */
 @inline function firstLanes(m: i32): v128 {
   return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(m));
+}
+
+/** The first m ≤ 4 floats at p in lanes 0..m−1 (the rest 0), reading nothing past them. */
+@inline function loadLanes(p: usize, m: i32): v128 {
+  if (m >= 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (m > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + 4));
+  if (m > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 8));
+  return v;
 }
 
 /** Stores the first m ≤ 4 lanes of v at p. */
@@ -152,7 +139,7 @@ function attendRow(q: usize, k: usize, v: usize, kstride: usize, n: i32, HS: i32
   let acc = f32x4.splat(0);
   for (let s = 0; s < n; s += 4) {
     const m = min(4, n - s);
-    const e = v128.and(expv(f32x4.sub(v128.load(p + (<usize>s << 2)), mv)), firstLanes(m));
+    const e = v128.and(expv(f32x4.sub(loadLanes(p + (<usize>s << 2), m), mv)), firstLanes(m));
     storeLanes(p + (<usize>s << 2), e, m);
     acc = f32x4.add(acc, e);
   }
@@ -160,8 +147,13 @@ function attendRow(q: usize, k: usize, v: usize, kstride: usize, n: i32, HS: i32
   const inv = f32x4.splat(<f32>1 / sum);
   for (let s = 0; s < n; s += 4) {
     const m = min(4, n - s);
-    storeLanes(p + (<usize>s << 2), f32x4.mul(v128.load(p + (<usize>s << 2)), inv), m);
+    storeLanes(p + (<usize>s << 2), f32x4.mul(loadLanes(p + (<usize>s << 2), m), inv), m);
   }
+  weightedRow(out, p, v, kstride, n, HS);
+}
+
+/** out[d] = Σ_s p[s]·v[s][d] for d < HS, s ascending from 0: register blocks of 16, 8, 4 floats, then the tail. */
+function weightedRow(out: usize, p: usize, v: usize, kstride: usize, n: i32, HS: i32): void {
   let d = 0;
   for (; d + 16 <= HS; d += 16) weighted(out, p, v, kstride, n, d, 4);
   for (; d + 8 <= HS; d += 8) weighted(out, p, v, kstride, n, d, 2);
@@ -169,6 +161,79 @@ function attendRow(q: usize, k: usize, v: usize, kstride: usize, n: i32, HS: i32
   for (; d < HS; d++) {
     let c: f32 = 0;
     for (let s = 0; s < n; s++) c += load<f32>(p + (<usize>s << 2)) * load<f32>(v + <usize>s * kstride + (<usize>d << 2));
+    store<f32>(out + (<usize>d << 2), c);
+  }
+}
+
+/** p[s] = x·k[s] for s < n (keys kstride bytes apart): dot4 on four keys at a time, then each key's
+ * tail in order, so each equals dot(). */
+function dotsTo(p: usize, x: usize, k: usize, kstride: usize, n: i32, HS: i32): void {
+  const H4 = HS & ~3;
+  for (let s = 0; s < n; s += 4) {
+    const m = min(4, n - s);
+    const ks = k + <usize>s * kstride;
+    const k1 = m > 1 ? ks + kstride : ks, k2 = m > 2 ? ks + 2 * kstride : ks, k3 = m > 3 ? ks + 3 * kstride : ks;
+    storeLanes(p + (<usize>s << 2), dot4(x, ks, k1, k2, k3, HS), m);
+    if (H4 < HS) {
+      for (let j = 0; j < m; j++) {
+        const kj = ks + <usize>j * kstride, at = p + (<usize>(s + j) << 2);
+        let t = load<f32>(at);
+        for (let d = H4; d < HS; d++) t += load<f32>(x + (<usize>d << 2)) * load<f32>(kj + (<usize>d << 2));
+        store<f32>(at, t);
+      }
+    }
+  }
+}
+
+/**
+ * out[d0 .. d0 + 4·W) = Σ_{h < G} Σ_{t = s}^{T−1} c(h, t)·row(h, t)[d0 ..], h then t ascending, in W vector
+ * registers; c(h, t) = coef[h·chs + t·cts] (times `scale` first when useScale), row(h, t) = rows + h·rhs + t·rts.
+ * The backward's dv[s] and dk[s] (coef: att or dL/d(scores) column s; rows: dout or q).
+ */
+@inline function columnBlock(out: usize, coef: usize, chs: usize, cts: usize, rows: usize, rhs: usize, rts: usize,
+  s: i32, T: i32, G: i32, scale: f32, useScale: bool, d0: i32, W: i32): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  for (let h = 0; h < G; h++) {
+    let cp = coef + <usize>h * chs + <usize>s * cts;
+    let rp = rows + <usize>h * rhs + <usize>s * rts + (<usize>d0 << 2);
+    for (let t = s; t < T; t++) {
+      let cf = load<f32>(cp);
+      if (useScale) cf = scale * cf;
+      const cv = f32x4.splat(cf);
+      c0 = f32x4.add(c0, f32x4.mul(cv, v128.load(rp)));
+      if (W > 1) c1 = f32x4.add(c1, f32x4.mul(cv, v128.load(rp, 16)));
+      if (W > 2) {
+        c2 = f32x4.add(c2, f32x4.mul(cv, v128.load(rp, 32)));
+        c3 = f32x4.add(c3, f32x4.mul(cv, v128.load(rp, 48)));
+      }
+      cp += cts; rp += rts;
+    }
+  }
+  const o = out + (<usize>d0 << 2);
+  v128.store(o, c0);
+  if (W > 1) v128.store(o, c1, 16);
+  if (W > 2) {
+    v128.store(o, c2, 32);
+    v128.store(o, c3, 48);
+  }
+}
+
+/** columnBlock over every d < HS (register blocks of 16, 8, 4 floats, then the tail one float at a time). */
+function column(out: usize, coef: usize, chs: usize, cts: usize, rows: usize, rhs: usize, rts: usize,
+  s: i32, T: i32, G: i32, scale: f32, useScale: bool, HS: i32): void {
+  let d = 0;
+  for (; d + 16 <= HS; d += 16) columnBlock(out, coef, chs, cts, rows, rhs, rts, s, T, G, scale, useScale, d, 4);
+  for (; d + 8 <= HS; d += 8) columnBlock(out, coef, chs, cts, rows, rhs, rts, s, T, G, scale, useScale, d, 2);
+  for (; d + 4 <= HS; d += 4) columnBlock(out, coef, chs, cts, rows, rhs, rts, s, T, G, scale, useScale, d, 1);
+  for (; d < HS; d++) {
+    let c: f32 = 0;
+    for (let h = 0; h < G; h++) {
+      for (let t = s; t < T; t++) {
+        let cf = load<f32>(coef + <usize>h * chs + <usize>t * cts);
+        if (useScale) cf = scale * cf;
+        c += cf * load<f32>(rows + <usize>h * rhs + <usize>t * rts + (<usize>d << 2));
+      }
+    }
     store<f32>(out + (<usize>d << 2), c);
   }
 }
@@ -220,54 +285,53 @@ export function attentionDecodeRun(job: usize): void {
 
 /**
  * Training backward, given the forward's att: tasks (b, kv head). Writes dq, dk, dv (=) and
- * scratch = dL/d(scores) (0 above the diagonal). Per query row (h ascending within the group, then t):
- * datt[s] = dout·v[s]; dv[s] += att[t,s]·dout; dpre[s] = att[t,s]·(datt[s] − Σ att·datt);
- * dq = scale·Σ_s dpre[s]·k[s]; dk[s] += (scale·dpre[s])·q.
+ * scratch = dL/d(scores) (0 above the diagonal). First each query row (h ascending within the group,
+ * then t): datt[s] = dout·v[s]; dpre[s] = att[t,s]·(datt[s] − Σ_s att·datt) (that sum in s order);
+ * dq = scale·(Σ_s dpre[s]·k[s]) (s ascending, in registers). Then each key s: dv[s] = Σ att[t,s]·dout[t] and
+ * dk[s] = Σ (scale·dpre[t,s])·q[t] over h ascending, then t ≥ s ascending, in registers: the order in
+ * which a row-by-row pass would add them into memory.
  */
 export function attentionBackwardRun(job: usize): void {
   const B = word(job, J_B), T = word(job, J_T), NH = word(job, J_NH), NKV = word(job, J_NKV), HS = word(job, J_HS);
-  const q = ptr(job, J_Q), k = ptr(job, J_K), v = ptr(job, J_V), att = ptr(job, J_ATT);
+  const q = ptr(job, J_Q), k = ptr(job, J_K), v = ptr(job, J_V), att = ptr(job, J_ATT), scratch = ptr(job, J_OUT);
   const dout = ptr(job, J_DOUT), dq = ptr(job, J_DQ), dk = ptr(job, J_DK), dv = ptr(job, J_DV);
   const scale = reinterpret<f32>(word(job, J_SCALE));
   const G = NH / NKV;
   const kstride = (<usize>NKV * HS) << 2;
+  const sv = f32x4.splat(scale);
   while (true) {
     const task = claim(job);
     if (task >= B * NKV) return;
     const b = task / NKV, kh = task % NKV;
     const kvo = (<usize>b * T * NKV + kh) * HS << 2;
-    for (let s = 0; s < T; s++) {
-      memory.fill(dk + kvo + <usize>s * kstride, 0, <usize>HS << 2);
-      memory.fill(dv + kvo + <usize>s * kstride, 0, <usize>HS << 2);
-    }
     for (let h = kh * G; h < (kh + 1) * G; h++) {
       for (let t = 0; t < T; t++) {
         const qo = (((<usize>b * T + t) * NH + h) * HS) << 2;
         const row = (((<usize>b * NH + h) * T + t) * T) << 2;
-        const a = att + row, g = ptr(job, J_OUT) + row; // g: this row of scratch = dL/d(scores)
+        const a = att + row, g = scratch + row; // g: this row of scratch = dL/d(scores)
+        dotsTo(g, dout + qo, v + kvo, kstride, t + 1, HS);
         let rowDot: f32 = 0;
-        for (let s = 0; s <= t; s++) {
-          const x = dot(dout + qo, v + kvo + <usize>s * kstride, HS);
-          const as = load<f32>(a + (<usize>s << 2));
-          store<f32>(g + (<usize>s << 2), x);
-          rowDot += as * x;
-          axpy(dv + kvo + <usize>s * kstride, as, dout + qo, HS, true);
+        for (let s = 0; s <= t; s++) rowDot += load<f32>(a + (<usize>s << 2)) * load<f32>(g + (<usize>s << 2));
+        const rv = f32x4.splat(rowDot);
+        for (let s = 0; s <= t; s += 4) {
+          const at = <usize>s << 2;
+          const m = min(4, t + 1 - s); // the last group reads only its m floats: the row may end the tensor
+          storeLanes(g + at, f32x4.mul(loadLanes(a + at, m), f32x4.sub(loadLanes(g + at, m), rv)), m);
         }
-        for (let s = 0; s < T; s++) {
-          const dp: f32 = s <= t ? load<f32>(a + (<usize>s << 2)) * (load<f32>(g + (<usize>s << 2)) - rowDot) : 0;
-          store<f32>(g + (<usize>s << 2), dp);
-        }
-        for (let s = 0; s <= t; s++) {
-          const dp = load<f32>(g + (<usize>s << 2));
-          axpy(dq + qo, dp, k + kvo + <usize>s * kstride, HS, s > 0);
-          axpy(dk + kvo + <usize>s * kstride, scale * dp, q + qo, HS, true);
-        }
-        // dq = scale · Σ_s dpre[s] k[s]
+        if (t + 1 < T) memory.fill(g + (<usize>(t + 1) << 2), 0, <usize>(T - t - 1) << 2);
+        weightedRow(dq + qo, g, k + kvo, kstride, t + 1, HS);
         let d = 0;
-        const sv = f32x4.splat(scale);
         for (; d + 4 <= HS; d += 4) v128.store(dq + qo + (<usize>d << 2), f32x4.mul(sv, v128.load(dq + qo + (<usize>d << 2))));
         for (; d < HS; d++) store<f32>(dq + qo + (<usize>d << 2), scale * load<f32>(dq + qo + (<usize>d << 2)));
       }
+    }
+    // columns: coef(h, t) at base + h·T·T + t·T floats (+ s); rows(h, t) at (b·T + t)·NH + h heads of HS
+    const cbase = (((<usize>b * NH + kh * G) * T) * T) << 2, chs = (<usize>T * T) << 2, cts = <usize>T << 2;
+    const rbase = (((<usize>b * T) * NH + kh * G) * HS) << 2, rhs = <usize>HS << 2, rts = (<usize>NH * HS) << 2;
+    for (let s = 0; s < T; s++) {
+      const at = kvo + <usize>s * kstride;
+      column(dv + at, att + cbase + (<usize>s << 2), chs, cts, dout + rbase, rhs, rts, s, T, G, scale, false, HS);
+      column(dk + at, scratch + cbase + (<usize>s << 2), chs, cts, q + rbase, rhs, rts, s, T, G, scale, true, HS);
     }
   }
 }
