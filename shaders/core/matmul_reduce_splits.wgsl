@@ -1,6 +1,7 @@
 // Folds split-K (or split-N) partial sums into a parameter gradient:
 //   out (n) += Σ_{s < S} part (S, n)[s, i], summed in ascending s (deterministic).
-// Used by matmulBackwardWeight (out = dw (OC·C)), biasBackward (out = dbias (OC)) and, from
+// Used by matmulBackwardWeight (out = dw (OC·C)), biasBackward (out = dbias (OC)),
+// rmsnormBackwardWeight (out = dw (C), part from rmsnorm_backward_weight_partial.wgsl) and, from
 // ops/peft.ts, scaleColsBackward (out = ds (OC), part from peft/scale_cols_backward.wgsl).
 // Reads part; writes out (+=). 1-D dispatch, folded into (x, y) when large.
 // #include core/common

@@ -1,4 +1,5 @@
-// RMSNorm backward to the weight, phase 1 of 2: partial (K,C)[k, c] = Σ_{n in chunk k} dout·inp·rstd,
+// RMSNorm backward to the weight, phase 1 of 2 (phase 2 folds the K partials into dw in order:
+// matmul_reduce_splits.wgsl): partial (K,C)[k, c] = Σ_{n in chunk k} dout·inp·rstd,
 // chunk k = rows [256k, 256k + 256), K = ceil(N/256).
 // reads: dout (N,C), inp (N,C), rstd (N); writes: partial (K,C) (=, scratch).
 // Workgroup (32 columns × 8 row lanes) per (column block, row chunk), dispatched as

@@ -1,7 +1,8 @@
 // RMSNorm: forward, the residual add fused into it (addRmsnormForward), and the backward for the
 // input and for the weight. Shaders: shaders/core/rmsnorm_forward.wgsl (entry points `main` and
-// `main_add`), rmsnorm_backward_input.wgsl, rmsnorm_backward_weight_partial.wgsl and
-// rmsnorm_backward_weight_reduce.wgsl; CPU reference: src/engine/ref/rmsnorm.ref.ts. One workgroup
+// `main_add`), rmsnorm_backward_input.wgsl, rmsnorm_backward_weight_partial.wgsl and the split
+// reduction the weight gradients share, matmul_reduce_splits.wgsl; CPU reference:
+// src/engine/ref/rmsnorm.ref.ts. One workgroup
 // per row, each reduction a fixed-order tree in workgroup memory (no float atomics), so a seed
 // reproduces a run bit for bit.
 import type { Tensor } from '../../backend.ts';
@@ -31,7 +32,8 @@ export function rmsnormBackwardInput(g: GpuContext, dinp: Tensor, dout: Tensor, 
 }
 
 /** Two phases: partial sums over fixed 256-row chunks (parallel over column blocks × chunks) into
- * a scratch (K,C), then one invocation per column adds the K partials in order into dw. */
+ * a scratch (K,C), then one invocation per column adds the K partials in order into dw (the split
+ * reduction of matmul's and scale_cols' weight gradients). */
 export function rmsnormBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, inp: Tensor, rstd: Tensor, N: number, C: number): void {
   checkSizes('rmsnormBackwardWeight', [[dw, C], [dout, N * C], [inp, N * C], [rstd, N]]);
   if (N === 0 || C === 0) return;
@@ -40,5 +42,5 @@ export function rmsnormBackwardWeight(g: GpuContext, dw: Tensor, dout: Tensor, i
   if (K > maxDim) throw new Error(`rmsnormBackwardWeight: N = ${N} needs ${K} row chunks, more than ${maxDim}`);
   const partial = g.scratch('rmsnorm-scratch', K * C);
   g.dispatch('core/rmsnorm_backward_weight_partial', [partial, dout, inp, rstd], [U(N), U(C)], [groups(C, RMS_DW_COLS), K, 1]);
-  g.dispatch('core/rmsnorm_backward_weight_reduce', [dw, partial], [U(K), U(C)], groups(C));
+  g.dispatch('core/matmul_reduce_splits', [dw, partial], [U(C), U(K)], groups(C));
 }
