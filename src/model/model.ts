@@ -374,6 +374,26 @@ export function stepSeed(seed: number, step: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** The distinct rows of a (B,P) prompt in order of first appearance, and of[b]: the index of row b among
+ * them; null when every row is distinct. */
+function distinctRows(prompt: Int32Array, B: number, P: number): { prompts: Int32Array; of: Int32Array; count: number } | null {
+  const seen = new Map<string, number>(), of = new Int32Array(B), first: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const key = prompt.subarray(b * P, (b + 1) * P).join(',');
+    let u = seen.get(key);
+    if (u === undefined) {
+      u = first.length;
+      seen.set(key, u);
+      first.push(b);
+    }
+    of[b] = u;
+  }
+  if (first.length === B) return null;
+  const prompts = new Int32Array(first.length * P);
+  first.forEach((b, u) => prompts.set(prompt.subarray(b * P, (b + 1) * P), u * P));
+  return { prompts, of, count: first.length };
+}
+
 function allStopped(out: Int32Array, B: number, P: number, Tmax: number, done: number, eos: number): boolean {
   for (let b = 0; b < B; b++) {
     let stopped = false;
@@ -405,9 +425,12 @@ class Decoder {
   private readonly vc: Tensor[] = [];
   private readonly t: Record<string, Tensor> = {};
   private readonly fused: FusedLayer[] | null;
+  /** Rows step() computes: B, or fewer for a prompt step that runs each distinct prompt once (run()). */
+  private active: number;
 
   constructor(private readonly m: Model, private readonly B: number, private readonly P: number, private readonly Tmax: number) {
     this.be = m.backend;
+    this.active = B;
     const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, layers } = m.cfg;
     const KD = NKV * HS, QD = NH * HS, N = B * P;
     for (let l = 0; l < layers; l++) {
@@ -425,7 +448,7 @@ class Decoder {
 
   /** Each row's last position of a Tq-position step: t.x itself for one position, else gathered into t.last. */
   private lastRows(Tq: number): Tensor {
-    const { be, B, t } = this, C = this.m.cfg.hidden;
+    const { be, t } = this, B = this.active, C = this.m.cfg.hidden;
     if (Tq === 1) return t.x;
     for (let b = 0; b < B; b++) be.copy(t.last, t.x, C, b * C, (b * Tq + Tq - 1) * C);
     return t.last;
@@ -465,7 +488,7 @@ class Decoder {
 
   /** Run Tq new positions from pos0 for the ids in `ids` (B*Tq), leaving each row's last-position logits in t.logits. */
   private step(ids: Tensor, Tq: number, pos0: number): void {
-    const { be, m, B, Tmax, t } = this;
+    const { be, m, Tmax, t } = this, B = this.active;
     const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, vocabSize: V, rmsEps: eps, layers } = m.cfg;
     const N = B * Tq, KD = NKV * HS;
     const w = (n: string) => m.p(n);
@@ -492,7 +515,7 @@ class Decoder {
 
   /** step() on the fused path: t.x already holds the embeddings. */
   private fusedStep(Tq: number, pos0: number, head: Tensor): void {
-    const { be, m, B, Tmax, t } = this;
+    const { be, m, Tmax, t } = this, B = this.active;
     const { hidden: C, heads: NH, kvHeads: NKV, headDim: HS, intermediate: I, vocabSize: V, rmsEps: eps, ropeTheta: base } = m.cfg;
     const N = B * Tq, QD = NH * HS;
     const w = (n: string) => m.p(n);
@@ -507,12 +530,29 @@ class Decoder {
     be.normMatmul!(t.logits, this.lastRows(Tq), w('model.norm.weight'), head, null, B, C, V, eps);
   }
 
+  /** After a prompt step over distinct prompts: row b's KV-cache rows and logits from distinct row of[b] ≤ b
+   * (b descending, so no source is overwritten before it is read). */
+  private repeatRows(of: Int32Array): void {
+    const { be, B, P, Tmax, t } = this;
+    const { vocabSize: V, kvHeads: NKV, headDim: HS } = this.m.cfg, KD = NKV * HS;
+    for (let b = B - 1; b >= 0; b--) {
+      const u = of[b];
+      if (u === b) continue;
+      for (const c of [...this.kc, ...this.vc]) be.copy(c, c, P * KD, b * Tmax * KD, u * Tmax * KD);
+      be.copy(t.logits, t.logits, V, b * V, u * V);
+    }
+  }
+
   async run(prompt: Int32Array, steps: number, opts: GenerateOptions): Promise<Generation> {
     const { be, B, P, Tmax, t } = this;
     const V = this.m.cfg.vocabSize;
     const logp = be.alloc('dec.logp', B * steps), ent = be.alloc('dec.entropy', B * steps);
     try {
-      be.upload(t.ids, prompt);
+      // A group repeats its prompt (a problem's samples). On a CPU backend, where no row's arithmetic depends
+      // on another's, the prompt step runs each distinct prompt once and copies its KV-cache rows and
+      // logits to the repeats: the same bits in fewer rows. (A GPU's kernels may depend on the row count.)
+      const distinct = be.name === 'cpu' ? distinctRows(prompt, B, P) : null;
+      be.upload(t.ids, distinct ? distinct.prompts : prompt);
       const out = new Int32Array(B * Tmax); // the prompts, then zeros for the tokens to come
       for (let b = 0; b < B; b++) out.set(prompt.subarray(b * P, (b + 1) * P), b * Tmax);
       be.upload(t.out, out);
@@ -520,7 +560,12 @@ class Decoder {
       be.zero(ent);
       let done = 0;
       for (let s = 0; s < steps; s++) {
-        this.step(t.ids, s === 0 ? P : 1, s === 0 ? 0 : P + s - 1);
+        if (s === 0 && distinct) {
+          this.active = distinct.count;
+          this.step(t.ids, P, 0);
+          this.active = B;
+          this.repeatRows(distinct.of);
+        } else this.step(t.ids, s === 0 ? P : 1, s === 0 ? 0 : P + s - 1);
         // The token goes to t.ids (the next step's input: the embedding above has read it) and to column P + s of t.out.
         const column = { tokens: t.out, offset: P + s, stride: Tmax };
         if (opts.temperature === 0) be.argmax(t.ids, t.logits, B, V, column);

@@ -135,6 +135,28 @@ function fixture(name: string) {
 /** The same backend without the decode fusions: the model runs the separate ops. */
 const unfused = (be: Backend): Backend => Object.create(be, { normMatmul: { value: undefined }, qkvRope: { value: undefined } }) as Backend;
 
+describe('SIMD CPU prompt step over distinct prompts', () => {
+  it('a generation whose prompts repeat (a group\'s samples) equals one that runs every prompt row, bit for bit', async () => {
+    // The decoder runs the prompt step once per distinct prompt on a CPU backend (Decoder.repeatRows);
+    // the same backend presented as another kind runs every row.
+    const be = await SimdCpuBackend.create({ threads: 2 });
+    const { cfg, weights } = fixture('hf-qwen2-tiny');
+    const every = Object.create(be, { name: { value: 'webgpu' } }) as Backend;
+    const a = new Model(be, cfg, weights()), b = new Model(every, cfg, weights());
+    const P = 6, rows = [0, 0, 1, 0, 2, 1, 1, 2, 3];
+    const distinct = [0, 1, 2, 3].map((r) => Int32Array.from({ length: P }, (_, i) => (r * 11 + i * 5 + 1) % cfg.vocabSize));
+    const prompt = new Int32Array(rows.length * P);
+    rows.forEach((r, i) => prompt.set(distinct[r], i * P));
+    for (const model of [a, b]) expect(model.backend.name).toBe(model === a ? 'cpu' : 'webgpu');
+    for (const opts of [{ temperature: 1.2, topP: 1, seed: 5 }, { temperature: 0, topP: 1, seed: 0 }]) {
+      const x = await a.generate(prompt, rows.length, 7, opts), y = await b.generate(prompt, rows.length, 7, opts);
+      expect(Array.from(x.tokens)).toEqual(Array.from(y.tokens));
+      expect(same(x.logp, y.logp)).toBe(true);
+      expect(same(x.entropy, y.entropy)).toBe(true);
+    }
+  });
+});
+
 describe('SIMD CPU fused decode step', () => {
   for (const name of ['hf-qwen2-tiny', 'hf-llama-tiny']) {
     it(`${name}: a generation with the fusions equals one with the separate ops, bit for bit`, async () => {
