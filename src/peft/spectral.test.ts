@@ -2,19 +2,17 @@
 // subspace has principal share 1, one orthogonal to it 0, a random one about k²/(m·n); on a model
 // (the tiny HF fixture, full fine-tuning and LoRA) through the probe as `npm run train` uses it; and
 // the same records measured on a worker thread, in order, with a fallback when the thread fails.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../engine/backend.ts';
 import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import { testGpu } from '../engine/webgpu/testing.ts';
-import { parseHfConfig } from '../model/config.ts';
 import { Model } from '../model/model.ts';
-import { loadWeights } from '../model/parity.ts';
 import { defaultPeftConfig, getMethod } from './registry.ts';
 import { baseOf, effectiveRank, largestAngle, leftSubspace, measure, SpectralProbe, type SpectralRecord } from './spectral.ts';
 import { SpectralThread } from './spectral-thread.ts';
 import { nodeSpectralThread } from './spectral-thread.node.ts';
 import { svd } from './svd.ts';
+import { fixtureWeights, mcfg } from './testing.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -103,10 +101,7 @@ const BACKENDS: [string, () => Promise<Backend>][] = [
 ];
 
 for (const [where, makeBackend] of BACKENDS) describe(`the probe on a model, on ${where}`, () => {
-  const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
-  const buf = readFileSync(new URL('model.safetensors', dir));
-  const weights = loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
-  const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
+  const weights = fixtureWeights();
 
   it('full fine-tuning: a weight moved inside its top-k subspace reads 1, another moved off it reads 0, the rest 0 change', async () => {
     const be = await makeBackend();
@@ -162,10 +157,7 @@ for (const [where, makeBackend] of BACKENDS) describe(`the probe on a model, on 
 
 describe('the probe agrees across backends', () => {
   it('a LoRA update merged on WebGPU reads the same shares as on the CPU backend', async () => {
-    const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
-    const buf = readFileSync(new URL('model.safetensors', dir));
-    const weights = loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
-    const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
+    const weights = fixtureWeights();
     const shares: number[][] = [];
     for (const [, makeBackend] of BACKENDS) {
       const model = new Model(await makeBackend(), mcfg, weights);
@@ -186,10 +178,7 @@ describe('the probe agrees across backends', () => {
 });
 
 describe('records measured on a worker thread (as npm run train and the page take them)', () => {
-  const dir = new URL('../../tests/fixtures/hf-qwen2-tiny/', import.meta.url);
-  const buf = readFileSync(new URL('model.safetensors', dir));
-  const weights = loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
-  const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
+  const weights = fixtureWeights();
   /** A LoRA model whose B moves by `scale`·sin per capture: three captures, three different updates. */
   async function lora() {
     const model = new Model(await SimdCpuBackend.create({ threads: 1 }), mcfg, weights);
@@ -210,11 +199,17 @@ describe('records measured on a worker thread (as npm run train and the page tak
   }
   const strip = (r: SpectralRecord) => ({ ...r, seconds: 0, waitSeconds: 0, offThread: false });
 
-  it('the same records, bit for bit, as measured on the training thread, in capture order', async () => {
+  /** The three records measured on the training thread: what a worker must reproduce. */
+  async function inPlace(): Promise<SpectralRecord[]> {
     const a = await lora();
-    const here = await takeThree(await SpectralProbe.create(a.inst, mcfg), a.move);
+    const records = await takeThree(await SpectralProbe.create(a.inst, mcfg), a.move);
     a.inst.detach();
     a.model.free();
+    return records;
+  }
+
+  it('the same records, bit for bit, as measured on the training thread, in capture order', async () => {
+    const here = await inPlace();
     const b = await lora();
     const thread = nodeSpectralThread();
     expect(thread).not.toBeNull();
@@ -234,10 +229,7 @@ describe('records measured on a worker thread (as npm run train and the page tak
   });
 
   it('a thread that fails: the records are measured on the training thread instead, none lost', async () => {
-    const a = await lora();
-    const ref = await takeThree(await SpectralProbe.create(a.inst, mcfg), a.move);
-    a.inst.detach();
-    a.model.free();
+    const ref = await inPlace();
     const b = await lora();
     let fail: (e: Error) => void = () => {};
     const broken = new SpectralThread({ post: () => {}, listen: (_m, onError) => (fail = onError), hold: () => {}, terminate: () => {} });

@@ -1,5 +1,5 @@
-// What the PEFT layer tests share (ia3, miss, vera; Node only: it reads the fixture files): the tiny
-// Qwen2 fixture on the CPU backend, deterministic inputs, one pass through an adapted layer, and that
+// What the PEFT layer tests share (ia3, miss, vera, spectral; Node only: it reads the fixture files):
+// the tiny Qwen2 fixture (on the CPU backend), deterministic inputs, one pass through an adapted layer, and that
 // layer measured against the dense layer it should equal.
 import { readFileSync } from 'node:fs';
 import { CpuBackend } from '../engine/cpu/backend.ts';
@@ -14,8 +14,11 @@ const buf = readFileSync(new URL('model.safetensors', dir));
 /** The fixture's config. */
 export const mcfg = parseHfConfig(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
 
+/** The fixture's weights, a fresh copy. */
+export const fixtureWeights = (): Map<string, Float32Array> => loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors');
+
 /** A fresh fixture model on the CPU backend. */
-export const newModel = (): Model => new Model(new CpuBackend(), mcfg, loadWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, 'model.safetensors'));
+export const newModel = (): Model => new Model(new CpuBackend(), mcfg, fixtureWeights());
 
 /** n deterministic values in ±0.3. */
 export const rnd = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 0.3);
