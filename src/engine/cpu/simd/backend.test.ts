@@ -20,7 +20,7 @@ import { namedConfig, randomWeights } from '../../../model/init.ts';
 import { Model } from '../../../model/model.ts';
 import { CpuBackend } from '../backend.ts';
 import { SimdCpuBackend } from './backend.ts';
-import { sizeClass } from './runtime.ts';
+import { SimdRuntime, sizeClass } from './runtime.ts';
 
 const f = Math.fround;
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
@@ -151,6 +151,27 @@ describe('SIMD CPU matmuls', () => {
     expect(be.rt.reservedBytes).toBe(before);
     expect((await be.read(b)).every((x) => x === 0)).toBe(true);
     expect([1, 64, 65, 100, 1000, 4096, 4097].map(sizeClass)).toEqual([64, 64, 128, 128, 1024, 4096, 5120]);
+  });
+
+  it('reuses a freed block of a larger class up to twice the request, zeroed; not a larger one', () => {
+    const rt = new SimdRuntime(); // its own memory and free lists (no workers started)
+    const live0 = rt.liveBytes; // its control block
+    const big = rt.alloc(120000), huge = rt.alloc(400000);
+    rt.f32(big, 30000).fill(5);
+    rt.free(big, 120000);
+    rt.free(huge, 400000);
+    const top = rt.reservedBytes;
+    const t = rt.alloc(80000); // the 120 KB block (≤ 2×) serves it, not the 400 KB one
+    expect(t).toBe(big);
+    expect(rt.reservedBytes).toBe(top);
+    expect(rt.f32(t, 20000).every((x) => x === 0)).toBe(true);
+    expect(rt.liveBytes - live0).toBe(sizeClass(120000));
+    const small = rt.alloc(4000); // nothing free within 2×: new memory
+    expect(rt.reservedBytes).toBe(top + sizeClass(4000));
+    rt.free(t, 80000);
+    rt.free(small, 4000);
+    expect(rt.liveBytes).toBe(live0);
+    expect(rt.alloc(110000)).toBe(big); // freed back to its own class
   });
 });
 

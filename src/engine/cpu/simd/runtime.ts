@@ -108,6 +108,9 @@ export class SimdRuntime {
   private readonly module: WebAssembly.Module;
   private top = HEAP_BASE;
   private readonly freeLists = new Map<number, number[]>();
+  /** Each block's size (its class when it was carved from the top). */
+  private readonly blockSize = new Map<number, number>();
+  private live = 0;
   private readonly ctlAddr: number;
   private ctl: Int32Array;
   private readonly workers: PoolWorker[] = [];
@@ -125,14 +128,18 @@ export class SimdRuntime {
 
   // --- memory --------------------------------------------------------------------------------
 
-  /** A zeroed, 64-byte aligned block of at least `bytes` (fresh memory is zero already), reused from a freed block of the same size class
-   * (four classes per doubling, so a block serves requests up to ~19% smaller: shapes that vary from
-   * step to step, like a rollout's length, reuse memory instead of growing it). */
+  /** A zeroed, 64-byte aligned block of at least `bytes` (fresh memory is zero already). A freed block is
+   * reused: one of the request's size class (four classes per doubling, so a block serves requests up to
+   * ~19% smaller), else the smallest free block of a larger class up to twice the request. Shapes vary
+   * from step to step (a rollout's length, a mini-batch's rows, attention's T²): without the larger
+   * classes the memory grew by a few hundred MB a step, each first touched (page faults) and towards
+   * the 4 GiB limit. Blocks are not split or merged. */
   alloc(bytes: number): number {
     const size = sizeClass(bytes);
-    const reuse = this.freeLists.get(size)?.pop();
+    const reuse = this.takeFree(size);
     if (reuse !== undefined) {
       this.kernels.zero(reuse, size);
+      this.live += this.blockSize.get(reuse)!;
       return reuse;
     }
     const at = this.top;
@@ -145,14 +152,31 @@ export class SimdRuntime {
       this.memory.grow(Math.min(MAX_PAGES - pages, Math.max(need, Math.ceil(pages / 8))));
     }
     this.top = end;
+    this.blockSize.set(at, size);
+    this.live += size;
     return at;
   }
 
+  /** A free block for a request of size class `size`: its own class, else the smallest larger class ≤ 2·size. */
+  private takeFree(size: number): number | undefined {
+    const own = this.freeLists.get(size);
+    if (own?.length) return own.pop();
+    let best = 0;
+    for (const [c, list] of this.freeLists) if (list.length && c > size && c <= 2 * size && (!best || c < best)) best = c;
+    return best ? this.freeLists.get(best)!.pop() : undefined;
+  }
+
   free(addr: number, bytes: number): void {
-    const size = sizeClass(bytes);
+    const size = this.blockSize.get(addr) ?? sizeClass(bytes);
+    this.live -= size;
     const list = this.freeLists.get(size);
     if (list) list.push(addr);
     else this.freeLists.set(size, [addr]);
+  }
+
+  /** Bytes in blocks handed out and not freed. */
+  get liveBytes(): number {
+    return this.live;
   }
 
   /** Bytes handed out from the memory so far (live or on a free list). */
