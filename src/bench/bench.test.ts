@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createHeadlessGpu } from '../engine/webgpu/headless.ts';
 import { shaders } from '../engine/webgpu/shaders.vite.ts';
 import { presetConfig } from './config.ts';
-import { MemoryTracker } from './memory.ts';
+import { MemoryTracker } from '../engine/webgpu/memory.ts';
 import { BENCH_SCHEMA, SECTION_IDS } from './report.ts';
 import { runSuite } from './suite.ts';
 import { formatReport } from './table.ts';

@@ -3,7 +3,7 @@
 import type { WebGpuBackend } from '../engine/webgpu/backend.ts';
 import type { GpuHandle } from '../engine/webgpu/device.ts';
 import type { BenchConfig } from './config.ts';
-import type { MemoryTracker } from './memory.ts';
+import type { MemoryTracker } from '../engine/webgpu/memory.ts';
 import type { GpuClock } from './timing.ts';
 
 export interface BenchEnv {

@@ -6,7 +6,7 @@ import { createGpu, describeGpu } from '../engine/webgpu/device.ts';
 import { shaders } from '../engine/webgpu/shaders.vite.ts';
 import { presetConfig, type Preset } from './config.ts';
 import { errorMessage } from './env.ts';
-import { MemoryTracker } from './memory.ts';
+import { MemoryTracker } from '../engine/webgpu/memory.ts';
 import { SECTION_IDS, type BenchReport, type MachineInfo, type RuntimeInfo, type SectionId } from './report.ts';
 import { runSuite } from './suite.ts';
 import { reportTables } from './table.ts';

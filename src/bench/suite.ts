@@ -7,7 +7,7 @@ import type { BenchConfig } from './config.ts';
 import { errorMessage, type BenchEnv } from './env.ts';
 import { adapterSection, matmulSection } from './kernels.ts';
 import { mergedRolloutRows } from './merged.ts';
-import { MemoryTracker } from './memory.ts';
+import { MemoryTracker } from '../engine/webgpu/memory.ts';
 import { withBenchShaders } from './naive.ts';
 import { BENCH_SCHEMA, type BenchReport, type MachineInfo, type RuntimeInfo, type SectionId } from './report.ts';
 import { now } from './timing.ts';

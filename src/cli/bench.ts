@@ -7,7 +7,7 @@ import { arch, cpus, release, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { presetConfig, type Preset } from '../bench/config.ts';
-import { MemoryTracker } from '../bench/memory.ts';
+import { MemoryTracker } from '../engine/webgpu/memory.ts';
 import { SECTION_IDS, type MachineInfo, type RuntimeInfo, type SectionId } from '../bench/report.ts';
 import { formatCpuReport, runCpuBench, type CpuReport } from '../bench/cpu.ts';
 import { runSuite } from '../bench/suite.ts';

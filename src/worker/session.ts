@@ -16,7 +16,7 @@ import { completeConfig, validateConfig, type RLConfig } from '../rl/config.ts';
 import { Trainer, type SamplingProgress } from '../rl/trainer.ts';
 import { charTokenizer, getTask } from '../tasks/index.ts';
 import { groupViews } from './inspector.ts';
-import { BufferBytes } from './memory.ts';
+import { MemoryTracker } from '../engine/webgpu/memory.ts';
 import { CheckpointCache, loadModel } from './model-loader.ts';
 import { SPECTRAL_EVERY, type BackendChoice, type CheckpointData, type RunInfo, type RunState, type StartRequest, type WorkerEvent } from './protocol.ts';
 
@@ -30,7 +30,7 @@ export type Post = (e: WorkerEvent, transfer?: Transferable[]) => void;
 export interface Gpu {
   handle: GpuHandle;
   backend: Backend;
-  bytes: BufferBytes;
+  bytes: MemoryTracker;
   lost: boolean;
 }
 
@@ -80,7 +80,7 @@ export class Session {
   async webgpu(): Promise<Gpu> {
     if (this.gpu && !this.gpu.lost) return this.gpu;
     const handle = await createGpu(globalThis.navigator?.gpu);
-    const bytes = new BufferBytes(handle.device);
+    const bytes = new MemoryTracker(handle.device);
     const { WebGpuBackend } = await import('../engine/webgpu/backend.ts');
     const { shaders } = await import('../engine/webgpu/shaders.vite.ts');
     const gpu: Gpu = { handle, backend: new WebGpuBackend(handle, shaders), bytes, lost: false };

@@ -3,10 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './backend.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../ref/matmul.ref.ts';
-import { namedConfig, randomWeights } from '../../model/init.ts';
-import { Model } from '../../model/model.ts';
 import { Rng } from '../../tasks/index.ts';
 import { FastCpuBackend, fastMatmulBackwardInput, fastMatmulBackwardWeight, fastMatmulForward } from './fast.ts';
+import { tinyModelStep } from './testing.ts';
 
 const rand = (rng: Rng, n: number) => Float32Array.from({ length: n }, () => rng.normal(0, 1));
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
@@ -34,17 +33,7 @@ describe('fast CPU matmuls', () => {
   });
 
   it('a whole model step is bit-identical on FastCpuBackend and CpuBackend', async () => {
-    const cfg = namedConfig('tiny', 99, 64);
-    const B = 3, T = 11;
-    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 99), targets = Int32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? -1 : (i * 13) % 99));
-    const run = async (be: CpuBackend) => {
-      const m = new Model(be, cfg, randomWeights(cfg, 3));
-      m.zeroGrads();
-      const logp = await be.read(m.forward(ids, targets, B, T).logp);
-      m.backward(Float32Array.from({ length: B * T }, (_, i) => (i % 3) - 1));
-      return [logp, ...(await Promise.all([...m.grads.values()].map((g) => be.read(g))))];
-    };
-    const [a, b] = [await run(new CpuBackend()), await run(new FastCpuBackend())];
+    const [a, b] = [await tinyModelStep(new CpuBackend()), await tinyModelStep(new FastCpuBackend())];
     expect(b.length).toBe(a.length);
     a.forEach((x, i) => expect(same(b[i], x)).toBe(true));
   });

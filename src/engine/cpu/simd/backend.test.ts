@@ -16,10 +16,9 @@ import { add } from '../../ref/add.ref.ts';
 import { rope } from '../../ref/rope.ref.ts';
 import { swigluBackward, swigluForward } from '../../ref/swiglu.ref.ts';
 import { randArray, relErr } from '../../ref/testutil.ts';
-import { namedConfig, randomWeights } from '../../../model/init.ts';
-import { Model } from '../../../model/model.ts';
 import { CpuBackend } from '../backend.ts';
 import { SimdCpuBackend } from './backend.ts';
+import { tinyModelStep } from '../testing.ts';
 import { SimdRuntime, sizeClass } from './runtime.ts';
 
 const f = Math.fround;
@@ -111,20 +110,10 @@ describe('SIMD CPU matmuls', () => {
   });
 
   it('a whole model forward and backward gives the same bits with 1, 2 and 3 threads, and matches the reference backend', async () => {
-    const cfg = namedConfig('tiny', 99, 64);
-    const B = 3, T = 11;
-    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 99), targets = Int32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? -1 : (i * 13) % 99));
-    const run = async (be: CpuBackend) => {
-      const m = new Model(be, cfg, randomWeights(cfg, 3));
-      m.zeroGrads();
-      const logp = await be.read(m.forward(ids, targets, B, T).logp);
-      m.backward(Float32Array.from({ length: B * T }, (_, i) => (i % 3) - 1));
-      return [logp, ...(await Promise.all([...m.grads.values()].map((g) => be.read(g))))];
-    };
     const runs: Float32Array[][] = [];
-    for (const threads of [1, 2, 3]) runs.push(await run(await SimdCpuBackend.create({ threads })));
+    for (const threads of [1, 2, 3]) runs.push(await tinyModelStep(await SimdCpuBackend.create({ threads })));
     for (const r of runs.slice(1)) r.forEach((x, i) => expect(same(x, runs[0][i])).toBe(true));
-    const ref = await run(new CpuBackend());
+    const ref = await tinyModelStep(new CpuBackend());
     // float32 sums against the reference's float64 sums, through a whole model: logp and every gradient
     ref.forEach((x, i) => expect(relErr(runs[0][i], x)).toBeLessThan(1e-5));
   });
