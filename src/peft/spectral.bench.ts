@@ -1,10 +1,11 @@
 // What spectral records cost a run: `npx tsx src/peft/spectral.bench.ts [--method lora|pissa|full|…]
 // [--steps N] [--every E] [--prompts P] [--threads T]`. The catalogue's default model (public/models/,
 // the small one) with `npm run train`'s settings for that method, on the SIMD CPU backend: the same
-// seeded run three times in one process, without records, with records measured on the training
-// thread, and with records measured on a worker thread (as `npm run train` and the page do). Prints
-// each run's mean step, its slowdown against the run without records, and per record the time the
-// step waited for it and the measurement's own time. docs/STUDY.md has the numbers of one run.
+// seeded run in three modes in one process: without records, with records measured on the training
+// thread, and with records measured on a worker thread (as `npm run train` and the page do), after
+// a warm-up run of the same length that is not counted, each mode twice (below). Prints each run's
+// mean step, per record the time the step waited for it and the measurement's own time, and each
+// mode's slowdown against the runs without records. docs/STUDY.md has the numbers of one run.
 import { parseArgs } from 'node:util';
 import { catalogueConfig } from '../cli/catalogue.ts';
 import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
@@ -32,7 +33,7 @@ console.log(`${cat.name}, ${method}, ${cfg.promptsPerStep} prompts × ${cfg.grou
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 type Mode = 'none' | 'here' | 'worker';
 
-async function run(mode: Mode): Promise<{ total: number; steps: number[]; records: SpectralRecord[] }> {
+async function run(mode: Mode, steps: number): Promise<{ total: number; steps: number[]; records: SpectralRecord[] }> {
   const model = new Model(backend, loaded.cfg, loaded.weights);
   const inst = await getMethod(method).attach(model, cfg.peft);
   const probe = mode === 'none' ? null : await SpectralProbe.create(inst, loaded.cfg, { thread: mode === 'worker' ? nodeSpectralThread() : null });
@@ -56,18 +57,21 @@ async function run(mode: Mode): Promise<{ total: number; steps: number[]; record
   return { total, steps: stepMs, records };
 }
 
-const results = new Map<Mode, Awaited<ReturnType<typeof run>>>();
-for (const mode of ['none', 'here', 'worker'] as Mode[]) {
-  const r = await run(mode);
-  results.set(mode, r);
-  const rec = r.records.length
-    ? `; ${r.records.length} records: the step waited ${(1000 * mean(r.records.map((x) => x.waitSeconds))).toFixed(0)} ms, measuring ${(1000 * mean(r.records.map((x) => x.seconds))).toFixed(0)} ms (means; ${r.records[0].offThread ? 'worker thread' : 'training thread'})`
-    : '';
+// A first run pays for compiling and for memory touched the first time (rollout lengths vary, so a
+// shorter run does not touch all of it): one run as long as the others, not counted. Later runs still
+// drift (faster as the allocator's free lists fill), so the modes run in a palindrome, none, here,
+// worker, worker, here, none, and each mode's two runs are averaged: a linear drift cancels.
+await run('none', steps);
+const totals = new Map<Mode, number[]>();
+for (const mode of ['none', 'here', 'worker', 'worker', 'here', 'none'] as Mode[]) {
+  const r = await run(mode, steps);
+  totals.set(mode, [...(totals.get(mode) ?? []), r.total]);
   for (const x of r.records) console.log(`  record at step ${x.step}: ${x.layers.filter((l) => l.norm > 0).length} of ${x.layers.length} layers moved, principal share at k = rank/8 ${(100 * x.mean.share[1]).toFixed(1)}%, ${x.offThread ? `measured on the worker in ${(1000 * (x.seconds - x.waitSeconds)).toFixed(0)} ms, the step waited ${(1000 * x.waitSeconds).toFixed(0)} ms` : `measured on the training thread in ${(1000 * x.seconds).toFixed(0)} ms`}`);
-  console.log(`${mode.padEnd(6)} run ${(r.total / 1000).toFixed(1)} s, step ${mean(r.steps).toFixed(0)} ms (mean of ${r.steps.length}, record included)${rec}`);
+  console.log(`${mode.padEnd(6)} run ${(r.total / 1000).toFixed(1)} s, step ${mean(r.steps).toFixed(0)} ms (mean of ${r.steps.length}, record included)`);
 }
-const base = results.get('none')!.total;
+const base = mean(totals.get('none')!);
 for (const mode of ['here', 'worker'] as Mode[]) {
-  console.log(`records on the ${mode === 'here' ? 'training thread' : 'worker thread'}: the run ${((100 * (results.get(mode)!.total - base)) / base).toFixed(1)}% slower than without records`);
+  const t = mean(totals.get(mode)!);
+  console.log(`records on the ${mode === 'here' ? 'training thread' : 'worker thread'}: runs of ${(t / 1000).toFixed(1)} s against ${(base / 1000).toFixed(1)} s without records (means of two): ${((100 * (t - base)) / base).toFixed(1)}%`);
 }
 process.exit(0);
