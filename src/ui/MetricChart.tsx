@@ -8,7 +8,7 @@ import 'uplot/dist/uPlot.min.css';
 import { setLog, shownRuns, useChartPrefs, useShownSignature } from '../store/charts.ts';
 import { peekSeries, seriesClock, type RunSeries } from '../store/series.ts';
 import { useLive } from '../store/training.ts';
-import { align, axisWidth, ema, formatTick, linearRange, logTickFilter, type XY } from './chartdata.ts';
+import { align, axisWidth, ema, formatTick, linearRange, logSplits, logTickFilter, type XY } from './chartdata.ts';
 import { formatValue } from './format.ts';
 
 export interface Line extends XY {
@@ -78,8 +78,11 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
       }
       xMax = Math.max(1, ...runs.map((r) => (Number.isFinite(r.config.steps) ? r.config.steps : 0)));
       const { x, ys } = align(lines, { positiveOnly: log });
+      // A log axis needs a value to place: until one arrives (every gradient norm so far 0, all groups
+      // dropped) the axis is linear.
+      const logAxis = log && ys.some((y) => y.some((v) => v !== null));
       const data = [x, ...ys] as uPlot.AlignedData;
-      const nextShape = `${lines.map((l) => `${l.name}${l.color}${l.dash ?? ''}`).join('|')}:${log}:${el.clientWidth}`;
+      const nextShape = `${lines.map((l) => `${l.name}${l.color}${l.dash ?? ''}`).join('|')}:${logAxis}:${el.clientWidth}`;
       if (!plot || nextShape !== shape) {
         plot?.destroy();
         shape = nextShape;
@@ -90,13 +93,13 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
           cursor: { drag: { x: false, y: false }, points: { size: 6 } },
           scales: {
             x: { time: false, range: (_u, _min, max) => [0, Math.max(xMax, Number.isFinite(max) ? max : 0)] },
-            y: log ? { distr: 3, log: 10 } : { range: spec.range ?? linearRange },
+            y: logAxis ? { distr: 3, log: 10 } : { range: spec.range ?? linearRange },
           },
           axes: [
             { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 30, incrs: STEP_INCRS },
             {
               stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: axisWidth, values: (_u, vals) => vals.map(formatTick),
-              ...(log ? { filter: logTickFilter } : {}),
+              ...(logAxis ? { splits: logSplits, filter: logTickFilter } : {}),
             },
           ],
           series: [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { align, ema, linearRange } from './chartdata.ts';
+import { align, ema, linearRange, LOG_FLOOR } from './chartdata.ts';
 import { crc32, zip } from './download.ts';
 
 describe('chart data', () => {
@@ -27,6 +27,12 @@ describe('chart data', () => {
     expect(a.x).toEqual([1, 2, 3, 4]);
     expect(a.ys).toEqual([[1, 2, 3, null], [null, 5, null, null]]);
   });
+
+  it('leaves out of a log axis what uPlot cannot place: a converged run\'s gradient norm of 1e-44', () => {
+    const a = align([{ x: [1, 2, 3, 4], y: [0.5, 1.69e-44, LOG_FLOOR, 3.6e-51] }], { positiveOnly: true });
+    expect(a.ys).toEqual([[0.5, null, LOG_FLOOR, null]]);
+    expect(align([{ x: [1], y: [1.69e-44] }]).ys).toEqual([[1.69e-44]]);
+  });
 });
 
 describe('zip', () => {
@@ -49,6 +55,15 @@ describe('axis labels', async () => {
     expect(logTickFilter(null, narrow).map(formatTick)).toEqual(['0.003', '0.004', '0.005', '0.006', '0.007']);
     const wide = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.2, 0.3];
     expect(logTickFilter(null, wide).map((v) => formatTick(v))).toEqual(['0.01', '0.02', '', '', '0.05', '', '', '', '', '0.1', '0.2', '']);
+  });
+  it('log ticks at m × 10^k, a decade apart on wide spans, none for a scale without positive values', async () => {
+    const { logSplits } = await import('./chartdata.ts');
+    expect(logSplits(null, 1, 0.003, 0.007)).toEqual([0.003, 0.004, 0.005, 0.006, 0.007]);
+    expect(logSplits(null, 1, 0.5, 3)).toEqual([0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3]);
+    // The span that made uPlot's own search push ticks without end (a converged run's gradient norm).
+    expect(logSplits(null, 1, 1e-24, 10)).toEqual([1e-24, 1e-19, 1e-14, 1e-9, 1e-4, 10]);
+    expect(logSplits(null, 1, 0, 1)).toEqual([]);
+    expect(logSplits(null, 1, 1, Number.POSITIVE_INFINITY)).toEqual([]);
   });
   it('the y axis is wide enough for its longest label', () => {
     expect(axisWidth(null, ['0', '1'])).toBe(36);

@@ -29,8 +29,12 @@ export interface XY {
   y: ArrayLike<number>;
 }
 
+/** The smallest value a log axis draws: a converged run's gradient norm reaches 1e-44, which would
+ * stretch the axis over twenty empty decades; below this it is zero for the chart's purpose. */
+export const LOG_FLOOR = 1e-24;
+
 /** One x array (the sorted union of every series' x) and each series' y on it, null where a series
- * has no point (or a non-finite one, or a non-positive one on a log axis). */
+ * has no point (or a non-finite one, or on a log axis one below LOG_FLOOR). */
 export function align(series: XY[], opts: { positiveOnly?: boolean } = {}): { x: number[]; ys: (number | null)[][] } {
   const xs = new Set<number>();
   for (const s of series) for (let i = 0; i < s.x.length; i++) xs.add(s.x[i]);
@@ -40,7 +44,7 @@ export function align(series: XY[], opts: { positiveOnly?: boolean } = {}): { x:
     const y: (number | null)[] = new Array<number | null>(x.length).fill(null);
     for (let i = 0; i < s.x.length; i++) {
       const v = s.y[i];
-      if (Number.isFinite(v) && (!opts.positiveOnly || v > 0)) y[at.get(s.x[i]) as number] = v;
+      if (Number.isFinite(v) && (!opts.positiveOnly || v >= LOG_FLOOR)) y[at.get(s.x[i]) as number] = v;
     }
     return y;
   });
@@ -73,6 +77,24 @@ export function formatTick(v: number | null): string {
 
 /** Log-axis ticks that keep a label: all of them when there are few (a span under a decade would
  * otherwise label none), else those at 1, 2 and 5 × a power of ten. */
+/** A log axis's ticks (uPlot's `splits`): m × 10^k for every m over up to four decades, else 10^k
+ * on at most about six decades. uPlot's own search is not used: on small values its sum of steps
+ * drifts off the decimal grid and it pushes ticks until the array overflows. */
+export function logSplits(_u: unknown, _axis: number, min: number, max: number): number[] {
+  if (!(min > 0) || !(max >= min) || !Number.isFinite(max)) return [];
+  const lo = Math.floor(Math.log10(min)), hi = Math.ceil(Math.log10(max)), decades = hi - lo;
+  const ms = decades <= 4 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1];
+  const every = decades <= 4 ? 1 : Math.ceil(decades / 6);
+  const out: number[] = [];
+  for (let k = lo; k <= hi; k += every) {
+    for (const m of ms) {
+      const v = Number(`${m}e${k}`);
+      if (v >= min * (1 - 1e-12) && v <= max * (1 + 1e-12)) out.push(v);
+    }
+  }
+  return out;
+}
+
 export function logTickFilter(_u: unknown, splits: number[]): (number | null)[] {
   if (splits.length <= 6) return splits;
   return splits.map((v) => {
