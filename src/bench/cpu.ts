@@ -11,6 +11,7 @@ import type { Backend } from '../engine/backend.ts';
 import { FastCpuBackend, fastMatmulForward } from '../engine/cpu/fast.ts';
 import { SimdCpuBackend } from '../engine/cpu/simd/backend.ts';
 import { randArray } from '../engine/ref/testutil.ts';
+import { simdPeakGflops } from './simd-peak.ts';
 import { loadModelDir } from '../model/io.node.ts';
 import { Model } from '../model/model.ts';
 import { getMethod } from '../peft/registry.ts';
@@ -45,6 +46,9 @@ export interface CpuReport {
   machine: string;
   threads: number;
   simd: string;
+  /** GFLOP/s of register-only f32x4 multiplies and adds on one thread (simd-peak.ts): the most the
+   * matmul's instructions can do here. */
+  peak1: number;
   matmul: MatmulRow[];
   blasNote: string;
   rl: { config: string; steps: RlStepRow[] } | null;
@@ -134,6 +138,8 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
   const one = await SimdCpuBackend.create({ threads: 1 });
   const reps = opts.quick ? 3 : 7, fastReps = opts.quick ? 1 : 3;
   log(`CPU section: ${be.describe()}`);
+  log('  128-bit SIMD multiply + add peak, one thread ...');
+  const peak1 = await simdPeakGflops(opts.quick ? 5_000_000 : 20_000_000);
   const anchor = runAnchor(log);
   const matmul: MatmulRow[] = [];
   for (const [M, K, N] of SHAPES) {
@@ -154,19 +160,20 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
     const now = await rlSteps(be, `SIMD, ${be.threadsReady} threads`, dir, cfg);
     rl = { config: label, steps: [...old, ...now] };
   }
-  return { machine: opts.machine, threads: be.threadsReady, simd: be.describe(), matmul, blasNote: anchor.note, rl };
+  return { machine: opts.machine, threads: be.threadsReady, simd: be.describe(), peak1, matmul, blasNote: anchor.note, rl };
 }
 
 export function formatCpuReport(r: CpuReport): string {
   const blasLabels = [...new Set(r.matmul.flatMap((m) => Object.keys(m.blas)))];
   const lines = [`CPU backend — ${r.machine}; ${r.simd}`, ''];
-  const head = ['M×K×N', `SIMD ${r.threads}T`, 'SIMD 1T', 'Fast (old)', ...blasLabels, 'SIMD/Fast', ...blasLabels.map((l) => `SIMD/${l.replace('OpenBLAS ', 'BLAS')}`)];
-  const rows = r.matmul.map((m) => [`${m.M}×${m.K}×${m.N}`, m.simd.toFixed(1), m.simd1.toFixed(1), m.fast.toFixed(2),
+  const head = ['M×K×N', `SIMD ${r.threads}T`, 'SIMD 1T', '1T/peak', 'Fast (old)', ...blasLabels, 'SIMD/Fast', ...blasLabels.map((l) => `SIMD/${l.replace('OpenBLAS ', 'BLAS')}`)];
+  const rows = r.matmul.map((m) => [`${m.M}×${m.K}×${m.N}`, m.simd.toFixed(1), m.simd1.toFixed(1), (m.simd1 / r.peak1).toFixed(2), m.fast.toFixed(2),
     ...blasLabels.map((l) => m.blas[l]?.toFixed(1) ?? '—'), `${(m.simd / m.fast).toFixed(1)}×`,
     ...blasLabels.map((l) => (m.blas[l] ? (m.simd / m.blas[l]).toFixed(2) : '—'))]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(width[i])).join('  ');
-  lines.push('matmul out = x·Wᵀ, GFLOP/s (median)', fmt(head), ...rows.map(fmt));
+  lines.push(`128-bit SIMD peak (f32x4 multiplies and adds in registers, one thread): ${r.peak1.toFixed(1)} GFLOP/s`,
+    'matmul out = x·Wᵀ, GFLOP/s (median)', fmt(head), ...rows.map(fmt));
   if (r.blasNote) lines.push(r.blasNote);
   if (r.rl) {
     lines.push('', `RL steps 1 and 2, ${r.rl.config}`);
