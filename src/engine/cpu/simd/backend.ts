@@ -57,7 +57,7 @@ export class SimdCpuBackend extends CpuBackend {
   readonly threads: number;
   private readonly job: number;
   private readonly jobWords: Int32Array;
-  private readonly scratch = Array.from({ length: 8 }, () => ({ addr: 0, bytes: 0 }));
+  private readonly scratch = Array.from({ length: 10 }, () => ({ addr: 0, bytes: 0 }));
 
   /** Prefer `SimdCpuBackend.create`, which waits for the worker threads; a backend constructed
    * directly runs on the threads that are ready (results are the same). */
@@ -135,8 +135,8 @@ export class SimdCpuBackend extends CpuBackend {
 
   /** A reusable scratch block of at least n floats: 0 a transposed weight, 1 a gemm's partial sums,
    * 2 attention decode's rows, 3 RoPE's tables; the decode fusions' 4 norm output, 5 rstd, 6 and 7
-   * matmul outputs. */
-  private temp(slot: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7, n: number): number {
+   * matmul outputs; a gemm's 8 packed B and 9 A panels (one block per thread). */
+  private temp(slot: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, n: number): number {
     const s = this.scratch[slot];
     if (s.bytes < n * 4) {
       if (s.bytes) this.rt.free(s.addr, s.bytes);
@@ -155,6 +155,16 @@ export class SimdCpuBackend extends CpuBackend {
     const macs = M * N * K;
     const threads = macs < PARALLEL_MIN_MACS ? 1 : this.threads;
     const MB = Math.max(4, Math.min(32, 4 * Math.ceil(M / (4 * 4 * threads))));
+    // The 4×8 tile reads A's four rows at one address (assembly/gemm.ts): either A's rows run along k
+    // and each task packs them (B packed here, in strips of eight columns), or its columns do.
+    if (g.sak !== 1 && g.sai !== 1) throw new Error(`SIMD gemm: A needs unit stride along k or along rows (sai ${g.sai}, sak ${g.sak})`);
+    const N8 = N & ~7;
+    let pb = 0;
+    if (g.sak === 1 && N8 > 0 && K > 0) {
+      pb = this.temp(8, K * N8);
+      this.rt.kernels.packB(pb, g.b, g.sbk, K, N8);
+    }
+    const panelBytes = MB * KB * 4;
     const w = this.jobWords;
     w[0] = OP_GEMM; w[1] = 0;
     w[2] = M; w[3] = N; w[4] = K;
@@ -165,6 +175,9 @@ export class SimdCpuBackend extends CpuBackend {
     new Float32Array(w.buffer, w.byteOffset + 14 * 4, 1)[0] = g.scale;
     w[15] = K > KB ? this.temp(1, M * N) : 0;
     w[16] = MB; w[17] = NB; w[18] = KB;
+    w[19] = pb;
+    w[20] = pb ? this.temp(9, (panelBytes / 4) * this.threads) : 0; w[21] = panelBytes;
+    w[22] = 0;
     this.rt.run(this.job, threads);
   }
 
