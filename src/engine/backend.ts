@@ -51,6 +51,11 @@ export interface TokenColumn {
   tokens: Tensor;
   offset: number;
   stride: number;
+  /** CPU backends only: op row n is row rows[n] of the sequence batch (a decoder that dropped its
+   * finished rows). Its token goes to tokens[rows[n]·stride + offset], a sampler's log-prob and
+   * entropy to [rows[n]·stride' + offset'], and its draw uses row rows[n]'s counter, so a row's
+   * tokens do not depend on which other rows are still running. */
+  rows?: Int32Array;
 }
 
 export interface Backend {

@@ -394,12 +394,14 @@ function distinctRows(prompt: Int32Array, B: number, P: number): { prompts: Int3
   return { prompts, of, count: first.length };
 }
 
+/** Whether row b has produced <eos> in its first `done` generated tokens. */
+function rowStopped(out: Int32Array, b: number, P: number, Tmax: number, done: number, eos: number): boolean {
+  for (let s = 0; s < done; s++) if (out[b * Tmax + P + s] === eos) return true;
+  return false;
+}
+
 function allStopped(out: Int32Array, B: number, P: number, Tmax: number, done: number, eos: number): boolean {
-  for (let b = 0; b < B; b++) {
-    let stopped = false;
-    for (let s = 0; s < done && !stopped; s++) stopped = out[b * Tmax + P + s] === eos;
-    if (!stopped) return false;
-  }
+  for (let b = 0; b < B; b++) if (!rowStopped(out, b, P, Tmax, done, eos)) return false;
   return true;
 }
 
@@ -425,7 +427,8 @@ class Decoder {
   private readonly vc: Tensor[] = [];
   private readonly t: Record<string, Tensor> = {};
   private readonly fused: FusedLayer[] | null;
-  /** Rows step() computes: B, or fewer for a prompt step that runs each distinct prompt once (run()). */
+  /** Rows step() computes: B, or fewer for a prompt step that runs each distinct prompt once, or once
+   * finished rows have left the batch (run()). */
   private active: number;
 
   constructor(private readonly m: Model, private readonly B: number, private readonly P: number, private readonly Tmax: number) {
@@ -543,10 +546,32 @@ class Decoder {
     }
   }
 
+  /** After a check at `done` generated tokens: the rows that have produced <eos> leave the batch. The
+   * others move down (their KV-cache rows so far and their next input token; ascending, so no row is
+   * overwritten before it is read) and `rows` maps each active row to its batch row, which the sampler
+   * writes and draws by (TokenColumn.rows). Returns the new map, or the old one when no row left. */
+  private dropFinished(out: Int32Array, rows: Int32Array | null, done: number, eos: number): Int32Array | null {
+    const { be, P, Tmax, t } = this;
+    const KD = this.m.cfg.kvHeads * this.m.cfg.headDim;
+    const batchRow = (i: number) => (rows ? rows[i] : i);
+    const keep: number[] = [];
+    for (let i = 0; i < this.active; i++) if (!rowStopped(out, batchRow(i), P, Tmax, done, eos)) keep.push(i);
+    if (keep.length === this.active) return rows;
+    const n = Math.min(Tmax, P + done) * KD;
+    keep.forEach((i, p) => {
+      if (i === p) return;
+      for (const c of [...this.kc, ...this.vc]) be.copy(c, c, n, p * Tmax * KD, i * Tmax * KD);
+      be.copy(t.ids, t.ids, 1, p, i);
+    });
+    this.active = keep.length;
+    return Int32Array.from(keep, batchRow);
+  }
+
   async run(prompt: Int32Array, steps: number, opts: GenerateOptions): Promise<Generation> {
     const { be, B, P, Tmax, t } = this;
     const V = this.m.cfg.vocabSize;
     const logp = be.alloc('dec.logp', B * steps), ent = be.alloc('dec.entropy', B * steps);
+    this.active = B;
     try {
       // A group repeats its prompt (a problem's samples). On a CPU backend, where no row's arithmetic depends
       // on another's, the prompt step runs each distinct prompt once and copies its KV-cache rows and
@@ -558,6 +583,12 @@ class Decoder {
       be.upload(t.out, out);
       be.zero(logp);
       be.zero(ent);
+      // On a CPU backend the rows that have finished leave the batch at each <eos> check: every row's
+      // arithmetic is independent of the others', and the sampler draws by batch row, so each row's
+      // tokens, log-probs and entropies up to its <eos> are the same bits; after the check that finds it
+      // finished, its tokens, log-probs and entropies stay 0.
+      const dropRows = be.name === 'cpu' && opts.eosId !== undefined;
+      let rows: Int32Array | null = null;
       let done = 0;
       for (let s = 0; s < steps; s++) {
         if (s === 0 && distinct) {
@@ -567,16 +598,22 @@ class Decoder {
           this.repeatRows(distinct.of);
         } else this.step(t.ids, s === 0 ? P : 1, s === 0 ? 0 : P + s - 1);
         // The token goes to t.ids (the next step's input: the embedding above has read it) and to column P + s of t.out.
-        const column = { tokens: t.out, offset: P + s, stride: Tmax };
-        if (opts.temperature === 0) be.argmax(t.ids, t.logits, B, V, column);
-        else be.sample(t.ids, logp, ent, t.logits, B, V, opts.temperature, opts.topP, stepSeed(opts.seed, s), s, steps, column);
+        const column = { tokens: t.out, offset: P + s, stride: Tmax, ...(rows ? { rows } : {}) };
+        const A = this.active;
+        if (opts.temperature === 0) be.argmax(t.ids, t.logits, A, V, column);
+        else be.sample(t.ids, logp, ent, t.logits, A, V, opts.temperature, opts.topP, stepSeed(opts.seed, s), s, steps, column);
         done = s + 1;
         const every = opts.checkEvery ?? 16;
-        if (opts.eosId !== undefined && done < steps && done % every === 0 && allStopped(await be.readInt(t.out), B, P, Tmax, done, opts.eosId)) break;
+        if (opts.eosId !== undefined && done < steps && done % every === 0) {
+          const out = await be.readInt(t.out);
+          if (allStopped(out, B, P, Tmax, done, opts.eosId)) break;
+          if (dropRows) rows = this.dropFinished(out, rows, done, opts.eosId);
+        }
         if (opts.onChunk && done < steps && done % every === 0) await opts.onChunk(done, steps);
       }
       return { tokens: await be.readInt(t.out), logp: await be.read(logp), entropy: await be.read(ent), steps: done };
     } finally {
+      this.active = B;
       for (const x of [logp, ent]) be.free(x);
     }
   }

@@ -53,6 +53,9 @@ describe('CpuBackend storage', () => {
     const col = { tokens: be.alloc('col', 6, 'i32'), offset: 1, stride: 2 };
     expect(() => be.argmax(x, x, 2, 3, col)).toThrow(/'x' is f32, expected i32/);
     expect(() => be.argmax(ids, x, 2, 3, { ...col, offset: 3, stride: 3 })).toThrow(/'col' has 6 elements, op needs 7/);
+    expect(() => be.argmax(ids, x, 2, 3, { ...col, rows: Int32Array.from([2, 2]) })).toThrow(/distinct/);
+    expect(() => be.argmax(ids, x, 2, 3, { ...col, rows: Int32Array.from([0]) })).toThrow(/1 entries for 2 rows/);
+    expect(() => be.argmax(ids, x, 2, 3, { ...col, rows: Int32Array.from([0, 3]) })).toThrow(/'col' has 6 elements, op needs 8/);
     expect(() => be.embeddingForward(be.alloc('e', 6), ids, x, 3, 2)).not.toThrow();
     be.upload(ids, Int32Array.from([0, 1, 3, 0, 0, 0]));
     expect(() => be.embeddingForward(be.alloc('e', 6), ids, x, 3, 2)).toThrow(/'ids'\[2\] = 3/);

@@ -61,6 +61,23 @@ function finite(op: string, x: number): number {
   return x;
 }
 
+/** The largest batch row an op of `rows` rows writes: rows − 1, or the largest entry of the column's row
+ * map (TokenColumn.rows), after checking the map names `rows` distinct rows. */
+function lastRow(op: string, col: TokenColumn, rows: number): number {
+  const map = col.rows;
+  if (!map) return rows - 1;
+  if (map.length < rows) throw new RangeError(`${op}: the row map has ${map.length} entries for ${rows} rows`);
+  const seen = new Set<number>();
+  let last = -1;
+  for (let n = 0; n < rows; n++) {
+    const r = map[n];
+    if (r < 0 || seen.has(r)) throw new RangeError(`${op}: the row map must name distinct non-negative rows, got ${r} at ${n}`);
+    seen.add(r);
+    last = Math.max(last, r);
+  }
+  return last;
+}
+
 /** The column's i32 data, after checking it holds every slot written and is not the op's output. */
 function columnTokens(op: string, col: TokenColumn, rows: number, out: Tensor): Int32Array {
   for (const [k, v] of Object.entries({ offset: col.offset, stride: col.stride })) {
@@ -68,7 +85,7 @@ function columnTokens(op: string, col: TokenColumn, rows: number, out: Tensor): 
   }
   if (rows > 1 && col.stride === 0) throw new RangeError(`${op}: column stride 0 would make ${rows} rows write one slot`);
   noAlias(op, col.tokens, out);
-  return i32(col.tokens, rows > 0 ? (rows - 1) * col.stride + col.offset + 1 : 0);
+  return i32(col.tokens, rows > 0 ? lastRow(op, col, rows) * col.stride + col.offset + 1 : 0);
 }
 
 export class CpuBackend implements Backend {
@@ -220,7 +237,7 @@ export class CpuBackend implements Backend {
   argmax(out: Tensor, logits: Tensor, N: number, V: number, column: TokenColumn): void {
     const tokens = columnTokens('argmax', column, N, out);
     argmax(i32(out, N), f32(logits, N * V), N, V);
-    writeColumn(tokens, i32(out, N), N, column.offset, column.stride);
+    writeColumn(tokens, i32(out, N), N, column.offset, column.stride, column.rows);
   }
   /** Validates like the GPU op: distinct outputs, every written slot inside its tensor. */
   sample(ids: Tensor, logp: Tensor, entropy: Tensor, logits: Tensor, B: number, V: number, temperature: number, topP: number,
@@ -233,16 +250,16 @@ export class CpuBackend implements Backend {
     if (B > 1 && stride === 0) throw new RangeError(`sample: stride 0 would make ${B} rows write one slot`);
     noAlias('sample', logp, entropy, logits);
     noAlias('sample', entropy, logits);
-    const n = (B - 1) * stride + offset + 1;
     const tokens = columnTokens('sample', column, B, ids);
-    this.sampleRows(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride);
-    writeColumn(tokens, i32(ids, B), B, column.offset, column.stride);
+    const n = lastRow('sample', column, B) * stride + offset + 1;
+    this.sampleRows(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride, column.rows);
+    writeColumn(tokens, i32(ids, B), B, column.offset, column.stride, column.rows);
   }
 
   /** The sampler's arithmetic once the handles are checked (sample.ref.ts); a subclass may compute the same bits faster. */
   protected sampleRows(ids: Int32Array, logp: Float32Array, entropy: Float32Array, logits: Float32Array, B: number, V: number,
-    temperature: number, topP: number, seed: number, offset: number, stride: number): void {
-    sample(ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride);
+    temperature: number, topP: number, seed: number, offset: number, stride: number, rows?: Int32Array): void {
+    sample(ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride, rows);
   }
 
   scaleCols(out: Tensor, inp: Tensor, s: Tensor, bias: Tensor | null, N: number, OC: number, accumulate: boolean): void {

@@ -70,23 +70,25 @@ export function pickToken(p: ArrayLike<number>, tau: number, u: number): number 
   return last;
 }
 
-/** The op (see the header): ids (B) i32; logp and entropy written at b·stride + offset only. */
+/** The op (see the header): ids (B) i32; logp and entropy written at r·stride + offset only, where
+ * r = rows[b] when a row map is given (Backend.TokenColumn.rows; also the draw's counter), else b. */
 export function sample(ids: Int32Array, logp: F, entropy: F, logits: F, B: number, V: number, temperature: number, topP: number,
-  seed: number, offset: number, stride: number): void {
+  seed: number, offset: number, stride: number, rows?: Int32Array): void {
   if (!(temperature > 0 && Number.isFinite(temperature))) throw new RangeError(`sample: temperature must be > 0, got ${temperature}`);
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`sample: topP must be in (0, 1], got ${topP}`);
   if (!(V >= 1)) throw new RangeError(`sample: V must be at least 1, got ${V}`);
   for (let b = 0; b < B; b++) {
     const d = temperedSoftmax(logits.subarray(b * V, (b + 1) * V), temperature);
-    const id = pickToken(d.p, topPThreshold(d.p, topP), sampleUniform(seed, b));
+    const r = rows ? rows[b] : b;
+    const id = pickToken(d.p, topPThreshold(d.p, topP), sampleUniform(seed, r));
     ids[b] = id;
-    logp[b * stride + offset] = d.logp[id];
-    entropy[b * stride + offset] = d.entropy;
+    logp[r * stride + offset] = d.logp[id];
+    entropy[r * stride + offset] = d.entropy;
   }
 }
 
-/** The token column a decoding op also writes (Backend.TokenColumn): tokens[n·stride + offset] = ids[n]
- * for n < rows; every other entry of tokens is left as it was. */
-export function writeColumn(tokens: Int32Array, ids: Int32Array, rows: number, offset: number, stride: number): void {
-  for (let n = 0; n < rows; n++) tokens[n * stride + offset] = ids[n];
+/** The token column a decoding op also writes (Backend.TokenColumn): tokens[r·stride + offset] = ids[n]
+ * for n < rows, r = map[n] when a row map is given, else n; every other entry of tokens is left as it was. */
+export function writeColumn(tokens: Int32Array, ids: Int32Array, rows: number, offset: number, stride: number, map?: Int32Array): void {
+  for (let n = 0; n < rows; n++) tokens[(map ? map[n] : n) * stride + offset] = ids[n];
 }

@@ -139,6 +139,30 @@ describe('sample (the op)', () => {
     }
   });
 
+  it('with a row map, op row n draws and writes as batch row rows[n]: the same as that row of the whole batch', () => {
+    const B = 6, V = 9, rows = Int32Array.from([1, 4, 5]);
+    const logits = randArray(B * V, 8, 2);
+    const all = { ids: new Int32Array(B), lp: new Float64Array(B), ent: new Float64Array(B), col: new Int32Array(B) };
+    sample(all.ids, all.lp, all.ent, logits, B, V, 1.3, 0.9, 77, 0, 1);
+    writeColumn(all.col, all.ids, B, 0, 1);
+    const sub = new Float32Array(rows.length * V);
+    rows.forEach((r, n) => sub.set(logits.subarray(r * V, (r + 1) * V), n * V));
+    const ids = new Int32Array(rows.length), lp = new Float64Array(B).fill(7), ent = new Float64Array(B).fill(7), col = new Int32Array(B).fill(-1);
+    sample(ids, lp, ent, sub, rows.length, V, 1.3, 0.9, 77, 0, 1, rows);
+    writeColumn(col, ids, rows.length, 0, 1, rows);
+    for (let r = 0; r < B; r++) {
+      const n = rows.indexOf(r);
+      if (n < 0) {
+        expect([lp[r], ent[r], col[r]]).toEqual([7, 7, -1]);
+        continue;
+      }
+      expect(ids[n]).toBe(all.ids[r]);
+      expect(col[r]).toBe(all.col[r]);
+      expect(lp[r]).toBe(all.lp[r]);
+      expect(ent[r]).toBe(all.ent[r]);
+    }
+  });
+
   it('rejects temperature ≤ 0 and topP outside (0, 1]', () => {
     const a = new Int32Array(1), f = new Float64Array(1), l = new Float64Array(3);
     expect(() => sample(a, f, f, l, 1, 3, 0, 1, 0, 0, 1)).toThrow(/temperature/);

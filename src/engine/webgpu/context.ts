@@ -129,6 +129,7 @@ export function checkNoAlias(op: string, outputs: Tensor[], inputs: Tensor[]): v
  * be i32, and share no buffer with the op's other tensors. */
 export function checkColumn(op: string, col: TokenColumn, rows: number, others: Tensor[]): void {
   checkDims(op, { 'column offset': col.offset, 'column stride': col.stride });
+  if (col.rows) throw new Error(`${op}: a row map (TokenColumn.rows) is for CPU backends; the GPU kernels write row n`);
   if (col.tokens.dtype !== 'i32') throw new Error(`${op}: column tokens "${col.tokens.label}" must be i32`);
   const buf = gpuTensor(col.tokens).buffer;
   for (const t of others) if (gpuTensor(t).buffer === buf) throw new Error(`${op}: column tokens "${col.tokens.label}" must be distinct from "${t.label}"`);

@@ -313,9 +313,9 @@ export class SimdCpuBackend extends CpuBackend {
   /** The reference sampler (sample.ref.ts) without its per-row allocations and repeated divisions: the
    * same float64 operations in the same order, so the same ids, log-probs and entropies, bit for bit (tested). */
   protected override sampleRows(ids: Int32Array, logp: Float32Array, entropy: Float32Array, logits: Float32Array, B: number, V: number,
-    temperature: number, topP: number, seed: number, offset: number, stride: number): void {
+    temperature: number, topP: number, seed: number, offset: number, stride: number, rows?: Int32Array): void {
     if (!(temperature > 0 && Number.isFinite(temperature)) || !(topP > 0 && topP <= 1) || !(V >= 1)) {
-      return super.sampleRows(ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride); // its errors
+      return super.sampleRows(ids, logp, entropy, logits, B, V, temperature, topP, seed, offset, stride, rows); // its errors
     }
     const y = new Float64Array(V), p = new Float64Array(V);
     for (let b = 0; b < B; b++) {
@@ -337,10 +337,11 @@ export class SimdCpuBackend extends CpuBackend {
         p[v] = q;
         if (q > 0) ent -= q * l;
       }
-      const id = pickToken(p, topPThreshold(p, topP), sampleUniform(seed, b));
+      const r = rows ? rows[b] : b;
+      const id = pickToken(p, topPThreshold(p, topP), sampleUniform(seed, r));
       ids[b] = id;
-      logp[b * stride + offset] = y[id];
-      entropy[b * stride + offset] = ent;
+      logp[r * stride + offset] = y[id];
+      entropy[r * stride + offset] = ent;
     }
   }
 

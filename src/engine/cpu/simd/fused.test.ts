@@ -157,6 +157,52 @@ describe('SIMD CPU prompt step over distinct prompts', () => {
   });
 });
 
+describe('SIMD CPU decoding without finished rows', () => {
+  it('a generation that drops rows at their <eos> equals one that runs every row, up to each row\'s <eos>, bit for bit', async () => {
+    // The decoder drops finished rows at each check on a CPU backend (Decoder.dropFinished); the same
+    // backend presented as another kind runs every row to the end.
+    const be = await SimdCpuBackend.create({ threads: 2 });
+    const { cfg, weights } = fixture('hf-qwen2-tiny');
+    const every = Object.create(be, { name: { value: 'webgpu' } }) as Backend;
+    const a = new Model(be, cfg, weights()), b = new Model(every, cfg, weights());
+    const B = 9, P = 4, steps = 40, checkEvery = 4;
+    const prompt = Int32Array.from({ length: B * P }, (_, i) => (i * 13 + 5) % cfg.vocabSize);
+    const sampling = { temperature: 1.5, topP: 1, seed: 21 };
+    // An <eos> that some rows produce early and others late or never: the token whose first
+    // occurrences, over the rows of a run without one, are the most spread.
+    const free = await b.generate(prompt, B, steps, sampling);
+    const T = P + steps;
+    const first = (v: number) => Array.from({ length: B }, (_, r) => {
+      for (let s = 0; s < steps; s++) if (free.tokens[r * T + P + s] === v) return s;
+      return steps;
+    });
+    let eosId = 0, spread = -1;
+    for (let v = 0; v < cfg.vocabSize; v++) {
+      const f = first(v), early = f.filter((s) => s < steps / 2).length;
+      if (early > 0 && early < B && new Set(f).size > spread) [eosId, spread] = [v, new Set(f).size];
+    }
+    const opts = { ...sampling, eosId, checkEvery };
+    const x = await a.generate(prompt, B, steps, opts), y = await b.generate(prompt, B, steps, opts);
+    expect(x.steps).toBe(y.steps);
+    let dropped = 0;
+    for (let r = 0; r < B; r++) {
+      const f = first(eosId)[r];
+      const n = Math.min(f + 1, x.steps); // through the <eos>
+      expect(Array.from(x.tokens.subarray(r * T, r * T + P + n))).toEqual(Array.from(y.tokens.subarray(r * T, r * T + P + n)));
+      expect(same(x.logp.subarray(r * steps, r * steps + n), y.logp.subarray(r * steps, r * steps + n))).toBe(true);
+      expect(same(x.entropy.subarray(r * steps, r * steps + n), y.entropy.subarray(r * steps, r * steps + n))).toBe(true);
+      // a row that finished before a check left the batch there: nothing written after that check
+      const left = Math.ceil(n / checkEvery) * checkEvery;
+      if (left < x.steps) {
+        dropped++;
+        expect(x.tokens.subarray(r * T + P + left, r * T + P + x.steps).every((t) => t === 0)).toBe(true);
+        expect(x.logp.subarray(r * steps + left, r * steps + x.steps).every((t) => t === 0)).toBe(true);
+      }
+    }
+    expect(dropped).toBeGreaterThan(0);
+  });
+});
+
 describe('SIMD CPU fused decode step', () => {
   for (const name of ['hf-qwen2-tiny', 'hf-llama-tiny']) {
     it(`${name}: a generation with the fusions equals one with the separate ops, bit for bit`, async () => {

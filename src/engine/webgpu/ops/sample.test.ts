@@ -277,5 +277,6 @@ describe('sample: determinism, where it writes, folded grids, CPU backend, valid
     expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, stride: 0 })).toThrow(/column stride 0/);
     expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, tokens: ids })).toThrow(/distinct/);
     expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, tokens: lp })).toThrow(/i32/);
+    expect(() => gpu.sample(ids, lp, ent, l, 2, 3, 1, 1, 0, 0, 1, { ...c, rows: Int32Array.from([1, 0]) })).toThrow(/row map/);
   });
 });
