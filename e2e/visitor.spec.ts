@@ -95,8 +95,9 @@ test('the default: evaluation progress before step 1, a first reward point, Paus
   const row = page.getByTestId('run-row').filter({ hasText: 'Run 1' });
   await expect(row).toContainText(`interrupted, ${pausedAt}/100000 steps`);
   await button(page, 'Continue Run 1').click();
-  await expect.poll(() => points(page), { timeout: 300_000 }).toBeGreaterThan(pointsAtPause);
-  expect(Number(await status(page).getAttribute('data-step'))).toBeGreaterThan(pausedAt);
+  // Past the paused step, and its reward drawn (the chart and the status line render apart).
+  await expect.poll(async () => Number(await status(page).getAttribute('data-step')), { timeout: 300_000 }).toBeGreaterThan(pausedAt);
+  await expect.poll(() => points(page)).toBeGreaterThan(pointsAtPause);
 
   await button(page, 'Stop').click();
   await expect(status(page)).toHaveAttribute('data-state', 'stopped', { timeout: 120_000 });

@@ -67,10 +67,16 @@ export function clearSweep(): void {
 }
 
 let advancing = false;
+/** A call that came while another was advancing: that one runs again when it is done. (A short run
+ * can finish while its start is still being awaited; its "settled" call must not be lost.) */
+let again = false;
 
 /** Settle the running item from its run's status, then start the next queued one. */
 export async function advance(): Promise<void> {
-  if (advancing) return;
+  if (advancing) {
+    again = true;
+    return;
+  }
   advancing = true;
   try {
     const sweep = useSweep.getState().sweep;
@@ -111,6 +117,10 @@ export async function advance(): Promise<void> {
     if (!runId) save({ ...(useSweep.getState().sweep as Sweep), items: (useSweep.getState().sweep as Sweep).items.map((it, k) => (k === i ? { ...it, status: 'failed' } : it)) });
   } finally {
     advancing = false;
+    if (again) {
+      again = false;
+      void advance();
+    }
   }
 }
 
