@@ -135,14 +135,20 @@ function fixture(name: string) {
 /** The same backend without the decode fusions: the model runs the separate ops. */
 const unfused = (be: Backend): Backend => Object.create(be, { normMatmul: { value: undefined }, qkvRope: { value: undefined } }) as Backend;
 
+/** The Qwen2 fixture on the SIMD backend (a) and on the same backend presented as another kind (b),
+ * for which the decoder takes none of its CPU-only shortcuts. */
+async function cpuAndOtherKind() {
+  const be = await SimdCpuBackend.create({ threads: 2 });
+  const { cfg, weights } = fixture('hf-qwen2-tiny');
+  const other = Object.create(be, { name: { value: 'webgpu' } }) as Backend;
+  return { cfg, a: new Model(be, cfg, weights()), b: new Model(other, cfg, weights()) };
+}
+
 describe('SIMD CPU prompt step over distinct prompts', () => {
   it('a generation whose prompts repeat (a group\'s samples) equals one that runs every prompt row, bit for bit', async () => {
     // The decoder runs the prompt step once per distinct prompt on a CPU backend (Decoder.repeatRows);
     // the same backend presented as another kind runs every row.
-    const be = await SimdCpuBackend.create({ threads: 2 });
-    const { cfg, weights } = fixture('hf-qwen2-tiny');
-    const every = Object.create(be, { name: { value: 'webgpu' } }) as Backend;
-    const a = new Model(be, cfg, weights()), b = new Model(every, cfg, weights());
+    const { cfg, a, b } = await cpuAndOtherKind();
     const P = 6, rows = [0, 0, 1, 0, 2, 1, 1, 2, 3];
     const distinct = [0, 1, 2, 3].map((r) => Int32Array.from({ length: P }, (_, i) => (r * 11 + i * 5 + 1) % cfg.vocabSize));
     const prompt = new Int32Array(rows.length * P);
@@ -161,10 +167,7 @@ describe('SIMD CPU decoding without finished rows', () => {
   it('a generation that drops rows at their <eos> equals one that runs every row, up to each row\'s <eos>, bit for bit', async () => {
     // The decoder drops finished rows at each check on a CPU backend (Decoder.dropFinished); the same
     // backend presented as another kind runs every row to the end.
-    const be = await SimdCpuBackend.create({ threads: 2 });
-    const { cfg, weights } = fixture('hf-qwen2-tiny');
-    const every = Object.create(be, { name: { value: 'webgpu' } }) as Backend;
-    const a = new Model(be, cfg, weights()), b = new Model(every, cfg, weights());
+    const { cfg, a, b } = await cpuAndOtherKind();
     const B = 9, P = 4, steps = 40, checkEvery = 4;
     const prompt = Int32Array.from({ length: B * P }, (_, i) => (i * 13 + 5) % cfg.vocabSize);
     const sampling = { temperature: 1.5, topP: 1, seed: 21 };
