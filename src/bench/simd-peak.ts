@@ -3,7 +3,7 @@
 // machine under this V8, with every operand in registers: no loads, no stores, independent chains
 // enough to cover both units' latency. Measured, not derived from a clock the guest may misreport,
 // so a matmul's GFLOP/s over it is the share of what the instruction set allows here.
-import asc from 'assemblyscript/dist/asc.js';
+import { ascCompile } from '../engine/cpu/simd/build.ts';
 
 /** Six multiply chains and six add chains, four lanes each: 48 flops per iteration, as a GEMM counts
  * them (one multiply and one add per multiply-accumulate). Inputs come as arguments and the result is
@@ -28,17 +28,8 @@ export function peak(n: i32, m: f32, a: f32): f32 {
 export const PEAK_FLOPS_PER_ITERATION = 48;
 
 async function compile(): Promise<WebAssembly.Instance> {
-  const out: { wasm?: Uint8Array } = {};
-  const { error, stderr } = await asc.main(['peak.ts', '--outFile', 'peak.wasm', '-O3', '--runtime', 'stub', '--enable', 'simd', '--use', 'abort='], {
-    readFile: (name: string) => (name === 'peak.ts' ? SOURCE : null),
-    writeFile: (name: string, contents: Uint8Array | string) => {
-      if (name.endsWith('.wasm') && typeof contents !== 'string') out.wasm = contents;
-    },
-    listFiles: () => [],
-  });
-  if (error) throw new Error(`asc failed on the SIMD peak probe: ${error.message}\n${stderr.toString()}`);
-  if (!out.wasm) throw new Error('asc produced no .wasm for the SIMD peak probe');
-  const { instance } = await WebAssembly.instantiate(new Uint8Array(out.wasm));
+  const wasm = await ascCompile('peak.ts', ['-O3', '--runtime', 'stub', '--enable', 'simd', '--use', 'abort='], SOURCE);
+  const { instance } = await WebAssembly.instantiate(new Uint8Array(wasm));
   return instance;
 }
 

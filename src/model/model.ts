@@ -573,21 +573,22 @@ class Decoder {
     const logp = be.alloc('dec.logp', B * steps), ent = be.alloc('dec.entropy', B * steps);
     this.active = B;
     try {
-      // A group repeats its prompt (a problem's samples). On a CPU backend, where no row's arithmetic depends
-      // on another's, the prompt step runs each distinct prompt once and copies its KV-cache rows and
-      // logits to the repeats: the same bits in fewer rows. (A GPU's kernels may depend on the row count.)
-      const distinct = be.name === 'cpu' ? distinctRows(prompt, B, P) : null;
+      // On a CPU backend no row's arithmetic depends on another's or on the row count (a GPU's kernels
+      // may), so the decode runs fewer rows with the same bits, twice over below.
+      const rowsIndependent = be.name === 'cpu';
+      // A group repeats its prompt (a problem's samples): the prompt step runs each distinct prompt once
+      // and copies its KV-cache rows and logits to the repeats.
+      const distinct = rowsIndependent ? distinctRows(prompt, B, P) : null;
       be.upload(t.ids, distinct ? distinct.prompts : prompt);
       const out = new Int32Array(B * Tmax); // the prompts, then zeros for the tokens to come
       for (let b = 0; b < B; b++) out.set(prompt.subarray(b * P, (b + 1) * P), b * Tmax);
       be.upload(t.out, out);
       be.zero(logp);
       be.zero(ent);
-      // On a CPU backend the rows that have finished leave the batch at each <eos> check: every row's
-      // arithmetic is independent of the others', and the sampler draws by batch row, so each row's
-      // tokens, log-probs and entropies up to its <eos> are the same bits; after the check that finds it
-      // finished, its tokens, log-probs and entropies stay 0.
-      const dropRows = be.name === 'cpu' && opts.eosId !== undefined;
+      // The rows that have finished leave the batch at each <eos> check; the sampler draws by batch row,
+      // so each row's tokens, log-probs and entropies up to its <eos> are the same bits; after the check
+      // that finds it finished, its tokens, log-probs and entropies stay 0.
+      const dropRows = rowsIndependent && opts.eosId !== undefined;
       let rows: Int32Array | null = null;
       let done = 0;
       for (let s = 0; s < steps; s++) {

@@ -78,14 +78,16 @@ function lastRow(op: string, col: TokenColumn, rows: number): number {
   return last;
 }
 
-/** The column's i32 data, after checking it holds every slot written and is not the op's output. */
-function columnTokens(op: string, col: TokenColumn, rows: number, out: Tensor): Int32Array {
+/** The column's i32 data, after checking it holds every slot written and is not the op's output; and
+ * the largest batch row the op writes (lastRow). */
+function columnTokens(op: string, col: TokenColumn, rows: number, out: Tensor): { tokens: Int32Array; last: number } {
   for (const [k, v] of Object.entries({ offset: col.offset, stride: col.stride })) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: column ${k} must be a non-negative integer, got ${v}`);
   }
   if (rows > 1 && col.stride === 0) throw new RangeError(`${op}: column stride 0 would make ${rows} rows write one slot`);
   noAlias(op, col.tokens, out);
-  return i32(col.tokens, rows > 0 ? lastRow(op, col, rows) * col.stride + col.offset + 1 : 0);
+  const last = rows > 0 ? lastRow(op, col, rows) : -1;
+  return { tokens: i32(col.tokens, last >= 0 ? last * col.stride + col.offset + 1 : 0), last };
 }
 
 export class CpuBackend implements Backend {
@@ -235,7 +237,7 @@ export class CpuBackend implements Backend {
       Math.fround(finite('logprobBackward', scale)));
   }
   argmax(out: Tensor, logits: Tensor, N: number, V: number, column: TokenColumn): void {
-    const tokens = columnTokens('argmax', column, N, out);
+    const { tokens } = columnTokens('argmax', column, N, out);
     argmax(i32(out, N), f32(logits, N * V), N, V);
     writeColumn(tokens, i32(out, N), N, column.offset, column.stride, column.rows);
   }
@@ -250,8 +252,8 @@ export class CpuBackend implements Backend {
     if (B > 1 && stride === 0) throw new RangeError(`sample: stride 0 would make ${B} rows write one slot`);
     noAlias('sample', logp, entropy, logits);
     noAlias('sample', entropy, logits);
-    const tokens = columnTokens('sample', column, B, ids);
-    const n = lastRow('sample', column, B) * stride + offset + 1;
+    const { tokens, last } = columnTokens('sample', column, B, ids);
+    const n = last * stride + offset + 1;
     this.sampleRows(i32(ids, B), f32(logp, n), f32(entropy, n), f32(logits, B * V), B, V, temperature, topP, seed, offset, stride, column.rows);
     writeColumn(tokens, i32(ids, B), B, column.offset, column.stride, column.rows);
   }

@@ -15,19 +15,24 @@ import { fileURLToPath } from 'node:url';
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export const OUTPUT = here('./kernels.wasm.ts');
 
-async function compile(shared: boolean): Promise<Uint8Array> {
-  let wasm: Uint8Array | null = null;
-  const args = [here('./assembly/index.ts'), '--outFile', 'kernels.wasm', '-O3', '--noAssert', '--runtime', 'stub',
-    '--importMemory', '--initialMemory', '2', '--maximumMemory', '65536', '--enable', 'simd,threads', '--use', 'abort=',
-    ...(shared ? ['--sharedMemory'] : [])];
-  const { error, stderr } = await asc.main(args, {
+/** The WebAssembly asc makes of `entry` with these flags, in memory. With `source`, the entry's text is
+ * that string (no file is read): how src/bench/simd-peak.ts compiles its probe. */
+export async function ascCompile(entry: string, flags: string[], source?: string): Promise<Uint8Array> {
+  const out: { wasm?: Uint8Array } = {};
+  const { error, stderr } = await asc.main([entry, '--outFile', 'out.wasm', ...flags], {
     writeFile: (name: string, contents: Uint8Array | string) => {
-      if (name.endsWith('.wasm') && typeof contents !== 'string') wasm = contents;
+      if (name.endsWith('.wasm') && typeof contents !== 'string') out.wasm = contents;
     },
+    ...(source === undefined ? {} : { readFile: (name: string) => (name === entry ? source : null), listFiles: () => [] }),
   });
-  if (error) throw new Error(`asc failed: ${error.message}\n${stderr.toString()}`);
-  if (!wasm) throw new Error('asc produced no .wasm');
-  return wasm;
+  if (error) throw new Error(`asc failed on ${entry}: ${error.message}\n${stderr.toString()}`);
+  if (!out.wasm) throw new Error(`asc produced no .wasm for ${entry}`);
+  return out.wasm;
+}
+
+function compile(shared: boolean): Promise<Uint8Array> {
+  return ascCompile(here('./assembly/index.ts'), ['-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--initialMemory', '2',
+    '--maximumMemory', '65536', '--enable', 'simd,threads', '--use', 'abort=', ...(shared ? ['--sharedMemory'] : [])]);
 }
 
 /** The text of kernels.wasm.ts. */
