@@ -149,22 +149,20 @@ export class SimdCpuBackend extends CpuBackend {
   private gemm(g: Gemm): void {
     const { M, N, K } = g;
     if (M === 0 || N === 0) return;
-    // Tasks of MB rows × NB columns; k in blocks of KB when K is long (partial sums in scratch).
+    // Tasks of MB rows × all N columns (a task packs its rows of A once); k in blocks of KB when K is
+    // long (partial sums in scratch).
     const KB = K > 512 ? 256 : Math.max(K, 1);
-    const NB = N <= 96 ? N : 64;
     const macs = M * N * K;
     const threads = macs < PARALLEL_MIN_MACS ? 1 : this.threads;
     const MB = Math.max(4, Math.min(32, 4 * Math.ceil(M / (4 * 4 * threads))));
-    // The 4×8 tile reads A's four rows at one address (assembly/gemm.ts): either A's rows run along k
-    // and each task packs them (B packed here, in strips of eight columns), or its columns do.
-    if (g.sak !== 1 && g.sai !== 1) throw new Error(`SIMD gemm: A needs unit stride along k or along rows (sai ${g.sai}, sak ${g.sak})`);
+    // The host packs B into strips of eight columns; each task packs its rows of A (assembly/gemm.ts).
     const N8 = N & ~7;
     let pb = 0;
-    if (g.sak === 1 && N8 > 0 && K > 0) {
+    if (N8 > 0 && K > 0) {
       pb = this.temp(8, K * N8);
       this.rt.kernels.packB(pb, g.b, g.sbk, K, N8);
     }
-    const panelBytes = MB * KB * 4;
+    const panelBytes = MB * KB * 16;
     const w = this.jobWords;
     w[0] = OP_GEMM; w[1] = 0;
     w[2] = M; w[3] = N; w[4] = K;
@@ -174,7 +172,7 @@ export class SimdCpuBackend extends CpuBackend {
     w[12] = g.bias; w[13] = g.accumulate ? 1 : 0;
     new Float32Array(w.buffer, w.byteOffset + 14 * 4, 1)[0] = g.scale;
     w[15] = K > KB ? this.temp(1, M * N) : 0;
-    w[16] = MB; w[17] = NB; w[18] = KB;
+    w[16] = MB; w[17] = N; w[18] = KB;
     w[19] = pb;
     w[20] = pb ? this.temp(9, (panelBytes / 4) * this.threads) : 0; w[21] = panelBytes;
     w[22] = 0;

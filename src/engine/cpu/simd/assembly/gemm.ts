@@ -13,13 +13,13 @@
 // Work is split into tasks (a block of rows × a block of columns) that the calling thread and the
 // pool's workers claim from one atomic counter in the job block, so a slow core takes fewer tasks.
 //
-// The 4×8 micro-kernel's loop is bound by its instructions, not by memory (docs/PERFORMANCE.md), so
-// its operands are laid out to need few pointer updates per k: one pointer and immediate offsets for
-// A's four rows, one for B's eight columns. When A's rows run along k (sak = 1: the forward and the input
-// gradient) each task copies its rows into panels, four rows interleaved by k, and the host packs B
-// into strips of eight columns, k-major (packB); when A's columns run along k (sai = 1: the weight
-// gradient) the four rows' values at a k are already adjacent, and B is read in place. Edges (the
-// last rows and columns that fill no 4×8 tile) run on A and B as given.
+// The 4×8 micro-kernel's loop is bound by its instructions (docs/PERFORMANCE.md), so its operands are
+// laid out for six plain vector loads per k at immediate offsets from two pointers: the host packs B
+// into strips of eight columns, k-major (packB), and each task copies its rows of A into panels, four
+// rows interleaved by k with every value broadcast to a vector (packA; a task covers all columns, so A
+// is packed once). Whatever A's strides (the forward and the input gradient read A's rows along k, the
+// weight gradient its columns), the tile sees the same layout. Edges (the last rows and columns that
+// fill no 4×8 tile) run on A and B as given.
 //
 // Job block (i32 words at `job`, written by the host, src/engine/cpu/simd/backend.ts); words 0 and 1
 // (the op and the task counter) are the same for every op (index.ts):
@@ -69,18 +69,20 @@ function gemmTask(job: usize, panels: usize, i0: i32, i1: i32, j0: i32, j1: i32)
     // mode bit 1: start from the partial sums; bit 2: finish (epilogue into out), else store partials
     const mode = (k0 > 0 ? 1 : 0) | (k0 + kc >= K ? 2 : 0);
     const ak = a + ((<usize>k0 * sak) << 2), bk = b + ((<usize>k0 * sbk) << 2);
-    // packed: this task's full 4-row groups, each kc × 4 floats; B's strip s at pb + s·K·32 bytes
-    if (pb) packA(panels, ak + ((<usize>i0 * sai) << 2), sai, (i1 - i0) & ~3, kc);
-    let i = i0;
-    for (; i + 4 <= i1; i += 4) {
-      const pa = ak + ((<usize>i * sai) << 2);
-      let j = j0;
-      if (pb) {
-        const panel = panels + ((<usize>(i - i0) * kc) << 2);
-        for (; j + 8 <= j1; j += 8) tile4x8Packed(job, panel, pb + ((<usize>(j >> 3) * K + k0) << 5), kc, i, j, ldc, mode);
-      } else {
-        for (; j + 8 <= j1; j += 8) tile4x8Columns(job, pa, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
+    // This task's full 4-row groups packed (packA, kc × 64 bytes each); B's strip s at pb + s·K·32 bytes.
+    // Strip by strip: one strip of B stays in cache while every row group of the panel passes.
+    const i4 = i0 + ((i1 - i0) & ~3);
+    if (pb) {
+      packA(panels, ak + ((<usize>i0 * sai) << 2), sai, sak, i4 - i0, kc);
+      for (let j = j0; j + 8 <= j1; j += 8) {
+        const strip = pb + ((<usize>(j >> 3) * K + k0) << 5);
+        for (let i = i0; i < i4; i += 4) tile4x8Packed(job, panels + ((<usize>(i - i0) * kc) << 4), strip, kc, i, j, ldc, mode);
       }
+    }
+    let i = i0;
+    for (; i < i4; i += 4) { // the columns no strip covers
+      const pa = ak + ((<usize>i * sai) << 2);
+      let j = pb ? j0 + ((j1 - j0) & ~7) : j0;
       for (; j + 4 <= j1; j += 4) tile4x4(job, pa, sai, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
       for (; j < j1; j++) for (let r = 0; r < 4; r++) one(job, pa + ((<usize>r * sai) << 2), sak, bk + (<usize>j << 2), sbk, kc, i + r, j, ldc, mode);
     }
@@ -136,51 +138,27 @@ function gemmTask(job: usize, panels: usize, i0: i32, i1: i32, j0: i32, j1: i32)
 
 // --- micro-kernels: registers hold the tile's sums for the whole k range -------------------------
 
-/** 4 rows × 8 columns from packed operands: a panel (k-major, the four rows' values adjacent) and a
- * strip of B (k-major, eight columns adjacent). 8 vector accumulators; per k 4 broadcasts and 2 vector
- * loads at immediate offsets from two pointers, and the loop runs on A's pointer (no counter).
- * Measured against the unpacked tile: 35–37 against 32 GFLOP/s on one thread (docs/PERFORMANCE.md). */
+/** 4 rows × 8 columns from packed operands: a panel (k-major; each of the four rows' values at a k
+ * broadcast to a whole vector by packA) and a strip of B (k-major, eight columns adjacent). 8 vector
+ * accumulators; per k six plain vector loads at immediate offsets from two pointers, which V8 folds into
+ * the loads' addresses (broadcast loads from a compact panel each cost an address computation in the
+ * loop, docs/PERFORMANCE.md), and the loop runs on A's pointer (no counter). */
 function tile4x8Packed(job: usize, pa: usize, pb: usize, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
   let c00 = start4(job, i, j, ldc, mode), c01 = start4(job, i, j + 4, ldc, mode);
   let c10 = start4(job, i + 1, j, ldc, mode), c11 = start4(job, i + 1, j + 4, ldc, mode);
   let c20 = start4(job, i + 2, j, ldc, mode), c21 = start4(job, i + 2, j + 4, ldc, mode);
   let c30 = start4(job, i + 3, j, ldc, mode), c31 = start4(job, i + 3, j + 4, ldc, mode);
-  for (const end = pa + (<usize>kc << 4); pa < end;) {
+  for (const end = pa + (<usize>kc << 6); pa < end;) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let x = v128.load32_splat(pa);
+    let x = v128.load(pa);
     c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
-    x = v128.load32_splat(pa, 4);
+    x = v128.load(pa, 16);
     c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
-    x = v128.load32_splat(pa, 8);
+    x = v128.load(pa, 32);
     c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
-    x = v128.load32_splat(pa, 12);
+    x = v128.load(pa, 48);
     c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
-    pa += 16; pb += 32;
-  }
-  store4(job, c00, i, j, ldc, mode); store4(job, c01, i, j + 4, ldc, mode);
-  store4(job, c10, i + 1, j, ldc, mode); store4(job, c11, i + 1, j + 4, ldc, mode);
-  store4(job, c20, i + 2, j, ldc, mode); store4(job, c21, i + 2, j + 4, ldc, mode);
-  store4(job, c30, i + 3, j, ldc, mode); store4(job, c31, i + 3, j + 4, ldc, mode);
-}
-
-/** 4 rows × 8 columns when A's four rows at a k are adjacent (sai = 1), B read in place. */
-function tile4x8Columns(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
-  let c00 = start4(job, i, j, ldc, mode), c01 = start4(job, i, j + 4, ldc, mode);
-  let c10 = start4(job, i + 1, j, ldc, mode), c11 = start4(job, i + 1, j + 4, ldc, mode);
-  let c20 = start4(job, i + 2, j, ldc, mode), c21 = start4(job, i + 2, j + 4, ldc, mode);
-  let c30 = start4(job, i + 3, j, ldc, mode), c31 = start4(job, i + 3, j + 4, ldc, mode);
-  const ks = <usize>sak << 2, bs = <usize>sbk << 2;
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let x = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
-    x = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
-    x = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
-    x = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
-    pa += ks; pb += bs;
+    pa += 64; pb += 32;
   }
   store4(job, c00, i, j, ldc, mode); store4(job, c01, i, j + 4, ldc, mode);
   store4(job, c10, i + 1, j, ldc, mode); store4(job, c11, i + 1, j + 4, ldc, mode);
@@ -228,26 +206,18 @@ function one(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i
   store1(job, c, i, j, ldc, mode);
 }
 
-/** The A panels of a task: rows groups of four rows (rows a multiple of 4) from a (row stride sai
- * floats, k contiguous), kc values each, to dst as [group][k][row]: 4×4 blocks transposed with vector
- * shuffles, then the k tail. */
-function packA(dst: usize, a: usize, sai: i32, rows: i32, kc: i32): void {
-  const rs = <usize>sai << 2, K4 = kc & ~3;
+/** The A panels of a task: `rows` rows (a multiple of 4) from a (A(i,k) at a + (i·sai + k·sak)·4), kc values
+ * each, to dst as [group of four rows][k][row][4 lanes]: every value broadcast to a vector. */
+function packA(dst: usize, a: usize, sai: i32, sak: i32, rows: i32, kc: i32): void {
+  const rs = <usize>sai << 2, ks = <usize>sak << 2;
   for (let g = 0; g < rows; g += 4) {
-    const s = a + <usize>g * rs, d = dst + ((<usize>g * kc) << 2);
-    for (let k = 0; k < K4; k += 4) {
-      const o = <usize>k << 2;
-      const r0 = v128.load(s + o), r1 = v128.load(s + rs + o), r2 = v128.load(s + 2 * rs + o), r3 = v128.load(s + 3 * rs + o);
-      const t01 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t23 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-      const u01 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), u23 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-      const dk = d + (<usize>k << 4);
-      v128.store(dk, v128.shuffle<f32>(t01, u01, 0, 1, 4, 5));
-      v128.store(dk, v128.shuffle<f32>(t01, u01, 2, 3, 6, 7), 16);
-      v128.store(dk, v128.shuffle<f32>(t23, u23, 0, 1, 4, 5), 32);
-      v128.store(dk, v128.shuffle<f32>(t23, u23, 2, 3, 6, 7), 48);
-    }
-    for (let k = K4; k < kc; k++) {
-      for (let r = 0; r < 4; r++) store<f32>(d + ((<usize>k * 4 + r) << 2), load<f32>(s + <usize>r * rs + (<usize>k << 2)));
+    let s = a + <usize>g * rs, d = dst + ((<usize>g * kc) << 4);
+    for (let k = 0; k < kc; k++) {
+      v128.store(d, v128.load32_splat(s));
+      v128.store(d, v128.load32_splat(s + rs), 16);
+      v128.store(d, v128.load32_splat(s + 2 * rs), 32);
+      v128.store(d, v128.load32_splat(s + 3 * rs), 48);
+      s += ks; d += 64;
     }
   }
 }
