@@ -57,7 +57,7 @@ export class SimdCpuBackend extends CpuBackend {
   readonly threads: number;
   private readonly job: number;
   private readonly jobWords: Int32Array;
-  private readonly scratch = Array.from({ length: 10 }, () => ({ addr: 0, bytes: 0 }));
+  private readonly scratch = Array.from({ length: 9 }, () => ({ addr: 0, bytes: 0 }));
 
   /** Prefer `SimdCpuBackend.create`, which waits for the worker threads; a backend constructed
    * directly runs on the threads that are ready (results are the same). */
@@ -133,10 +133,10 @@ export class SimdCpuBackend extends CpuBackend {
     this.rt.free(t.addr, t.size * 4);
   }
 
-  /** A reusable scratch block of at least n floats: 0 a transposed weight, 1 a gemm's partial sums,
-   * 2 attention decode's rows, 3 RoPE's tables; the decode fusions' 4 norm output, 5 rstd, 6 and 7
-   * matmul outputs; a gemm's 8 packed B and 9 A panels (one block per thread). */
-  private temp(slot: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, n: number): number {
+  /** A reusable scratch block of at least n floats: 0 a transposed weight; a gemm's 1 A panels (one
+   * block per thread) and 8 packed B; 2 attention decode's rows, 3 RoPE's tables; the decode fusions'
+   * 4 norm output, 5 rstd, 6 and 7 matmul outputs. */
+  private temp(slot: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8, n: number): number {
     const s = this.scratch[slot];
     if (s.bytes < n * 4) {
       if (s.bytes) this.rt.free(s.addr, s.bytes);
@@ -149,20 +149,18 @@ export class SimdCpuBackend extends CpuBackend {
   private gemm(g: Gemm): void {
     const { M, N, K } = g;
     if (M === 0 || N === 0) return;
-    // Tasks of MB rows × all N columns (a task packs its rows of A once); k in blocks of KB when K is
-    // long (partial sums in scratch).
-    const KB = K > 512 ? 256 : Math.max(K, 1);
-    const macs = M * N * K;
-    const threads = macs < PARALLEL_MIN_MACS ? 1 : this.threads;
+    // Tasks of MB rows × all N columns: a task packs its rows of A once (k is not blocked: measured, a
+    // whole-K panel beat blocks of 256 to 4096 at every shape, most on the weight gradient's K = 11264).
+    const threads = M * N * K < PARALLEL_MIN_MACS ? 1 : this.threads;
     const MB = Math.max(4, Math.min(32, 4 * Math.ceil(M / (4 * 4 * threads))));
-    // The host packs B into strips of eight columns; each task packs its rows of A (assembly/gemm.ts).
+    // The host packs B into strips of eight columns (assembly/gemm.ts).
     const N8 = N & ~7;
     let pb = 0;
     if (N8 > 0 && K > 0) {
       pb = this.temp(8, K * N8);
       this.rt.kernels.packB(pb, g.b, g.sbk, K, N8);
     }
-    const panelBytes = MB * KB * 16;
+    const panelBytes = MB * K * 16;
     const w = this.jobWords;
     w[0] = OP_GEMM; w[1] = 0;
     w[2] = M; w[3] = N; w[4] = K;
@@ -171,11 +169,10 @@ export class SimdCpuBackend extends CpuBackend {
     w[10] = g.out; w[11] = N;
     w[12] = g.bias; w[13] = g.accumulate ? 1 : 0;
     new Float32Array(w.buffer, w.byteOffset + 14 * 4, 1)[0] = g.scale;
-    w[15] = K > KB ? this.temp(1, M * N) : 0;
-    w[16] = MB; w[17] = N; w[18] = KB;
-    w[19] = pb;
-    w[20] = pb ? this.temp(9, (panelBytes / 4) * this.threads) : 0; w[21] = panelBytes;
-    w[22] = 0;
+    w[15] = MB;
+    w[16] = pb;
+    w[17] = pb ? this.temp(1, (panelBytes / 4) * this.threads) : 0; w[18] = panelBytes;
+    w[19] = 0;
     this.rt.run(this.job, threads);
   }
 

@@ -5,13 +5,12 @@
 //   out = scale · C + bias[j]   (or out += that, when accumulate)
 //
 // Every output is one float32 sum over k in ascending order, a separate multiply and add per term
-// (no fused multiply-add, so every machine rounds alike). Tiling, blocking over k (partial sums are
-// stored in float32 and reloaded: the same rounding as keeping them in a register) and the number
-// of threads change which instructions compute an output, never its value: results are
-// bit-identical whatever the thread count or tile shape.
+// (no fused multiply-add, so every machine rounds alike), kept in a register for the whole k range.
+// Tiling and the number of threads change which instructions compute an output, never its value:
+// results are bit-identical whatever the thread count or tile shape.
 //
-// Work is split into tasks (a block of rows × a block of columns) that the calling thread and the
-// pool's workers claim from one atomic counter in the job block, so a slow core takes fewer tasks.
+// Work is split into tasks (a block of rows × every column) that the calling thread and the pool's
+// workers claim from one atomic counter in the job block, so a slow core takes fewer tasks.
 //
 // The 4×8 micro-kernel's loop is bound by its instructions (docs/PERFORMANCE.md), so its operands are
 // laid out for six plain vector loads per k at immediate offsets from two pointers: the host packs B
@@ -31,124 +30,93 @@ const J_OUT = 10, J_LDC = 11;
 const J_BIAS = 12; // 0: none
 const J_ACC = 13; // accumulate into out
 const J_SCALE = 14; // f32 bits
-const J_PART = 15; // partial sums (M,N) f32, used when K > KB
-const J_MB = 16, J_NB = 17, J_KB = 18;
-const J_PB = 19; // B packed by packB (sak = 1), else 0
-const J_APACK = 20, J_APACK_BYTES = 21; // the A panels' scratch: one block of this many bytes per thread
-const J_SLOT = 22; // next thread's scratch block (atomic)
+const J_MB = 15; // rows per task
+const J_PB = 16; // B packed by packB, 0 when N < 8 (no strip)
+const J_APACK = 17, J_APACK_BYTES = 18; // the A panels' scratch: one block of this many bytes per thread
+const J_SLOT = 19; // next thread's scratch block (atomic)
 
 @inline function word(job: usize, i: i32): i32 {
   return load<i32>(job + (<usize>i << 2));
 }
 
-/** Claims and computes tasks until none is left. Called by every participating thread. */
+/** Claims and computes tasks (MB rows × all columns) until none is left. Called by every participating
+ * thread. */
 export function gemmRun(job: usize): void {
   const slot = atomic.add<i32>(job + (<usize>J_SLOT << 2), 1);
   const panels = <usize>word(job, J_APACK) + <usize>slot * <usize>word(job, J_APACK_BYTES);
-  const M = word(job, J_M), N = word(job, J_N);
-  const MB = word(job, J_MB), NB = word(job, J_NB);
-  const tilesN = (N + NB - 1) / NB;
-  const tasks = ((M + MB - 1) / MB) * tilesN;
+  const M = word(job, J_M), MB = word(job, J_MB);
+  const tasks = (M + MB - 1) / MB;
   while (true) {
     const t = atomic.add<i32>(job + (<usize>J_COUNTER << 2), 1);
     if (t >= tasks) return;
-    const i0 = (t / tilesN) * MB, j0 = (t % tilesN) * NB;
-    gemmTask(job, panels, i0, min(i0 + MB, M), j0, min(j0 + NB, N));
+    gemmTask(job, panels, t * MB, min(t * MB + MB, M));
   }
 }
 
-function gemmTask(job: usize, panels: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
-  const K = word(job, J_K), KB = word(job, J_KB);
+function gemmTask(job: usize, panels: usize, i0: i32, i1: i32): void {
+  const N = word(job, J_N), K = word(job, J_K);
   const a = <usize>word(job, J_A), sai = word(job, J_SAI), sak = word(job, J_SAK);
   const b = <usize>word(job, J_B), sbk = word(job, J_SBK);
   const pb = <usize>word(job, J_PB);
   const ldc = word(job, J_LDC);
-  let k0 = 0;
-  do { // at least once: with K = 0 the epilogue still writes scale·0 + bias
-    const kc = min(KB, K - k0);
-    // mode bit 1: start from the partial sums; bit 2: finish (epilogue into out), else store partials
-    const mode = (k0 > 0 ? 1 : 0) | (k0 + kc >= K ? 2 : 0);
-    const ak = a + ((<usize>k0 * sak) << 2), bk = b + ((<usize>k0 * sbk) << 2);
-    // This task's full 4-row groups packed (packA, kc × 64 bytes each); B's strip s at pb + s·K·32 bytes.
-    // Strip by strip: one strip of B stays in cache while every row group of the panel passes.
-    const i4 = i0 + ((i1 - i0) & ~3);
-    if (pb) {
-      packA(panels, ak + ((<usize>i0 * sai) << 2), sai, sak, i4 - i0, kc);
-      for (let j = j0; j + 8 <= j1; j += 8) {
-        const strip = pb + ((<usize>(j >> 3) * K + k0) << 5);
-        for (let i = i0; i < i4; i += 4) tile4x8Packed(job, panels + ((<usize>(i - i0) * kc) << 4), strip, kc, i, j, ldc, mode);
-      }
+  // This task's full 4-row groups packed (packA, K × 64 bytes each); B's strip s at pb + s·K·32 bytes.
+  // Strip by strip: one strip of B stays in cache while every row group of the panel passes.
+  const i4 = i0 + ((i1 - i0) & ~3), N8 = pb ? N & ~7 : 0;
+  if (pb) {
+    packA(panels, a + ((<usize>i0 * sai) << 2), sai, sak, i4 - i0, K);
+    for (let j = 0; j < N8; j += 8) {
+      const strip = pb + ((<usize>(j >> 3) * K) << 5);
+      for (let i = i0; i < i4; i += 4) tile4x8Packed(job, panels + ((<usize>(i - i0) * K) << 4), strip, K, i, j, ldc);
     }
-    let i = i0;
-    for (; i < i4; i += 4) { // the columns no strip covers
-      const pa = ak + ((<usize>i * sai) << 2);
-      let j = pb ? j0 + ((j1 - j0) & ~7) : j0;
-      for (; j + 4 <= j1; j += 4) tile4x4(job, pa, sai, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
-      for (; j < j1; j++) for (let r = 0; r < 4; r++) one(job, pa + ((<usize>r * sai) << 2), sak, bk + (<usize>j << 2), sbk, kc, i + r, j, ldc, mode);
-    }
-    for (; i < i1; i++) {
-      const pa = ak + ((<usize>i * sai) << 2);
-      let j = j0;
-      for (; j + 4 <= j1; j += 4) tile1x4(job, pa, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
-      for (; j < j1; j++) one(job, pa, sak, bk + (<usize>j << 2), sbk, kc, i, j, ldc, mode);
-    }
-    k0 += KB;
-  } while (k0 < K);
-}
-
-// --- storing a finished or partial vector of 4 outputs (row i, columns j..j+3) --------------------
-
-@inline function start4(job: usize, i: i32, j: i32, ldc: i32, mode: i32): v128 {
-  if (mode & 1) return v128.load(<usize>word(job, J_PART) + ((<usize>i * ldc + j) << 2));
-  return f32x4.splat(0);
-}
-
-@inline function store4(job: usize, acc: v128, i: i32, j: i32, ldc: i32, mode: i32): void {
-  const at = (<usize>i * ldc + j) << 2;
-  if (!(mode & 2)) {
-    v128.store(<usize>word(job, J_PART) + at, acc);
-    return;
   }
+  let i = i0;
+  for (; i < i4; i += 4) { // the columns no strip covers
+    const pa = a + ((<usize>i * sai) << 2);
+    let j = N8;
+    for (; j + 4 <= N; j += 4) tile4x4(job, pa, sai, sak, b + (<usize>j << 2), sbk, K, i, j, ldc);
+    for (; j < N; j++) for (let r = 0; r < 4; r++) one(job, pa + ((<usize>r * sai) << 2), sak, b + (<usize>j << 2), sbk, K, i + r, j, ldc);
+  }
+  for (; i < i1; i++) {
+    const pa = a + ((<usize>i * sai) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) tile1x4(job, pa, sak, b + (<usize>j << 2), sbk, K, i, j, ldc);
+    for (; j < N; j++) one(job, pa, sak, b + (<usize>j << 2), sbk, K, i, j, ldc);
+  }
+}
+
+// --- storing 4 finished outputs (row i, columns j..j+3), or one --------------------------------------
+
+@inline function store4(job: usize, acc: v128, i: i32, j: i32, ldc: i32): void {
   let v = f32x4.mul(f32x4.splat(reinterpret<f32>(word(job, J_SCALE))), acc);
   const bias = <usize>word(job, J_BIAS);
   if (bias) v = f32x4.add(v, v128.load(bias + (<usize>j << 2)));
-  const out = <usize>word(job, J_OUT) + at;
+  const out = <usize>word(job, J_OUT) + ((<usize>i * ldc + j) << 2);
   if (word(job, J_ACC)) v = f32x4.add(v128.load(out), v);
   v128.store(out, v);
 }
 
-@inline function start1(job: usize, i: i32, j: i32, ldc: i32, mode: i32): f32 {
-  if (mode & 1) return load<f32>(<usize>word(job, J_PART) + ((<usize>i * ldc + j) << 2));
-  return 0;
-}
-
-@inline function store1(job: usize, acc: f32, i: i32, j: i32, ldc: i32, mode: i32): void {
-  const at = (<usize>i * ldc + j) << 2;
-  if (!(mode & 2)) {
-    store<f32>(<usize>word(job, J_PART) + at, acc);
-    return;
-  }
+@inline function store1(job: usize, acc: f32, i: i32, j: i32, ldc: i32): void {
   let v = reinterpret<f32>(word(job, J_SCALE)) * acc;
   const bias = <usize>word(job, J_BIAS);
   if (bias) v = v + load<f32>(bias + (<usize>j << 2));
-  const out = <usize>word(job, J_OUT) + at;
+  const out = <usize>word(job, J_OUT) + ((<usize>i * ldc + j) << 2);
   if (word(job, J_ACC)) v = load<f32>(out) + v;
   store<f32>(out, v);
 }
 
-// --- micro-kernels: registers hold the tile's sums for the whole k range -------------------------
+// --- micro-kernels ---------------------------------------------------------------------------------
 
 /** 4 rows × 8 columns from packed operands: a panel (k-major; each of the four rows' values at a k
  * broadcast to a whole vector by packA) and a strip of B (k-major, eight columns adjacent). 8 vector
  * accumulators; per k six plain vector loads at immediate offsets from two pointers, which V8 folds into
  * the loads' addresses (broadcast loads from a compact panel each cost an address computation in the
  * loop, docs/PERFORMANCE.md), and the loop runs on A's pointer (no counter). */
-function tile4x8Packed(job: usize, pa: usize, pb: usize, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
-  let c00 = start4(job, i, j, ldc, mode), c01 = start4(job, i, j + 4, ldc, mode);
-  let c10 = start4(job, i + 1, j, ldc, mode), c11 = start4(job, i + 1, j + 4, ldc, mode);
-  let c20 = start4(job, i + 2, j, ldc, mode), c21 = start4(job, i + 2, j + 4, ldc, mode);
-  let c30 = start4(job, i + 3, j, ldc, mode), c31 = start4(job, i + 3, j + 4, ldc, mode);
-  for (const end = pa + (<usize>kc << 6); pa < end;) {
+function tile4x8Packed(job: usize, pa: usize, pb: usize, K: i32, i: i32, j: i32, ldc: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (const end = pa + (<usize>K << 6); pa < end;) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let x = v128.load(pa);
     c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
@@ -160,19 +128,19 @@ function tile4x8Packed(job: usize, pa: usize, pb: usize, kc: i32, i: i32, j: i32
     c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
     pa += 64; pb += 32;
   }
-  store4(job, c00, i, j, ldc, mode); store4(job, c01, i, j + 4, ldc, mode);
-  store4(job, c10, i + 1, j, ldc, mode); store4(job, c11, i + 1, j + 4, ldc, mode);
-  store4(job, c20, i + 2, j, ldc, mode); store4(job, c21, i + 2, j + 4, ldc, mode);
-  store4(job, c30, i + 3, j, ldc, mode); store4(job, c31, i + 3, j + 4, ldc, mode);
+  store4(job, c00, i, j, ldc); store4(job, c01, i, j + 4, ldc);
+  store4(job, c10, i + 1, j, ldc); store4(job, c11, i + 1, j + 4, ldc);
+  store4(job, c20, i + 2, j, ldc); store4(job, c21, i + 2, j + 4, ldc);
+  store4(job, c30, i + 3, j, ldc); store4(job, c31, i + 3, j + 4, ldc);
 }
 
 /** 4 rows × 4 columns (the column tail of a 4-row block). */
-function tile4x4(job: usize, pa: usize, sai: i32, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+function tile4x4(job: usize, pa: usize, sai: i32, sak: i32, pb: usize, sbk: i32, K: i32, i: i32, j: i32, ldc: i32): void {
   const rs = <usize>sai << 2, ks = <usize>sak << 2, bs = <usize>sbk << 2;
-  let c0 = start4(job, i, j, ldc, mode), c1 = start4(job, i + 1, j, ldc, mode);
-  let c2 = start4(job, i + 2, j, ldc, mode), c3 = start4(job, i + 3, j, ldc, mode);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  let c2 = f32x4.splat(0), c3 = f32x4.splat(0);
   let p0 = pa, p1 = pa + rs, p2 = pa + 2 * rs, p3 = pa + 3 * rs;
-  for (let k = 0; k < kc; k++) {
+  for (let k = 0; k < K; k++) {
     const b0 = v128.load(pb);
     c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(p0), b0));
     c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(p1), b0));
@@ -180,39 +148,39 @@ function tile4x4(job: usize, pa: usize, sai: i32, sak: i32, pb: usize, sbk: i32,
     c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(p3), b0));
     p0 += ks; p1 += ks; p2 += ks; p3 += ks; pb += bs;
   }
-  store4(job, c0, i, j, ldc, mode); store4(job, c1, i + 1, j, ldc, mode);
-  store4(job, c2, i + 2, j, ldc, mode); store4(job, c3, i + 3, j, ldc, mode);
+  store4(job, c0, i, j, ldc); store4(job, c1, i + 1, j, ldc);
+  store4(job, c2, i + 2, j, ldc); store4(job, c3, i + 3, j, ldc);
 }
 
 /** 1 row × 4 columns (the row tail). */
-function tile1x4(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+function tile1x4(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, K: i32, i: i32, j: i32, ldc: i32): void {
   const ks = <usize>sak << 2, bs = <usize>sbk << 2;
-  let c = start4(job, i, j, ldc, mode);
-  for (let k = 0; k < kc; k++) {
+  let c = f32x4.splat(0);
+  for (let k = 0; k < K; k++) {
     c = f32x4.add(c, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
     pa += ks; pb += bs;
   }
-  store4(job, c, i, j, ldc, mode);
+  store4(job, c, i, j, ldc);
 }
 
 /** One output (the last columns when N is not a multiple of 4). */
-function one(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, kc: i32, i: i32, j: i32, ldc: i32, mode: i32): void {
+function one(job: usize, pa: usize, sak: i32, pb: usize, sbk: i32, K: i32, i: i32, j: i32, ldc: i32): void {
   const ks = <usize>sak << 2, bs = <usize>sbk << 2;
-  let c = start1(job, i, j, ldc, mode);
-  for (let k = 0; k < kc; k++) {
+  let c = <f32>0;
+  for (let k = 0; k < K; k++) {
     c = c + load<f32>(pa) * load<f32>(pb);
     pa += ks; pb += bs;
   }
-  store1(job, c, i, j, ldc, mode);
+  store1(job, c, i, j, ldc);
 }
 
-/** The A panels of a task: `rows` rows (a multiple of 4) from a (A(i,k) at a + (i·sai + k·sak)·4), kc values
+/** The A panels of a task: `rows` rows (a multiple of 4) from a (A(i,k) at a + (i·sai + k·sak)·4), K values
  * each, to dst as [group of four rows][k][row][4 lanes]: every value broadcast to a vector. */
-function packA(dst: usize, a: usize, sai: i32, sak: i32, rows: i32, kc: i32): void {
+function packA(dst: usize, a: usize, sai: i32, sak: i32, rows: i32, K: i32): void {
   const rs = <usize>sai << 2, ks = <usize>sak << 2;
   for (let g = 0; g < rows; g += 4) {
-    let s = a + <usize>g * rs, d = dst + ((<usize>g * kc) << 4);
-    for (let k = 0; k < kc; k++) {
+    let s = a + <usize>g * rs, d = dst + ((<usize>g * K) << 4);
+    for (let k = 0; k < K; k++) {
       v128.store(d, v128.load32_splat(s));
       v128.store(d, v128.load32_splat(s + rs), 16);
       v128.store(d, v128.load32_splat(s + 2 * rs), 32);
