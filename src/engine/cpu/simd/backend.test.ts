@@ -44,9 +44,10 @@ async function withData(be: SimdCpuBackend, data: Float32Array) {
   return t;
 }
 
-// Shapes: tails in every dimension (rows mod 4, columns mod 8 and mod 4), K = 0, one row, and K long
-// enough (> 512) for the blocked path with partial sums.
-const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [2, 8, 4], [7, 13, 6], [9, 16, 33], [16, 64, 99], [5, 0, 3], [37, 600, 21], [130, 19, 70]];
+// Shapes: tails in every dimension (rows mod 8 and mod 4, columns mod 8 and mod 4, K mod 4), K = 0, one
+// row, short products whose tasks split the columns, and a B too large to pack for broadcast (3×1100×500:
+// the forward takes the direct scheme, with its transpose of W).
+const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [2, 8, 4], [7, 13, 6], [9, 16, 33], [16, 64, 99], [5, 0, 3], [37, 600, 21], [130, 19, 70], [3, 1100, 500]];
 
 describe('SIMD CPU matmuls', () => {
   it.each(shapes)('N=%i C=%i OC=%i: float32 sums in order, bit for bit; within float32 rounding of the float64 reference', async (N, C, OC) => {

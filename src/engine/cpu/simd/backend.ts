@@ -36,13 +36,15 @@ const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4
 const OP_RMSNORM_BACKWARD_INPUT = 9, OP_RMSNORM_BACKWARD_WEIGHT = 10, OP_ROPE = 11;
 /** Below this many multiply-adds an op runs on the calling thread: waking workers costs more. */
 const PARALLEL_MIN_MACS = 1 << 18;
+/** The largest B packed for broadcast (the transposed scheme; 4× its floats' bytes). */
+const BROADCAST_MAX_BYTES = 8 << 20;
 
 /** C (M,N) = Σ_k A(i,k)·B(k,j) with A(i,k) = a[i·sai + k·sak], B(k,j) = b[k·sbk + j] (byte addresses);
  * out = scale·C + bias (or +=). See assembly/gemm.ts. */
 interface Gemm {
   M: number; N: number; K: number;
   a: number; sai: number; sak: number;
-  b: number; sbk: number;
+  b: number; sbk: number; sbj: number;
   out: number; bias: number; accumulate: boolean; scale: number;
 }
 
@@ -149,30 +151,50 @@ export class SimdCpuBackend extends CpuBackend {
   private gemm(g: Gemm): void {
     const { M, N, K } = g;
     if (M === 0 || N === 0) return;
-    // Tasks of MB rows × all N columns: a task packs its rows of A once (k is not blocked: measured, a
-    // whole-K panel beat blocks of 256 to 4096 at every shape, most on the weight gradient's K = 11264).
     const threads = M * N * K < PARALLEL_MIN_MACS ? 1 : this.threads;
-    const MB = Math.max(4, Math.min(32, 4 * Math.ceil(M / (4 * 4 * threads))));
-    // The host packs B into strips of eight columns (assembly/gemm.ts).
-    const N8 = N & ~7;
-    let pb = 0;
-    if (N8 > 0 && K > 0) {
-      pb = this.temp(8, K * N8);
-      this.rt.kernels.packB(pb, g.b, g.sbk, K, N8);
-    }
-    const panelBytes = MB * K * 16;
     const w = this.jobWords;
-    w[0] = OP_GEMM; w[1] = 0;
+    w.fill(0);
+    w[0] = OP_GEMM;
     w[2] = M; w[3] = N; w[4] = K;
     w[5] = g.a; w[6] = g.sai; w[7] = g.sak;
-    w[8] = g.b; w[9] = g.sbk;
     w[10] = g.out; w[11] = N;
     w[12] = g.bias; w[13] = g.accumulate ? 1 : 0;
     new Float32Array(w.buffer, w.byteOffset + 14 * 4, 1)[0] = g.scale;
+    const groups = Math.ceil(N / 4);
+    if (g.sak === 1 && K > 0 && groups * K * 64 <= BROADCAST_MAX_BYTES) {
+      // The transposed scheme (assembly/gemm.ts): B's columns packed once, broadcast (small: a weight);
+      // each task copies strips of its rows of A. Tasks: blocks of MB rows × CB blocks of column groups,
+      // so that a short A (a decode step) still gives every thread work.
+      const MB = Math.max(8, Math.min(64, 8 * Math.ceil(M / (8 * 4 * threads))));
+      const rowBlocks = Math.ceil(M / MB);
+      const CB = Math.min(groups, Math.max(1, Math.ceil((4 * threads) / rowBlocks)));
+      const bp = this.temp(8, groups * K * 16);
+      this.rt.kernels.packBroadcast(bp, g.b, g.sbk, g.sbj, N, K);
+      w[15] = MB; w[20] = bp; w[21] = CB;
+      w[17] = this.temp(1, MB * K * this.threads); w[18] = MB * K * 4;
+      this.rt.run(this.job, threads);
+      return;
+    }
+    // The direct scheme: tasks of MB rows × all N columns; a task packs its rows of A once (k is not
+    // blocked: measured, a whole-K panel beat blocks of 256 to 4096 at every shape, most on the weight
+    // gradient's K = 11264). The host packs B into strips of eight columns, which needs B's columns adjacent.
+    let { b, sbk } = g;
+    if (g.sbj !== 1) {
+      if (sbk !== 1) throw new Error('gemm: B needs adjacent rows or adjacent columns');
+      b = this.temp(0, N * K); // (K, N): B's columns adjacent
+      this.rt.kernels.transpose(b, g.b, N, K);
+      sbk = N;
+    }
+    w[8] = b; w[9] = sbk;
+    const MB = Math.max(4, Math.min(32, 4 * Math.ceil(M / (4 * 4 * threads))));
+    const N8 = N & ~7;
+    if (N8 > 0 && K > 0) {
+      w[16] = this.temp(8, K * N8);
+      this.rt.kernels.packB(w[16], b, sbk, K, N8);
+    }
+    const panelBytes = MB * K * 16;
     w[15] = MB;
-    w[16] = pb;
-    w[17] = pb ? this.temp(1, (panelBytes / 4) * this.threads) : 0; w[18] = panelBytes;
-    w[19] = 0;
+    w[17] = w[16] ? this.temp(1, (panelBytes / 4) * this.threads) : 0; w[18] = panelBytes;
     this.rt.run(this.job, threads);
   }
 
@@ -181,23 +203,21 @@ export class SimdCpuBackend extends CpuBackend {
     noAlias(op, out, inp, w, bias);
     const o = at(op, out, N * OC), x = at(op, inp, N * C), wa = at(op, w, OC * C), b = bias ? at(op, bias, OC) : 0;
     const s = finite(op, scale);
-    const wT = this.temp(0, OC * C); // (C, OC): the columns of wᵀ contiguous
-    this.rt.kernels.transpose(wT, wa, OC, C);
-    this.gemm({ M: N, N: OC, K: C, a: x, sai: C, sak: 1, b: wT, sbk: OC, out: o, bias: b, accumulate, scale: s });
+    this.gemm({ M: N, N: OC, K: C, a: x, sai: C, sak: 1, b: wa, sbk: 1, sbj: C, out: o, bias: b, accumulate, scale: s });
   }
 
   override matmulBackwardInput(dinp: Tensor, dout: Tensor, w: Tensor, N: number, C: number, OC: number, accumulate: boolean, scale = 1): void {
     const op = 'matmulBackwardInput';
     noAlias(op, dinp, dout, w);
     const d = at(op, dinp, N * C), g = at(op, dout, N * OC), wa = at(op, w, OC * C);
-    this.gemm({ M: N, N: C, K: OC, a: g, sai: OC, sak: 1, b: wa, sbk: C, out: d, bias: 0, accumulate, scale: finite(op, scale) });
+    this.gemm({ M: N, N: C, K: OC, a: g, sai: OC, sak: 1, b: wa, sbk: C, sbj: 1, out: d, bias: 0, accumulate, scale: finite(op, scale) });
   }
 
   override matmulBackwardWeight(dw: Tensor, dout: Tensor, inp: Tensor, N: number, C: number, OC: number, scale = 1): void {
     const op = 'matmulBackwardWeight';
     noAlias(op, dw, dout, inp);
     const d = at(op, dw, OC * C), g = at(op, dout, N * OC), x = at(op, inp, N * C);
-    this.gemm({ M: OC, N: C, K: N, a: g, sai: 1, sak: OC, b: x, sbk: C, out: d, bias: 0, accumulate: true, scale: finite(op, scale) });
+    this.gemm({ M: OC, N: C, K: N, a: g, sai: 1, sak: OC, b: x, sbk: C, sbj: 1, out: d, bias: 0, accumulate: true, scale: finite(op, scale) });
   }
 
   /** Fills the attention job block: words 2.. as in assembly/attention.ts. */
@@ -380,9 +400,7 @@ export class SimdCpuBackend extends CpuBackend {
 
   /** out (N,OC) = ln (N,C, an address) · wᵀ + bias: matmulForward's transpose and kernel. */
   private linearAt(out: number, ln: number, w: Tensor, bias: number, N: number, C: number, OC: number, op: string): void {
-    const wT = this.temp(0, OC * C);
-    this.rt.kernels.transpose(wT, at(op, w, OC * C), OC, C);
-    this.gemm({ M: N, N: OC, K: C, a: ln, sai: C, sak: 1, b: wT, sbk: OC, out, bias, accumulate: false, scale: 1 });
+    this.gemm({ M: N, N: OC, K: C, a: ln, sai: C, sak: 1, b: at(op, w, OC * C), sbk: 1, sbj: C, out, bias, accumulate: false, scale: 1 });
   }
 
   /** The decode fusion of the norm and the next matmul (Backend.normMatmul), composed of this backend's own

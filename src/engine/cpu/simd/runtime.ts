@@ -20,6 +20,7 @@ interface Kernels {
   transpose(dst: number, src: number, rows: number, cols: number): void;
   /** B (K rows, row stride sbk floats) in strips of eight columns for the packed GEMM tile (assembly/gemm.ts). */
   packB(dst: number, b: number, sbk: number, K: number, N8: number): void;
+  packBroadcast(dst: number, b: number, sbk: number, sbj: number, N: number, K: number): void;
   zero(addr: number, bytes: number): void;
   copyBlocks(dst: number, dstB: number, dstT: number, src: number, srcB: number, srcT: number, bytes: number, B: number, T: number): void;
   /** e^x by expf.ts over n floats (for the tests). */

@@ -6,7 +6,7 @@ import { attentionBackwardRun, attentionDecodeRun, attentionForwardRun } from '.
 import { swigluBackwardRun, swigluForwardRun } from './swiglu';
 import { addRun, rmsnormBackwardInputRun, rmsnormBackwardWeightRun, rmsnormForwardRun, ropeRun } from './rows';
 import { expv } from './expf';
-export { packB, transpose } from './gemm';
+export { packB, packBroadcast, transpose } from './gemm';
 
 // The op codes, as in ../backend.ts.
 const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4, OP_SWIGLU_FORWARD = 5, OP_SWIGLU_BACKWARD = 6, OP_ADD = 7, OP_RMSNORM_FORWARD = 8;
