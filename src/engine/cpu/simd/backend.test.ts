@@ -45,9 +45,9 @@ async function withData(be: SimdCpuBackend, data: Float32Array) {
 }
 
 // Shapes: tails in every dimension (rows mod 8 and mod 4, columns mod 8 and mod 4, K mod 4), K = 0, one
-// row, short products whose tasks split the columns, and a B too large to pack for broadcast (3×1100×500:
-// the forward takes the direct scheme, with its transpose of W).
-const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [2, 8, 4], [7, 13, 6], [9, 16, 33], [16, 64, 99], [5, 0, 3], [37, 600, 21], [130, 19, 70], [3, 1100, 500]];
+// row; a B too large to pack for broadcast (3×1100×500: the forward transposes W for the direct scheme);
+// and A long enough for the transposed scheme (≥ 4096 rows: the forward and the input gradient).
+const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [2, 8, 4], [7, 13, 6], [9, 16, 33], [16, 64, 99], [5, 0, 3], [37, 600, 21], [130, 19, 70], [3, 1100, 500], [4099, 19, 70], [4103, 37, 13]];
 
 describe('SIMD CPU matmuls', () => {
   it.each(shapes)('N=%i C=%i OC=%i: float32 sums in order, bit for bit; within float32 rounding of the float64 reference', async (N, C, OC) => {
@@ -94,8 +94,8 @@ describe('SIMD CPU matmuls', () => {
     }
   });
 
-  it('gives the same bits with 1, 2 and 3 threads', async () => {
-    const N = 301, C = 96, OC = 200; // large enough to be split into tasks
+  // large enough to be split into tasks; 4099 rows: the forward and the input gradient take the transposed scheme
+  it.each([[301, 96, 200], [4099, 96, 70]])('gives the same bits with 1, 2 and 3 threads (N=%i C=%i OC=%i)', async (N, C, OC) => {
     const results: Float32Array[][] = [];
     for (const threads of [1, 2, 3]) {
       const be = await SimdCpuBackend.create({ threads });

@@ -36,8 +36,12 @@ const OP_GEMM = 1, OP_ATTN_FORWARD = 2, OP_ATTN_DECODE = 3, OP_ATTN_BACKWARD = 4
 const OP_RMSNORM_BACKWARD_INPUT = 9, OP_RMSNORM_BACKWARD_WEIGHT = 10, OP_ROPE = 11;
 /** Below this many multiply-adds an op runs on the calling thread: waking workers costs more. */
 const PARALLEL_MIN_MACS = 1 << 18;
-/** The largest B packed for broadcast (the transposed scheme; 4× its floats' bytes). */
+/** The transposed scheme (assembly/gemm.ts) packs B for broadcast, 4× its floats' bytes, at most this
+ * many, and pays off from this many rows of A: measured alternately on two threads at N, K = 128 or 384,
+ * the direct scheme was 10–70% faster for 16 to 1024 rows (the decode's products; B's broadcast panel is
+ * read once per eight rows), within noise at 2048–4096, 5–9% slower at 8192–11264 (the update's). */
 const BROADCAST_MAX_BYTES = 8 << 20;
+const TRANSPOSED_MIN_ROWS = 4096;
 
 /** C (M,N) = Σ_k A(i,k)·B(k,j) with A(i,k) = a[i·sai + k·sak], B(k,j) = b[k·sbk + j] (byte addresses);
  * out = scale·C + bias (or +=). See assembly/gemm.ts. */
@@ -161,16 +165,13 @@ export class SimdCpuBackend extends CpuBackend {
     w[12] = g.bias; w[13] = g.accumulate ? 1 : 0;
     new Float32Array(w.buffer, w.byteOffset + 14 * 4, 1)[0] = g.scale;
     const groups = Math.ceil(N / 4);
-    if (g.sak === 1 && K > 0 && groups * K * 64 <= BROADCAST_MAX_BYTES) {
-      // The transposed scheme (assembly/gemm.ts): B's columns packed once, broadcast (small: a weight);
-      // each task copies strips of its rows of A. Tasks: blocks of MB rows × CB blocks of column groups,
-      // so that a short A (a decode step) still gives every thread work.
-      const MB = Math.max(8, Math.min(64, 8 * Math.ceil(M / (8 * 4 * threads))));
-      const rowBlocks = Math.ceil(M / MB);
-      const CB = Math.min(groups, Math.max(1, Math.ceil((4 * threads) / rowBlocks)));
+    if (g.sak === 1 && K > 0 && M >= TRANSPOSED_MIN_ROWS && groups * K * 64 <= BROADCAST_MAX_BYTES) {
+      // The transposed scheme (assembly/gemm.ts): B's columns packed once for broadcast (small: a
+      // weight); tasks of 64 rows copy their rows of A into strips.
+      const MB = 64;
       const bp = this.temp(8, groups * K * 16);
       this.rt.kernels.packBroadcast(bp, g.b, g.sbk, g.sbj, N, K);
-      w[15] = MB; w[20] = bp; w[21] = CB;
+      w[15] = MB; w[20] = bp;
       w[17] = this.temp(1, MB * K * this.threads); w[18] = MB * K * 4;
       this.rt.run(this.job, threads);
       return;

@@ -20,8 +20,7 @@
 //   whose B is a weight): the host packs B's columns once per call in groups of four as the broadcast
 //   operand (packBroadcast, any strides), and each task copies its rows of A into strips of eight rows
 //   (packStrips: 4 bytes per value, where a broadcast panel takes 16, and A is the large operand). The
-//   tile then holds a block of Cᵀ, which it stores transposed. A task is a block of rows × a block of
-//   column groups (more than one only when A is short, as in a decode step).
+//   tile then holds a block of Cᵀ, which it stores transposed. A task is a block of rows × every column.
 // - The direct scheme otherwise (the weight gradient, whose A and B both run over every token): the host
 //   packs B into strips of eight columns (packB), each task copies its rows of A into broadcast panels
 //   (packA, whatever A's strides) and covers every column. Its edges (the last rows and columns that
@@ -43,7 +42,6 @@ const J_PB = 16; // B packed by packB, 0 when N < 8 (no strip)
 const J_APACK = 17, J_APACK_BYTES = 18; // the A panels' scratch: one block of this many bytes per thread
 const J_SLOT = 19; // next thread's scratch block (atomic)
 const J_BP = 20; // B's columns packed by packBroadcast (the transposed scheme), 0: the direct scheme
-const J_CB = 21; // the transposed scheme's column blocks per row block
 
 @inline function word(job: usize, i: i32): i32 {
   return load<i32>(job + (<usize>i << 2));
@@ -53,30 +51,28 @@ const J_CB = 21; // the transposed scheme's column blocks per row block
 export function gemmRun(job: usize): void {
   const slot = atomic.add<i32>(job + (<usize>J_SLOT << 2), 1);
   const panels = <usize>word(job, J_APACK) + <usize>slot * <usize>word(job, J_APACK_BYTES);
-  const M = word(job, J_M), MB = word(job, J_MB), CB = word(job, J_CB);
+  const M = word(job, J_M), MB = word(job, J_MB);
   const bp = <usize>word(job, J_BP);
-  const tasks = (M + MB - 1) / MB * (bp ? CB : 1);
+  const tasks = (M + MB - 1) / MB;
   while (true) {
     const t = atomic.add<i32>(job + (<usize>J_COUNTER << 2), 1);
     if (t >= tasks) return;
-    if (bp) {
-      const r = t / CB, c = t - r * CB, G = (word(job, J_N) + 3) >> 2;
-      gemmTaskT(job, panels, bp, r * MB, min(r * MB + MB, M), c * G / CB, (c + 1) * G / CB);
-    } else gemmTask(job, panels, t * MB, min(t * MB + MB, M));
+    if (bp) gemmTaskT(job, panels, bp, t * MB, min(t * MB + MB, M));
+    else gemmTask(job, panels, t * MB, min(t * MB + MB, M));
   }
 }
 
-/** The transposed scheme: rows i0..i1 of A against column groups g0..g1 of B (four columns each, packed
- * by packBroadcast). The task copies its rows of A into strips of eight rows, k-major (packStrips), and
+/** The transposed scheme: rows i0..i1 × every column, B's columns packed in groups of four by
+ * packBroadcast. The task copies its rows of A into strips of eight rows, k-major (packStrips), and
  * the tile sees B's columns as its broadcast operand and A's rows as its strip: it computes a block of
  * Cᵀ and stores it transposed. */
-function gemmTaskT(job: usize, strips: usize, bp: usize, i0: i32, i1: i32, g0: i32, g1: i32): void {
+function gemmTaskT(job: usize, strips: usize, bp: usize, i0: i32, i1: i32): void {
   const N = word(job, J_N), K = word(job, J_K), ldc = word(job, J_LDC);
   const rows = i1 - i0;
   packStrips(strips, <usize>word(job, J_A) + ((<usize>i0 * word(job, J_SAI)) << 2), word(job, J_SAI), rows, K);
   for (let r = 0; r < rows; r += 8) {
     const strip = strips + ((<usize>r * K) << 2);
-    for (let g = g0; g < g1; g++) tile4x8Packed(job, bp + ((<usize>g * K) << 6), strip, K, i0 + r, g << 2, ldc, min(8, rows - r), min(4, N - (g << 2)));
+    for (let j = 0; j < N; j += 4) tile4x8Packed(job, bp + ((<usize>j * K) << 4), strip, K, i0 + r, j, ldc, min(8, rows - r), min(4, N - j));
   }
 }
 
