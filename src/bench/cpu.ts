@@ -30,6 +30,9 @@ export interface MatmulRow {
   simd: number; simd1: number; fast: number;
   /** OpenBLAS GFLOP/s by configuration label, where the anchor ran. */
   blas: Record<string, number>;
+  /** Each round's GFLOP/s of the SIMD matmul on all threads and of OpenBLAS (by label): `simd` and `blas`
+   * are their medians. */
+  rounds: { simd: number[]; blas: Record<string, number[]> };
 }
 
 export interface RlStepRow {
@@ -143,7 +146,7 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
   // This machine is shared, and its speed swings within a minute. So the SIMD matmul (both threads) and
   // OpenBLAS take turns: in each round the anchor runs, then the SIMD backend at every shape; each is
   // the median over rounds (of medians over reps), and the peak probe the best of its rounds.
-  const rounds = opts.quick ? 1 : 3;
+  const rounds = opts.quick ? 1 : 5;
   log(`CPU section: ${be.describe()}; ${rounds} round(s) of OpenBLAS then the SIMD matmul`);
   const peaks: number[] = [], simdRuns: number[][] = SHAPES.map(() => []);
   const blasRuns = new Map<string, number[]>(); // "label|MxKxN" → GFLOP/s per round
@@ -161,12 +164,13 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
   }
   const matmul: MatmulRow[] = SHAPES.map(([M, K, N], i) => {
     log(`  matmul ${M}×${K}×${N}: one thread, and FastCpuBackend`);
-    const blas: Record<string, number> = {};
+    const blas: Record<string, number> = {}, blasRounds: Record<string, number[]> = {};
     for (const [key, gs] of blasRuns) {
       const [label, shape] = key.split('|');
-      if (shape === `${M}x${K}x${N}`) blas[label] = median(gs);
+      if (shape === `${M}x${K}x${N}`) { blas[label] = median(gs); blasRounds[label] = gs; }
     }
-    return { M, K, N, simd: median(simdRuns[i]), simd1: timeSimd(one, M, K, N, reps), fast: timeFast(M, K, N, fastReps), blas };
+    return { M, K, N, simd: median(simdRuns[i]), simd1: timeSimd(one, M, K, N, reps), fast: timeFast(M, K, N, fastReps), blas,
+      rounds: { simd: simdRuns[i], blas: blasRounds } };
   });
   const peak1 = Math.max(...peaks);
   let rl: CpuReport['rl'] = null;
