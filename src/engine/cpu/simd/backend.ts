@@ -43,8 +43,8 @@ const PARALLEL_MIN_MACS = 1 << 18;
 const BROADCAST_MAX_BYTES = 8 << 20;
 const TRANSPOSED_MIN_ROWS = 4096;
 
-/** C (M,N) = Σ_k A(i,k)·B(k,j) with A(i,k) = a[i·sai + k·sak], B(k,j) = b[k·sbk + j] (byte addresses);
- * out = scale·C + bias (or +=). See assembly/gemm.ts. */
+/** C (M,N) = Σ_k A(i,k)·B(k,j) with A(i,k) = a[i·sai + k·sak], B(k,j) = b[k·sbk + j·sbj] (a, b: byte
+ * addresses; strides in floats); out = scale·C + bias (or +=). See assembly/gemm.ts. */
 interface Gemm {
   M: number; N: number; K: number;
   a: number; sai: number; sak: number;
@@ -139,8 +139,8 @@ export class SimdCpuBackend extends CpuBackend {
     this.rt.free(t.addr, t.size * 4);
   }
 
-  /** A reusable scratch block of at least n floats: 0 a transposed weight; a gemm's 1 A panels (one
-   * block per thread) and 8 packed B; 2 attention decode's rows, 3 RoPE's tables; the decode fusions'
+  /** A reusable scratch block of at least n floats: 0 a transposed weight; a gemm's 1 packed A (panels
+   * or strips, one block per thread) and 8 packed B (strips or broadcast groups); 2 attention decode's rows, 3 RoPE's tables; the decode fusions'
    * 4 norm output, 5 rstd, 6 and 7 matmul outputs. */
   private temp(slot: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8, n: number): number {
     const s = this.scratch[slot];
@@ -399,7 +399,7 @@ export class SimdCpuBackend extends CpuBackend {
     return ln;
   }
 
-  /** out (N,OC) = ln (N,C, an address) · wᵀ + bias: matmulForward's transpose and kernel. */
+  /** out (N,OC) = ln (N,C, an address) · wᵀ + bias: matmulForward's product. */
   private linearAt(out: number, ln: number, w: Tensor, bias: number, N: number, C: number, OC: number, op: string): void {
     this.gemm({ M: N, N: OC, K: C, a: ln, sai: C, sak: 1, b: at(op, w, OC * C), sbk: 1, sbj: C, out, bias, accumulate: false, scale: 1 });
   }

@@ -20,6 +20,8 @@ interface Kernels {
   transpose(dst: number, src: number, rows: number, cols: number): void;
   /** B (K rows, row stride sbk floats) in strips of eight columns for the packed GEMM tile (assembly/gemm.ts). */
   packB(dst: number, b: number, sbk: number, K: number, N8: number): void;
+  /** B's N columns (B(k,j) at b + (k·sbk + j·sbj)·4) in groups of four, every value broadcast to a vector:
+   * the transposed GEMM scheme's broadcast operand (assembly/gemm.ts). */
   packBroadcast(dst: number, b: number, sbk: number, sbj: number, N: number, K: number): void;
   zero(addr: number, bytes: number): void;
   copyBlocks(dst: number, dstB: number, dstT: number, src: number, srcB: number, srcT: number, bytes: number, B: number, T: number): void;

@@ -38,7 +38,7 @@ const J_BIAS = 12; // 0: none
 const J_ACC = 13; // accumulate into out
 const J_SCALE = 14; // f32 bits
 const J_MB = 15; // rows per task
-const J_PB = 16; // B packed by packB, 0 when N < 8 (no strip)
+const J_PB = 16; // B packed by packB, 0 when N < 8 or K = 0 (no strip)
 const J_APACK = 17, J_APACK_BYTES = 18; // the A panels' scratch: one block of this many bytes per thread
 const J_SLOT = 19; // next thread's scratch block (atomic)
 const J_BP = 20; // B's columns packed by packBroadcast (the transposed scheme), 0: the direct scheme
