@@ -149,14 +149,11 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
   const rounds = opts.quick ? 1 : 5;
   log(`CPU section: ${be.describe()}; ${rounds} round(s) of OpenBLAS then the SIMD matmul`);
   const peaks: number[] = [], simdRuns: number[][] = SHAPES.map(() => []);
-  const blasRuns = new Map<string, number[]>(); // "label|MxKxN" → GFLOP/s per round
-  let blasNote = '';
+  const anchors: ReturnType<typeof runAnchor>[] = [];
   for (let round = 1; round <= rounds; round++) {
     log(`  round ${round}: 128-bit SIMD multiply + add peak, one thread ...`);
     peaks.push(await simdPeakGflops(opts.quick ? 5_000_000 : 20_000_000));
-    const anchor = runAnchor(log);
-    blasNote = anchor.note;
-    for (const [label, m] of Object.entries(anchor.runs)) for (const [shape, g] of m) blasRuns.set(`${label}|${shape}`, [...(blasRuns.get(`${label}|${shape}`) ?? []), g]);
+    anchors.push(runAnchor(log));
     SHAPES.forEach(([M, K, N], i) => {
       log(`  round ${round}: SIMD matmul ${M}×${K}×${N}`);
       simdRuns[i].push(timeSimd(be, M, K, N, reps));
@@ -165,9 +162,9 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
   const matmul: MatmulRow[] = SHAPES.map(([M, K, N], i) => {
     log(`  matmul ${M}×${K}×${N}: one thread, and FastCpuBackend`);
     const blas: Record<string, number> = {}, blasRounds: Record<string, number[]> = {};
-    for (const [key, gs] of blasRuns) {
-      const [label, shape] = key.split('|');
-      if (shape === `${M}x${K}x${N}`) { blas[label] = median(gs); blasRounds[label] = gs; }
+    for (const label of new Set(anchors.flatMap((a) => Object.keys(a.runs)))) {
+      const gs = anchors.map((a) => a.runs[label]?.get(`${M}x${K}x${N}`)).filter((g) => g !== undefined);
+      if (gs.length) { blas[label] = median(gs); blasRounds[label] = gs; }
     }
     return { M, K, N, simd: median(simdRuns[i]), simd1: timeSimd(one, M, K, N, reps), fast: timeFast(M, K, N, fastReps), blas,
       rounds: { simd: simdRuns[i], blas: blasRounds } };
@@ -182,7 +179,7 @@ export async function runCpuBench(opts: { quick: boolean; rl: boolean; machine: 
     const now = await rlSteps(be, `SIMD, ${be.threadsReady} threads`, dir, cfg);
     rl = { config: label, steps: [...old, ...now] };
   }
-  return { machine: opts.machine, threads: be.threadsReady, simd: be.describe(), peak1, rounds, matmul, blasNote, rl };
+  return { machine: opts.machine, threads: be.threadsReady, simd: be.describe(), peak1, rounds, matmul, blasNote: anchors[0].note, rl };
 }
 
 export function formatCpuReport(r: CpuReport): string {

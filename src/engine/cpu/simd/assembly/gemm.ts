@@ -111,12 +111,9 @@ function gemmTask(job: usize, panels: usize, i0: i32, i1: i32): void {
 // --- storing 4 finished outputs (row i, columns j..j+3), or one --------------------------------------
 
 @inline function store4(job: usize, acc: v128, i: i32, j: i32, ldc: i32): void {
-  let v = f32x4.mul(f32x4.splat(reinterpret<f32>(word(job, J_SCALE))), acc);
   const bias = <usize>word(job, J_BIAS);
-  if (bias) v = f32x4.add(v, v128.load(bias + (<usize>j << 2)));
-  const out = <usize>word(job, J_OUT) + ((<usize>i * ldc + j) << 2);
-  if (word(job, J_ACC)) v = f32x4.add(v128.load(out), v);
-  v128.store(out, v);
+  put(<usize>word(job, J_OUT) + ((<usize>i * ldc + j) << 2), acc, f32x4.splat(reinterpret<f32>(word(job, J_SCALE))),
+    bias, bias ? v128.load(bias + (<usize>j << 2)) : acc, word(job, J_ACC) != 0);
 }
 
 @inline function store1(job: usize, acc: f32, i: i32, j: i32, ldc: i32): void {
@@ -193,7 +190,7 @@ function tile4x8Packed(job: usize, pa: usize, pb: usize, K: i32, i: i32, j: i32,
   }
 }
 
-/** out[o..o+3] = scale·v (+ bias) (+ out), as store4. */
+/** out[o..o+3] = scale·v (+ bv when bias) (+ out when acc): every store of a finished sum. */
 @inline function put(o: usize, v: v128, sc: v128, bias: usize, bv: v128, acc: bool): void {
   v = f32x4.mul(sc, v);
   if (bias) v = f32x4.add(v, bv);
